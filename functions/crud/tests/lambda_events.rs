@@ -1,0 +1,62 @@
+//! The `crud` function driven by API Gateway HTTP API (payload 2.0) events.
+
+#[allow(dead_code, reason = "shared with the other functions' tests; each uses a subset")]
+#[path = "../../auth/tests/support/mod.rs"]
+mod support;
+
+use javumbo_api::SESSION_HEADER;
+use support::{Container, fixture, header, invoke, json_body, sign_up, status};
+
+#[tokio::test]
+async fn decks_and_cards_over_api_gateway_events() {
+    let c = Container::new();
+    let token = sign_up(&c.state).await;
+    let router = || javumbo_crud::router(c.state.clone());
+    let auth = [("token", token.as_str())];
+
+    let resp = invoke(router(), &fixture("decks-list.json", &auth)).await;
+    assert_eq!(status(&resp), 200, "{resp}");
+    let sid = header(&resp, SESSION_HEADER)
+        .expect("X-Session-ID on a collection route")
+        .to_owned();
+    let body = json_body(&resp);
+    // The crud routes repeat the session id in the body (API.md).
+    assert_eq!(body["session_id"], sid.as_str());
+    let decks = body["decks"].as_array().expect("decks");
+    assert!(
+        decks.iter().any(|d| d["id"] == 1 && d["name"] == "Default"),
+        "{body}"
+    );
+
+    let resp = invoke(router(), &fixture("card-create.json", &auth)).await;
+    assert_eq!(status(&resp), 201, "{resp}");
+    assert_eq!(header(&resp, SESSION_HEADER), Some(sid.as_str()));
+    let added = json_body(&resp);
+    assert_eq!(added["message"], "Card added successfully");
+    assert_eq!(added["session_id"], sid.as_str());
+    let card_id = added["cardId"].as_i64().expect("cardId");
+    assert_eq!(added["card_id"], card_id);
+
+    // Path parameter and query string both come from the event (`rawPath`, `rawQueryString`).
+    let resp = invoke(router(), &fixture("deck-cards.json", &auth)).await;
+    assert_eq!(status(&resp), 200, "{resp}");
+    let page = json_body(&resp);
+    assert_eq!(page["deckId"], 1);
+    assert_eq!(page["pagination"]["page"], 1);
+    assert_eq!(page["pagination"]["perPage"], 20);
+    assert_eq!(page["pagination"]["total"], 1);
+    assert_eq!(page["cards"][0]["cardId"], card_id);
+    assert_eq!(page["cards"][0]["back"], "Lisbon");
+}
+
+#[tokio::test]
+async fn bad_json_body_is_a_json_400_with_the_session_untouched() {
+    let c = Container::new();
+    let token = sign_up(&c.state).await;
+    let event = fixture("card-create.json", &[("token", &token)])
+        .replace(r#""deckId\": 1}"#, r#""deckId\": 1"#);
+    assert!(!event.contains(r#""deckId\": 1}"#), "the fixture changed shape");
+    let resp = invoke(javumbo_crud::router(c.state.clone()), &event).await;
+    assert_eq!(status(&resp), 400, "{resp}");
+    assert!(json_body(&resp)["error"].is_string(), "{resp}");
+}

@@ -1,0 +1,7 @@
+//! Lambda function `flush-handler`: the SNS subscriber that folds a user's journal into the
+//! snapshot and releases the session (DESIGN §6).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    javumbo_flush_handler::run().await
+}

@@ -1,0 +1,456 @@
+//! The gateway in front of the containers, and the container side of `--isolate processes`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use javumbo_api::{ApiError, AppState};
+use javumbo_session::Metrics;
+use serde_json::{Value, json};
+use slot::SlotAddr;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+use crate::LocalError;
+
+/// Largest request the gateway buffers: the import limit plus multipart framing.
+const MAX_PROXY_BODY: usize = 11 * 1024 * 1024;
+
+/// Bind, announce (first stdout line: the address, for harnesses), serve until SIGINT/SIGTERM.
+async fn serve(
+    addr: SocketAddr,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), LocalError> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    // Not `println!`: a reader that went away must not take the server down with a panic.
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "javumbo-local listening on http://{local}");
+        let _ = writeln!(out, "try: curl -s http://{local}/api/health");
+        let _ = out.flush();
+    }
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+fn sum_metrics(states: &[Arc<Metrics>]) -> BTreeMap<String, u64> {
+    javumbo_session::metrics::sum(states.iter().map(|m| m.snapshot()))
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
+fn json_error(e: ApiError) -> Response {
+    e.into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads
+// ---------------------------------------------------------------------------------------------
+
+struct Threads {
+    routers: Vec<Router>,
+    metrics: Vec<Arc<Metrics>>,
+}
+
+pub async fn serve_threads(addr: SocketAddr, states: Vec<AppState>) -> Result<(), LocalError> {
+    let metrics = states.iter().map(|s| s.metrics().clone()).collect();
+    let routers = states.into_iter().map(javumbo_api::app).collect();
+    let threads = Arc::new(Threads { routers, metrics });
+    let gateway = Router::new()
+        .route("/_local/metrics", get(threads_metrics))
+        // The study web app is static: the gateway serves it, as CloudFront would.
+        .merge(javumbo_web::router())
+        .fallback(route_to_random_container)
+        .with_state(threads);
+    serve(addr, gateway, shutdown_signal()).await
+}
+
+async fn threads_metrics(State(t): State<Arc<Threads>>) -> Response {
+    let mut m = sum_metrics(&t.metrics);
+    m.insert("containers".into(), t.routers.len() as u64);
+    axum::Json(m).into_response()
+}
+
+async fn route_to_random_container(State(t): State<Arc<Threads>>, req: Request) -> Response {
+    let i = rand::random_range(0..t.routers.len());
+    match t.routers[i].clone().oneshot(req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+// ---------------------------------------------------------------------------------------------
+
+/// How to start a container process.
+#[derive(Debug, Clone)]
+pub struct ChildSpec {
+    pub data: PathBuf,
+    pub secret: String,
+    pub extra_args: Vec<String>,
+}
+
+mod slot {
+    use std::net::SocketAddr;
+    use std::sync::RwLock;
+
+    /// Where a container process listens, and its pid; `None` while it is (re)starting.
+    #[derive(Debug, Default)]
+    pub struct SlotAddr(RwLock<Option<(SocketAddr, u32)>>);
+
+    impl SlotAddr {
+        pub fn get(&self) -> Option<(SocketAddr, u32)> {
+            *self.0.read().unwrap_or_else(|p| p.into_inner())
+        }
+        pub fn set(&self, v: Option<(SocketAddr, u32)>) {
+            *self.0.write().unwrap_or_else(|p| p.into_inner()) = v;
+        }
+    }
+}
+
+struct Processes {
+    slots: Vec<Arc<SlotAddr>>,
+    restarts: AtomicU64,
+    client: reqwest::Client,
+}
+
+pub async fn serve_processes(
+    addr: SocketAddr,
+    n: usize,
+    spec: ChildSpec,
+) -> Result<(), LocalError> {
+    let exe = std::env::current_exe()?;
+    let procs = Arc::new(Processes {
+        slots: (0..n).map(|_| Arc::new(SlotAddr::default())).collect(),
+        restarts: AtomicU64::new(0),
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(|e| LocalError::Child(format!("http client: {e}")))?,
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut supervisors = Vec::new();
+    for i in 0..n {
+        // Start them all before serving, so the first request finds live containers.
+        let child = spawn_child(&exe, &spec).await?;
+        let (procs, exe, spec, stop) = (procs.clone(), exe.clone(), spec.clone(), stop_rx.clone());
+        supervisors.push(tokio::spawn(supervise(i, child, procs, exe, spec, stop)));
+    }
+    let gateway = Router::new()
+        .route("/_local/metrics", get(processes_metrics))
+        .route("/_local/containers", get(processes_list))
+        .merge(javumbo_web::router())
+        .fallback(proxy_to_random_container)
+        .with_state(procs);
+    let result = serve(addr, gateway, shutdown_signal()).await;
+    let _ = stop_tx.send(true);
+    for s in supervisors {
+        let _ = s.await;
+    }
+    result
+}
+
+struct Running {
+    child: Child,
+    /// Held open for the child's lifetime (it exits on EOF). Kept out of `Child`, because
+    /// `Child::wait` closes the child's stdin first.
+    _stdin: tokio::process::ChildStdin,
+    addr: SocketAddr,
+    pid: u32,
+}
+
+async fn spawn_child(exe: &std::path::Path, spec: &ChildSpec) -> Result<Running, LocalError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut child = Command::new(exe)
+        .arg("--child")
+        .arg(&id)
+        .arg("--addr=127.0.0.1:0")
+        .arg("--data")
+        .arg(&spec.data)
+        .args(&spec.extra_args)
+        // Through the environment, not argv: `ps` shows argv to every local user.
+        .env("JAVUMBO_JWT_SECRET", &spec.secret)
+        // The child exits when this pipe closes, i.e. when the gateway dies for any reason.
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().unwrap_or(0);
+    let stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| LocalError::Child("no child stdin".into()))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| LocalError::Child("no child stdout".into()))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .map_err(|_| LocalError::Child("container process did not start in 30 s".into()))??
+        .ok_or_else(|| LocalError::Child("container process exited at start".into()))?;
+    let addr = parse_listen_line(&first)
+        .ok_or_else(|| LocalError::Child(format!("unexpected child output: {first}")))?;
+    // Keep draining so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(Running {
+        child,
+        _stdin: stdin,
+        addr,
+        pid,
+    })
+}
+
+fn parse_listen_line(line: &str) -> Option<SocketAddr> {
+    line.rsplit("http://").next()?.trim().parse().ok()
+}
+
+/// Keep container `i` alive: when its process dies (a test's SIGKILL), start a new one — cold,
+/// with a new container id, as Lambda would.
+async fn supervise(
+    i: usize,
+    mut running: Running,
+    procs: Arc<Processes>,
+    exe: PathBuf,
+    spec: ChildSpec,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        procs.slots[i].set(Some((running.addr, running.pid)));
+        tokio::select! {
+            status = running.child.wait() => {
+                procs.slots[i].set(None);
+                tracing::warn!(container = i, ?status, "container process exited; restarting it cold");
+            }
+            _ = stop.changed() => {
+                procs.slots[i].set(None);
+                let _ = running.child.kill().await;
+                return;
+            }
+        }
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            match spawn_child(&exe, &spec).await {
+                Ok(r) => {
+                    procs.restarts.fetch_add(1, Ordering::Relaxed);
+                    running = r;
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(container = i, error = %e, "cannot restart container; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn processes_list(State(p): State<Arc<Processes>>) -> Response {
+    let list: Vec<Value> = p
+        .slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match s.get() {
+            Some((addr, pid)) => json!({ "index": i, "pid": pid, "addr": addr.to_string() }),
+            None => json!({ "index": i, "pid": null, "addr": null }),
+        })
+        .collect();
+    axum::Json(json!({ "containers": list })).into_response()
+}
+
+async fn processes_metrics(State(p): State<Arc<Processes>>) -> Response {
+    let mut total: BTreeMap<String, u64> = BTreeMap::new();
+    for (addr, _) in p.slots.iter().filter_map(|s| s.get()) {
+        let url = format!("http://{addr}/_local/metrics");
+        let Ok(resp) = p.client.get(url).send().await else {
+            continue;
+        };
+        let Ok(m) = resp.json::<BTreeMap<String, u64>>().await else {
+            continue;
+        };
+        for (k, v) in m {
+            *total.entry(k).or_insert(0) += v;
+        }
+    }
+    total.insert("containers".into(), p.slots.len() as u64);
+    total.insert(
+        "container_restarts".into(),
+        p.restarts.load(Ordering::Relaxed),
+    );
+    axum::Json(total).into_response()
+}
+
+/// Hop-by-hop headers a proxy must not forward (RFC 9110 §7.6.1), plus the ones reqwest and
+/// hyper compute themselves.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    [
+        header::CONNECTION,
+        header::TRANSFER_ENCODING,
+        header::CONTENT_LENGTH,
+        header::HOST,
+        header::TE,
+        header::UPGRADE,
+    ]
+    .contains(name)
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
+        || name.as_str() == "x-forwarded-for"
+}
+
+async fn proxy_to_random_container(
+    State(p): State<Arc<Processes>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_PROXY_BODY).await else {
+        return json_error(ApiError::PayloadTooLarge("Request body too large".into()));
+    };
+    let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    for _attempt in 0..50 {
+        let live: Vec<SocketAddr> = p
+            .slots
+            .iter()
+            .filter_map(|s| s.get())
+            .map(|(a, _)| a)
+            .collect();
+        if live.is_empty() {
+            // Every container is restarting: wait for one rather than fail the request.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        let addr = live[rand::random_range(0..live.len())];
+        let mut rb = p
+            .client
+            .request(parts.method.clone(), format!("http://{addr}{path}"));
+        for (k, v) in &parts.headers {
+            if !hop_by_hop(k) {
+                rb = rb.header(k, v);
+            }
+        }
+        // The container trusts this header only because it sits behind this gateway.
+        rb = rb.header("x-forwarded-for", peer.ip().to_string());
+        match rb.body(bytes.clone()).send().await {
+            Ok(resp) => return into_response(resp).await,
+            // Nothing reached the container (it just died): safe to send elsewhere.
+            Err(e) if e.is_connect() => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+            Err(e) => {
+                // The container may have applied the request before dying: never retry here
+                // (the client decides; a 2xx was not given, so nothing acknowledged is lost).
+                tracing::warn!(error = %e, "container failed mid-request");
+                return (
+                    StatusCode::BAD_GATEWAY,
+                    axum::Json(json!({ "error": "container failed, retry" })),
+                )
+                    .into_response();
+            }
+        }
+    }
+    json_error(ApiError::Unavailable {
+        retry_after_secs: 1,
+    })
+}
+
+async fn into_response(resp: reqwest::Response) -> Response {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = match resp.bytes().await {
+        Ok(b) => b,
+        Err(_) => {
+            return (
+                StatusCode::BAD_GATEWAY,
+                axum::Json(json!({ "error": "container failed, retry" })),
+            )
+                .into_response();
+        }
+    };
+    let mut out = Response::new(Body::from(body));
+    *out.status_mut() = status;
+    for (k, v) in &headers {
+        if !hop_by_hop(k) {
+            out.headers_mut().append(k, v.clone());
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child (one container process)
+// ---------------------------------------------------------------------------------------------
+
+pub async fn serve_child(addr: SocketAddr, state: AppState) -> Result<(), LocalError> {
+    let metrics = state.metrics().clone();
+    let router = javumbo_api::app(state).route(
+        "/_local/metrics",
+        get(move || {
+            let m = sum_metrics(std::slice::from_ref(&metrics));
+            async move { axum::Json(m) }
+        }),
+    );
+    let parent_gone = async {
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 64];
+        while let Ok(n) = stdin.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown_signal() => {},
+            () = parent_gone => {},
+        }
+    };
+    serve(addr, router, shutdown).await
+}

@@ -1,0 +1,53 @@
+import type { FunctionKey } from './config';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface RouteSpec {
+  readonly method: Method;
+  readonly path: string;
+  readonly fn: FunctionKey;
+}
+
+/**
+ * The HTTP contract (API.md), grouped by the function that serves it. Kept as data so the
+ * tests can check the synthesized API against the same table, route by route.
+ * The flush handler has no routes: it only listens on the flush topic.
+ */
+export const ROUTES: readonly RouteSpec[] = [
+  // auth: the un-prefixed aliases keep the old React client working.
+  { method: 'POST', path: '/api/register', fn: 'auth' },
+  { method: 'POST', path: '/register', fn: 'auth' },
+  { method: 'POST', path: '/api/login', fn: 'auth' },
+  { method: 'POST', path: '/login', fn: 'auth' },
+  { method: 'GET', path: '/api/health', fn: 'auth' },
+  // review
+  { method: 'GET', path: '/api/review', fn: 'review' },
+  { method: 'POST', path: '/api/review', fn: 'review' },
+  // crud
+  { method: 'GET', path: '/api/decks', fn: 'crud' },
+  { method: 'POST', path: '/api/decks', fn: 'crud' },
+  { method: 'PUT', path: '/api/decks/current', fn: 'crud' },
+  { method: 'PUT', path: '/api/decks/{id}/rename', fn: 'crud' },
+  { method: 'DELETE', path: '/api/decks/{id}', fn: 'crud' },
+  { method: 'GET', path: '/api/decks/{id}/stats', fn: 'crud' },
+  { method: 'GET', path: '/api/decks/{id}/cards', fn: 'crud' },
+  { method: 'POST', path: '/api/cards', fn: 'crud' },
+  { method: 'GET', path: '/api/cards/{id}', fn: 'crud' },
+  { method: 'PUT', path: '/api/cards/{id}', fn: 'crud' },
+  { method: 'DELETE', path: '/api/cards/{id}', fn: 'crud' },
+  { method: 'GET', path: '/api/session/status', fn: 'crud' },
+  { method: 'POST', path: '/api/session/flush', fn: 'crud' },
+  // export
+  { method: 'GET', path: '/api/export', fn: 'export' },
+  { method: 'POST', path: '/api/import', fn: 'export' },
+];
+
+/** Routes that accept a password: throttled harder than the rest of the API. */
+export const CREDENTIAL_ROUTES: readonly string[] = [
+  'POST /api/login',
+  'POST /login',
+  'POST /api/register',
+  'POST /register',
+];
+
+export const routeKey = (r: RouteSpec): string => `${r.method} ${r.path}`;

@@ -1,0 +1,200 @@
+//! The one error type of the HTTP layer and its single mapping to `{"error": ...}` + status.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use javumbo_collection::CollectionError;
+use javumbo_session::StoreError;
+use javumbo_session::manager::{Failed, SessionError};
+
+/// Header every collection route answers with (API.md), errors included.
+pub const SESSION_HEADER: &str = "x-session-id";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("too many attempts, retry later")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("service busy, retry later")]
+    Unavailable { retry_after_secs: u64 },
+    /// Our fault. The detail is logged, never sent: it may name files or SQL.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::Unauthorized("Missing or invalid token".into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            Self::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                "Internal server error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let retry_after = match self {
+            Self::TooManyRequests { retry_after_secs } | Self::Unavailable { retry_after_secs } => {
+                Some(retry_after_secs.max(1))
+            }
+            _ => None,
+        };
+        let mut resp =
+            (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+impl From<CollectionError> for ApiError {
+    fn from(e: CollectionError) -> Self {
+        match e {
+            CollectionError::NotFound(m) => Self::NotFound(m),
+            CollectionError::InvalidInput(m) => Self::BadRequest(m),
+            CollectionError::Conflict(m) => Self::Conflict(m),
+            e @ CollectionError::InvalidPackage(_) => Self::BadRequest(e.to_string()),
+            CollectionError::TooLarge(m) => Self::PayloadTooLarge(m),
+            e @ (CollectionError::Corrupt(_)
+            | CollectionError::Sqlite(_)
+            | CollectionError::Json(_)
+            | CollectionError::Io(_)) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            // Ambiguous or contended: the client may simply retry.
+            StoreError::Unavailable(m) => {
+                tracing::warn!(error = %m, "store unavailable");
+                Self::Unavailable {
+                    retry_after_secs: 1,
+                }
+            }
+            StoreError::ConditionFailed => Self::Unavailable {
+                retry_after_secs: 1,
+            },
+            StoreError::Other(m) => Self::Internal(format!("store: {m}")),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Collection(c) => c.into(),
+            SessionError::Busy { retry_after_secs } => Self::Unavailable { retry_after_secs },
+            SessionError::SessionNotFound => Self::NotFound("Session not found".into()),
+            SessionError::NoCollection => Self::Internal("user has no collection".into()),
+            SessionError::Store(s) => s.into(),
+            SessionError::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
+/// An error on a collection route, with the session id when one was acquired.
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub error: ApiError,
+    pub session_id: Option<String>,
+}
+
+impl From<ApiError> for ApiFailure {
+    fn from(error: ApiError) -> Self {
+        Self {
+            error,
+            session_id: None,
+        }
+    }
+}
+
+impl From<Failed> for ApiFailure {
+    fn from(f: Failed) -> Self {
+        Self {
+            error: f.error.into(),
+            session_id: f.session_id,
+        }
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let mut resp = self.error.into_response();
+        if let Some(sid) = self.session_id {
+            set_session_header(&mut resp, &sid);
+        }
+        resp
+    }
+}
+
+pub(crate) fn set_session_header(resp: &mut Response, session_id: &str) {
+    if let Ok(v) = HeaderValue::from_str(session_id) {
+        resp.headers_mut().insert(SESSION_HEADER, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_retry_after() {
+        let r = ApiError::TooManyRequests {
+            retry_after_secs: 0,
+        }
+        .into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        let r = ApiError::from(CollectionError::Conflict("dup".into())).into_response();
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        let r = ApiError::from(CollectionError::Corrupt("secret path".into()));
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn failure_carries_session_header() {
+        let f = ApiFailure {
+            error: ApiError::NotFound("x".into()),
+            session_id: Some("s1".into()),
+        };
+        let r = f.into_response();
+        assert_eq!(r.headers()[SESSION_HEADER], "s1");
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+}

@@ -1,0 +1,111 @@
+//! Access tokens: HS256 only, `sub`/`iat`/`exp`/`jti`.
+
+use javumbo_session::Username;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ApiConfig;
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub sub: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+pub fn issue(config: &ApiConfig, user: &Username, now_secs: i64) -> Result<String, ApiError> {
+    let claims = Claims {
+        sub: user.to_string(),
+        iat: now_secs,
+        exp: now_secs + config.token_ttl.as_secs() as i64,
+        jti: uuid::Uuid::new_v4().to_string(),
+    };
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(&config.jwt_secret),
+    )
+    .map_err(|e| ApiError::Internal(format!("jwt encode: {e}")))
+}
+
+/// The username of a valid token. Every failure is the same 401: telling an attacker *why* a
+/// forged token failed only helps them.
+pub fn verify(config: &ApiConfig, token: &str) -> Result<Username, ApiError> {
+    // Pinning the algorithm list rejects `alg: none` and RS/HS confusion before any signature
+    // check.
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+    let data = decode::<Claims>(
+        token,
+        &DecodingKey::from_secret(&config.jwt_secret),
+        &validation,
+    )
+    .map_err(|_| ApiError::unauthorized())?;
+    Username::parse(&data.claims.sub).map_err(|_| ApiError::unauthorized())
+}
+
+/// The bearer token of an `Authorization` header value.
+pub fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::*;
+    use crate::config::CorsOrigins;
+
+    fn cfg(secret: u8) -> ApiConfig {
+        ApiConfig::new(vec![secret; 32], CorsOrigins::Any).unwrap()
+    }
+
+    fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    #[test]
+    fn round_trip() {
+        let u = Username::parse("alice").unwrap();
+        let t = issue(&cfg(1), &u, now()).unwrap();
+        assert_eq!(verify(&cfg(1), &t).unwrap(), u);
+    }
+
+    #[test]
+    fn rejects_wrong_secret_expired_tampered_none() {
+        let u = Username::parse("alice").unwrap();
+        let t = issue(&cfg(1), &u, now()).unwrap();
+        assert!(verify(&cfg(2), &t).is_err());
+        let old = issue(&cfg(1), &u, now() - 7200).unwrap();
+        assert!(verify(&cfg(1), &old).is_err());
+        // Swap the payload for another user's, keeping the signature.
+        let parts: Vec<&str> = t.split('.').collect();
+        let forged_payload = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"sub":"bob","iat":{0},"exp":{1},"jti":"x"}}"#,
+            now(),
+            now() + 3600
+        ));
+        let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+        assert!(verify(&cfg(1), &tampered).is_err());
+        let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        assert!(verify(&cfg(1), &format!("{none_header}.{forged_payload}.")).is_err());
+        assert!(verify(&cfg(1), "garbage").is_err());
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer "), None);
+    }
+}

@@ -1,0 +1,168 @@
+//! javumbo's HTTP API: one axum router per Lambda function, all built from one [`AppState`].
+//!
+//! - [`routes`]: the four route groups (`auth`, `review`, `crud`, `export`), thin translations
+//!   from HTTP to collection operations run through the session manager.
+//! - [`error`]: [`ApiError`], the single mapping of failures to `{"error"}` + status.
+//! - [`extract`]: JSON/path/query/auth extractors that reject with [`ApiError`].
+//! - [`jwt`], [`password`], [`throttle`]: access tokens, password hashing, login throttling.
+//! - [`config`]: [`ApiConfig`], read once per container.
+//! - [`embedded`]: wiring of the embedded stores; `lambda` (feature): the Lambda glue.
+//!
+//! Every group router is complete on its own (fallbacks, CORS, body limits), so a Lambda serves
+//! exactly one group; [`app`] merges all four for `javumbo-local`.
+
+pub mod config;
+pub mod embedded;
+pub mod error;
+pub mod extract;
+pub mod jwt;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+pub mod password;
+pub mod routes;
+pub mod throttle;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use javumbo_collection::SharedClock;
+use javumbo_session::manager::SessionManager;
+use javumbo_session::{Metrics, UserStore};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+/// Re-exported so servers and tests use the exact axum this crate is built with.
+pub use axum;
+pub use config::{ApiConfig, ConfigError, CorsOrigins, ThrottleConfig};
+pub use error::{ApiError, ApiFailure, SESSION_HEADER};
+pub use extract::ClientIp;
+use throttle::LoginThrottle;
+
+/// What every handler needs; cheap to clone (all shared).
+#[derive(Clone)]
+pub struct AppState {
+    pub sessions: Arc<SessionManager>,
+    pub users: Arc<dyn UserStore>,
+    pub config: Arc<ApiConfig>,
+    pub throttle: Arc<LoginThrottle>,
+    pub clock: SharedClock,
+}
+
+impl AppState {
+    pub fn new(
+        sessions: Arc<SessionManager>,
+        users: Arc<dyn UserStore>,
+        config: ApiConfig,
+        clock: SharedClock,
+    ) -> Self {
+        let throttle = Arc::new(LoginThrottle::new(config.throttle));
+        Self {
+            sessions,
+            users,
+            config: Arc::new(config),
+            throttle,
+            clock,
+        }
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        self.sessions.metrics()
+    }
+}
+
+/// `POST /api/register`, `/api/login` (+ legacy `/register`, `/login`), `GET /api/health`.
+pub fn auth_router(state: AppState) -> Router {
+    finish(routes::auth::routes(), state)
+}
+
+/// `GET`/`POST /api/review`.
+pub fn review_router(state: AppState) -> Router {
+    finish(routes::review::routes(), state)
+}
+
+/// Decks, cards, stats and `/api/session/*`.
+pub fn crud_router(state: AppState) -> Router {
+    finish(routes::crud::routes(), state)
+}
+
+/// `GET /api/export`, `POST /api/import`.
+pub fn export_router(state: AppState) -> Router {
+    finish(routes::export::routes(&state.config), state)
+}
+
+/// All four groups behind one listener (`javumbo-local`).
+pub fn app(state: AppState) -> Router {
+    let routes = routes::auth::routes()
+        .merge(routes::review::routes())
+        .merge(routes::crud::routes())
+        .merge(routes::export::routes(&state.config));
+    finish(routes, state)
+}
+
+/// The parts every group shares. Fallbacks are added here, once, because axum refuses to merge
+/// two routers that both have one.
+fn finish(routes: Router<AppState>, state: AppState) -> Router {
+    let cors = cors_layer(&state.config.cors_origins);
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::Internal("handler panicked".into()).into_response()
+            },
+        ))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
+    let allow = match origins {
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::List(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|o| o.parse().ok())
+                .collect::<Vec<_>>(),
+        ),
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([HeaderName::from_static(SESSION_HEADER)])
+}
+
+/// Counts requests and 5xx answers in the container's metrics (`/_local/metrics`, EMF).
+async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let metrics = state.metrics();
+    Metrics::incr(&metrics.requests);
+    let resp = next.run(req).await;
+    if resp.status().is_server_error() {
+        Metrics::incr(&metrics.errors_5xx);
+    }
+    resp
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("Not found".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

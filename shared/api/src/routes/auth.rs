@@ -1,0 +1,180 @@
+//! Registration, login and health (function `auth`).
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use javumbo_session::{StoreError, UserRecord, Username};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::required;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, SourceAddr, token_user};
+use crate::{AppState, password};
+
+const MIN_PASSWORD_CHARS: usize = 8;
+/// Hashing cost grows with input; nobody's password is longer than this.
+const MAX_PASSWORD_BYTES: usize = 1024;
+const MAX_NAME_CHARS: usize = 50;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/register", post(register))
+        .route("/register", post(register))
+        .route("/api/login", post(login))
+        .route("/login", post(login))
+        .route("/api/health", get(health))
+}
+
+#[derive(Debug, Deserialize)]
+struct RegisterBody {
+    username: Option<String>,
+    name: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginBody {
+    username: Option<String>,
+    password: Option<String>,
+}
+
+fn validate_password(p: &str) -> Result<(), ApiError> {
+    if p.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ApiError::BadRequest(format!(
+            "Password must be at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    if p.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "Password must be at most {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+async fn register(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RegisterBody>,
+) -> Result<Response, ApiError> {
+    let username = required(body.username, "username")?;
+    let name = required(body.name, "name")?;
+    let pw = required(body.password, "password")?;
+    let user = Username::parse(&username).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let name = name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::BadRequest(format!(
+            "Name must be 1-{MAX_NAME_CHARS} characters"
+        )));
+    }
+    validate_password(&pw)?;
+    // A cheap read first spares the hashing and the collection write for a taken name; the
+    // conditional create below is what actually decides a race.
+    if state.users.get(&user).await?.is_some() {
+        return Err(username_taken());
+    }
+    let hash = blocking(move || password::hash(&pw)).await??;
+    // The collection first: a user record must never exist without its collection. A crash in
+    // between leaves only a fresh, unowned collection, which the next registration reuses.
+    state.sessions.create_collection(&user).await?;
+    let record = UserRecord {
+        username: user,
+        password_hash: hash,
+        name,
+        created_at: state.clock.now_ms(),
+    };
+    if !state.users.create_if_absent(&record).await? {
+        return Err(username_taken());
+    }
+    Ok(Json(json!({ "message": "User registered successfully" })).into_response())
+}
+
+fn username_taken() -> ApiError {
+    ApiError::Conflict("Username already exists".into())
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::Unauthorized("Invalid credentials".into())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task: {e}")))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    SourceAddr(ip): SourceAddr,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Response, ApiError> {
+    let username = required(body.username, "username")?;
+    let pw = required(body.password, "password")?;
+    // Throttle keys are bounded so a flood of huge names cannot grow memory.
+    let user_key: String = username.chars().take(64).collect();
+    let now_ms = state.clock.now_ms();
+    state
+        .throttle
+        .check(&user_key, &ip, now_ms)
+        .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
+
+    let record = match Username::parse(&username) {
+        Ok(u) => state.users.get(&u).await?,
+        Err(_) => None,
+    };
+    let Some(record) = record else {
+        // Same work and same answer as a wrong password: no user enumeration.
+        blocking(move || password::verify_dummy(&pw)).await?;
+        state.throttle.record_failure(&user_key, &ip, now_ms);
+        return Err(invalid_credentials());
+    };
+    let stored = record.password_hash.clone();
+    let (verified, pw) = blocking(move || (password::verify(&pw, &stored), pw)).await?;
+    if !verified.ok {
+        state.throttle.record_failure(&user_key, &ip, now_ms);
+        return Err(invalid_credentials());
+    }
+    state.throttle.record_success(&user_key);
+    if verified.needs_rehash {
+        rehash(&state, &record, pw).await;
+    }
+    let token = crate::jwt::issue(&state.config, &record.username, state.clock.now_secs())?;
+    Ok(Json(json!({
+        "access_token": token,
+        "username": record.username.as_str(),
+        "name": record.name,
+    }))
+    .into_response())
+}
+
+/// Migrate a legacy bcrypt hash to argon2id. Best effort: the login already succeeded, and a
+/// concurrent password change (the CAS fails) must win.
+async fn rehash(state: &AppState, record: &UserRecord, pw: String) {
+    let new_hash = match blocking(move || password::hash(&pw)).await {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) | Err(e) => {
+            tracing::warn!(error = %e, "rehash failed");
+            return;
+        }
+    };
+    match state
+        .users
+        .update_password_hash(&record.username, &record.password_hash, &new_hash)
+        .await
+    {
+        Ok(()) => tracing::info!(user = %record.username, "migrated bcrypt hash to argon2id"),
+        Err(StoreError::ConditionFailed) => {}
+        Err(e) => tracing::warn!(error = %e, "rehash store write failed"),
+    }
+}
+
+async fn health(State(state): State<AppState>, req: Request) -> Json<serde_json::Value> {
+    let (parts, _) = req.into_parts();
+    match token_user(&parts, &state) {
+        Ok(user) => Json(json!({ "status": "ok", "username": user.as_str() })),
+        Err(_) => Json(json!({ "status": "ok" })),
+    }
+}

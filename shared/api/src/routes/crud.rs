@@ -1,0 +1,304 @@
+//! Decks, cards, stats and the session endpoints (function `crud`).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{on_collection, required, session_json, session_json_with_id};
+use crate::AppState;
+use crate::error::{ApiError, ApiFailure};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+
+const MAX_PER_PAGE: i64 = 100;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/decks", get(list_decks).post(create_deck))
+        .route("/api/decks/current", put(set_current_deck))
+        .route("/api/decks/{id}", axum::routing::delete(delete_deck))
+        .route("/api/decks/{id}/rename", put(rename_deck))
+        .route("/api/decks/{id}/stats", get(deck_stats))
+        .route("/api/decks/{id}/cards", get(deck_cards))
+        .route("/api/cards", post(add_card))
+        .route(
+            "/api/cards/{id}",
+            get(get_card).put(update_card).delete(delete_card),
+        )
+        .route("/api/session/status", get(session_status))
+        .route("/api/session/flush", post(flush_session))
+}
+
+type Reply = Result<Response, ApiFailure>;
+
+#[derive(Debug, Deserialize)]
+struct NameBody {
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CurrentDeckBody {
+    #[serde(rename = "deckId")]
+    deck_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CardBody {
+    front: Option<String>,
+    back: Option<String>,
+    #[serde(rename = "deckId")]
+    deck_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    page: Option<i64>,
+    #[serde(rename = "perPage")]
+    per_page: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FlushBody {
+    session_id: Option<String>,
+}
+
+async fn list_decks(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {
+    let (decks, sid) = on_collection(&s, &user, |col| col.decks()).await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        json!({ "decks": decks }),
+    ))
+}
+
+async fn create_deck(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(b): ApiJson<NameBody>,
+) -> Reply {
+    let name = required(b.name, "name")?;
+    let (deck, sid) = on_collection(&s, &user, move |col| col.create_deck(&name)).await?;
+    Ok(session_json_with_id(
+        StatusCode::CREATED,
+        &sid,
+        json!({ "id": deck.id, "name": deck.name }),
+    ))
+}
+
+async fn set_current_deck(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(b): ApiJson<CurrentDeckBody>,
+) -> Reply {
+    let id = required(b.deck_id, "deckId")?;
+    let ((), sid) = on_collection(&s, &user, move |col| col.set_current_deck(id)).await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        json!({ "message": "Current deck updated successfully" }),
+    ))
+}
+
+async fn rename_deck(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<NameBody>,
+) -> Reply {
+    let name = required(b.name, "name")?;
+    let (deck, sid) = on_collection(&s, &user, move |col| col.rename_deck(id, &name)).await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        json!({ "message": "Deck renamed successfully", "id": deck.id, "name": deck.name }),
+    ))
+}
+
+async fn delete_deck(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Reply {
+    let (gone, sid) = on_collection(&s, &user, move |col| col.delete_deck(id)).await?;
+    let message = format!(
+        "Deck '{}' and {} cards deleted successfully",
+        gone.name, gone.cards_deleted
+    );
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        json!({ "message": message }),
+    ))
+}
+
+async fn deck_stats(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Reply {
+    let (st, sid) = on_collection(&s, &user, move |col| col.deck_stats(id)).await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        json!({
+            "counts": {
+                "New": st.new,
+                "Learning": st.learning,
+                "Relearning": st.relearning,
+                "Young": st.young,
+                "Mature": st.mature,
+                "Suspended": st.suspended,
+                "Buried": st.buried,
+            },
+            "total": st.total,
+        }),
+    ))
+}
+
+async fn deck_cards(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Reply {
+    let page = q.page.unwrap_or(1);
+    let per_page = q.per_page.unwrap_or(10);
+    if page < 1 {
+        return Err(ApiError::BadRequest("page must be at least 1".into()).into());
+    }
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(
+            ApiError::BadRequest(format!("perPage must be between 1 and {MAX_PER_PAGE}")).into(),
+        );
+    }
+    let (p, sid) = on_collection(&s, &user, move |col| col.deck_cards(id, page, per_page)).await?;
+    let cards: Vec<_> = p
+        .cards
+        .iter()
+        .map(|c| {
+            json!({
+                "cardId": c.card_id,
+                "noteId": c.note_id,
+                "front": c.front,
+                "back": c.back,
+                "modified": c.modified,
+            })
+        })
+        .collect();
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        json!({
+            "deckId": p.deck_id,
+            "deckName": p.deck_name,
+            "cards": cards,
+            "pagination": {
+                "total": p.total,
+                "page": p.page,
+                "perPage": p.per_page,
+                "totalPages": p.total_pages,
+            },
+        }),
+    ))
+}
+
+async fn add_card(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(b): ApiJson<CardBody>,
+) -> Reply {
+    let front = required(b.front, "front")?;
+    let back = required(b.back, "back")?;
+    let deck_id = b.deck_id;
+    let (added, sid) =
+        on_collection(&s, &user, move |col| col.add_card(&front, &back, deck_id)).await?;
+    Ok(session_json_with_id(
+        StatusCode::CREATED,
+        &sid,
+        json!({
+            "message": "Card added successfully",
+            "card_id": added.card_id,
+            "note_id": added.note_id,
+            "cardId": added.card_id,
+            "noteId": added.note_id,
+        }),
+    ))
+}
+
+async fn get_card(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Reply {
+    let (c, sid) = on_collection(&s, &user, move |col| col.card(id)).await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        json!({
+            "cardId": c.card_id,
+            "noteId": c.note_id,
+            "deckId": c.deck_id,
+            "front": c.front,
+            "back": c.back,
+            "queue": c.queue,
+            "due": c.due,
+        }),
+    ))
+}
+
+async fn update_card(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<CardBody>,
+) -> Reply {
+    let front = required(b.front, "front")?;
+    let back = required(b.back, "back")?;
+    let ((), sid) = on_collection(&s, &user, move |col| col.update_card(id, &front, &back)).await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        json!({ "success": true, "message": "Card updated successfully" }),
+    ))
+}
+
+async fn delete_card(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Reply {
+    let ((), sid) = on_collection(&s, &user, move |col| col.delete_card(id)).await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        json!({ "success": true, "message": "Card deleted successfully" }),
+    ))
+}
+
+async fn session_status(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {
+    let view = s.sessions.status(&user).await.map_err(ApiError::from)?;
+    let body = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(match view.session_id.as_deref() {
+        Some(sid) => session_json(StatusCode::OK, sid, body),
+        None => (StatusCode::OK, axum::Json(body)).into_response(),
+    })
+}
+
+async fn flush_session(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(b): ApiJson<FlushBody>,
+) -> Reply {
+    let sid = required(b.session_id, "session_id")?;
+    if sid.is_empty() {
+        return Err(ApiError::BadRequest("Missing field: session_id".into()).into());
+    }
+    s.sessions
+        .flush(&user, &sid)
+        .await
+        .map_err(ApiError::from)?;
+    Ok((StatusCode::OK, axum::Json(json!({ "success": true }))).into_response())
+}

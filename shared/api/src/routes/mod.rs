@@ -1,0 +1,55 @@
+//! The route groups. Handlers validate input, run one collection operation through the session
+//! manager and shape the answer; they hold no logic of their own.
+
+pub mod auth;
+pub mod crud;
+pub mod export;
+pub mod review;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use javumbo_collection::{Collection, CollectionError};
+use javumbo_session::Username;
+use serde_json::Value;
+
+use crate::AppState;
+use crate::error::{ApiFailure, set_session_header};
+
+/// Run `op` on the user's collection; the value and the session id it ran under.
+pub(crate) async fn on_collection<T, F>(
+    state: &AppState,
+    user: &Username,
+    op: F,
+) -> Result<(T, String), ApiFailure>
+where
+    F: Fn(&Collection) -> Result<T, CollectionError> + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    let served = state.sessions.with_collection(user, op).await?;
+    Ok((served.value, served.session_id))
+}
+
+/// A JSON answer carrying `X-Session-ID`.
+pub(crate) fn session_json(status: StatusCode, session_id: &str, body: Value) -> Response {
+    let mut resp = (status, Json(body)).into_response();
+    set_session_header(&mut resp, session_id);
+    resp
+}
+
+/// Like [`session_json`], with `"session_id"` also in the body (the crud routes' contract).
+pub(crate) fn session_json_with_id(
+    status: StatusCode,
+    session_id: &str,
+    mut body: Value,
+) -> Response {
+    if let Value::Object(map) = &mut body {
+        map.insert("session_id".into(), Value::String(session_id.to_owned()));
+    }
+    session_json(status, session_id, body)
+}
+
+/// A required field of a request body: 400 naming it when absent.
+pub(crate) fn required<T>(v: Option<T>, field: &str) -> Result<T, crate::ApiError> {
+    v.ok_or_else(|| crate::ApiError::BadRequest(format!("Missing field: {field}")))
+}

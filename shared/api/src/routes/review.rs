@@ -1,0 +1,88 @@
+//! Studying (function `review`).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use javumbo_collection::review::Study;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{on_collection, required, session_json};
+use crate::AppState;
+use crate::error::{ApiError, ApiFailure};
+use crate::extract::{ApiJson, AuthUser};
+
+/// Anki's `maxTaken` is per deck and applied by the engine; this only refuses absurd input.
+const MAX_TIME_TAKEN_MS: i64 = 24 * 3600 * 1000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/review", get(next_card).post(answer))
+}
+
+/// `ease` is an `i64` so serde itself rejects `true`, `"3"` and `3.0`/`3.5` (API.md).
+#[derive(Debug, Deserialize)]
+struct AnswerBody {
+    #[serde(rename = "cardId")]
+    card_id: Option<i64>,
+    ease: Option<i64>,
+    #[serde(rename = "timeTaken")]
+    time_taken: Option<i64>,
+    /// Accepted for old clients; the card id alone identifies the card.
+    #[serde(rename = "noteId")]
+    _note_id: Option<i64>,
+}
+
+async fn next_card(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<Response, ApiFailure> {
+    let (study, sid) = on_collection(&s, &user, |col| col.next_card()).await?;
+    let body = match study {
+        Study::Card(c) => json!({
+            "cardId": c.card_id,
+            "noteId": c.note_id,
+            "front": c.front,
+            "back": c.back,
+            "queue": c.queue,
+            "deckId": c.deck_id,
+            "intervals": c.intervals,
+        }),
+        Study::Nothing(why) => json!({ "message": why.message() }),
+    };
+    Ok(session_json(StatusCode::OK, &sid, body))
+}
+
+async fn answer(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(b): ApiJson<AnswerBody>,
+) -> Result<Response, ApiFailure> {
+    let card_id = required(b.card_id, "cardId")?;
+    let ease = required(b.ease, "ease")?;
+    if !(1..=4).contains(&ease) {
+        return Err(ApiError::BadRequest("ease must be an integer from 1 to 4".into()).into());
+    }
+    let taken = match b.time_taken {
+        Some(t) if !(0..=MAX_TIME_TAKEN_MS).contains(&t) => {
+            return Err(ApiError::BadRequest(
+                "timeTaken must be a non-negative number of milliseconds".into(),
+            )
+            .into());
+        }
+        t => t,
+    };
+    let (r, sid) =
+        on_collection(&s, &user, move |col| col.answer_card(card_id, ease, taken)).await?;
+    Ok(session_json(
+        StatusCode::OK,
+        &sid,
+        json!({
+            "message": "Review processed successfully",
+            "newDue": r.new_due_secs,
+            "interval": r.interval_days,
+            "queue": r.queue,
+        }),
+    ))
+}

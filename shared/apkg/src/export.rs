@@ -1,0 +1,166 @@
+use std::io::{Cursor, Write};
+use std::path::Path;
+
+use javumbo_collection::Collection;
+use javumbo_collection::schema::{DDL, REQUIRED_COLUMNS};
+use rusqlite::Connection;
+use rusqlite::types::Value;
+use zip::CompressionMethod;
+use zip::write::{SimpleFileOptions, ZipWriter};
+
+use crate::ApkgError;
+
+/// Name Anki reads the collection from in a package without a `meta` member.
+pub(crate) const LEGACY_COLLECTION: &str = "collection.anki2";
+
+/// Export `col` as an `.apkg` Anki desktop imports: zip { `collection.anki2`, `media` = `{}` }.
+///
+/// The copy is a standalone file in `journal_mode=DELETE`, so it carries every committed change
+/// (and, when called inside the session layer's open transaction, the uncommitted ones too).
+pub fn export_apkg(col: &Collection) -> Result<Vec<u8>, ApkgError> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join(LEGACY_COLLECTION);
+    snapshot(col.conn(), &path)?;
+    let db = std::fs::read(&path)?;
+
+    let mut zip = ZipWriter::new(Cursor::new(Vec::with_capacity(db.len() / 2 + 1024)));
+    let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    let zip_err = |e: zip::result::ZipError| ApkgError::Collection(std::io::Error::other(e).into());
+    zip.start_file(LEGACY_COLLECTION, opts).map_err(zip_err)?;
+    zip.write_all(&db)?;
+    zip.start_file("media", opts).map_err(zip_err)?;
+    zip.write_all(b"{}")?;
+    Ok(zip.finish().map_err(zip_err)?.into_inner())
+}
+
+/// Write a standalone copy of the database behind `conn` to `path`.
+fn snapshot(conn: &Connection, path: &Path) -> Result<(), ApkgError> {
+    let path_str = path
+        .to_str()
+        .ok_or_else(|| std::io::Error::other("temporary path is not UTF-8"))?;
+    if conn.is_autocommit() {
+        conn.execute("VACUUM INTO ?1", [path_str])?;
+    } else {
+        // SQLite refuses VACUUM INTO (and ATTACH) inside a transaction, so a caller holding one
+        // open gets a row-by-row copy of the Anki tables instead — same content, same DDL.
+        copy_tables(conn, path)?;
+    }
+    let out = Connection::open(path)?;
+    // Anki accepts WAL too, but a package member must be one self-contained file.
+    let mode: String = out.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("delete") {
+        return Err(
+            std::io::Error::other(format!("export copy stuck in journal mode {mode}")).into(),
+        );
+    }
+    Ok(())
+}
+
+fn copy_tables(conn: &Connection, path: &Path) -> Result<(), ApkgError> {
+    let mut out = Connection::open(path)?;
+    let tx = out.transaction()?;
+    tx.execute_batch(DDL)?;
+    let graves: (&str, &[&str]) = ("graves", &["usn", "oid", "type"]);
+    for (table, columns) in REQUIRED_COLUMNS.iter().copied().chain([graves]) {
+        let cols = columns
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let marks = vec!["?"; columns.len()].join(", ");
+        let mut read = conn.prepare(&format!("SELECT {cols} FROM {table} ORDER BY rowid"))?;
+        let mut write = tx.prepare(&format!("INSERT INTO {table} ({cols}) VALUES ({marks})"))?;
+        let mut rows = read.query([])?;
+        while let Some(row) = rows.next()? {
+            let values = (0..columns.len())
+                .map(|i| row.get::<_, Value>(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            write.execute(rusqlite::params_from_iter(values))?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use javumbo_collection::{CreateOptions, ManualClock};
+
+    use super::*;
+
+    fn collection() -> Collection {
+        let opts = CreateOptions {
+            starter_deck: false,
+            ..CreateOptions::default()
+        };
+        Collection::create_in_memory(ManualClock::new(1_704_110_400_000), &opts).unwrap()
+    }
+
+    fn members(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        (0..zip.len())
+            .map(|i| {
+                let mut f = zip.by_index(i).unwrap();
+                let mut buf = Vec::new();
+                f.read_to_end(&mut buf).unwrap();
+                (f.name().unwrap().to_string(), buf)
+            })
+            .collect()
+    }
+
+    fn exported_db(bytes: &[u8]) -> (tempfile::TempDir, Connection) {
+        let (_, db) = members(bytes)
+            .into_iter()
+            .find(|(n, _)| n == LEGACY_COLLECTION)
+            .unwrap();
+        assert_eq!(&db[..16], b"SQLite format 3\0");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.anki2");
+        std::fs::write(&p, db).unwrap();
+        let conn = Connection::open(&p).unwrap();
+        (dir, conn)
+    }
+
+    #[test]
+    fn package_has_collection_and_empty_media() {
+        let bytes = export_apkg(&collection()).unwrap();
+        let m = members(&bytes);
+        let names: Vec<_> = m.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["collection.anki2", "media"]);
+        assert_eq!(m[1].1, b"{}");
+        let (_dir, conn) = exported_db(&bytes);
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+        let ver: i64 = conn
+            .query_row("SELECT ver FROM col", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ver, 11);
+    }
+
+    #[test]
+    fn export_inside_open_transaction_includes_uncommitted_rows() {
+        let col = collection();
+        col.conn()
+            .execute_batch("BEGIN; INSERT INTO graves VALUES (-1, 42, 0);")
+            .unwrap();
+        let bytes = export_apkg(&col).unwrap();
+        col.conn().execute_batch("ROLLBACK").unwrap();
+        let (_dir, conn) = exported_db(&bytes);
+        let oid: i64 = conn
+            .query_row("SELECT oid FROM graves", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(oid, 42);
+        let original: String = col
+            .conn()
+            .query_row("SELECT models FROM col", [], |r| r.get(0))
+            .unwrap();
+        let copied: String = conn
+            .query_row("SELECT models FROM col", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(original, copied);
+    }
+}

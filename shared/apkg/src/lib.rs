@@ -1,0 +1,451 @@
+//! `.apkg` export and import for javumbo collections.
+//!
+//! Export writes what Anki desktop's importer reads as a "legacy 1" package: a zip holding a
+//! standalone schema-11 copy of the collection as `collection.anki2` and an empty `media` map.
+//!
+//! Import treats the upload as hostile: the zip is size- and entry-bounded and decompressed
+//! under a streaming budget ([`package`]), the embedded SQLite file is opened read-only in
+//! defensive mode and its schema vetted before any query reads it ([`source`]), and the merge
+//! into the user's collection ([`merge`]) follows Anki's own importer rules inside one
+//! all-or-nothing [`Collection::atomic`](javumbo_collection::Collection::atomic).
+
+mod error;
+mod export;
+mod merge;
+mod package;
+mod source;
+
+use javumbo_collection::Collection;
+use serde::Serialize;
+
+pub use error::ApkgError;
+pub use export::export_apkg;
+
+/// Bounds applied to an uploaded package before and while it is unpacked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportLimits {
+    /// Size of the uploaded zip itself.
+    pub max_package_bytes: u64,
+    /// Members in the zip (media-heavy packages are refused: we do not import media).
+    pub max_entries: usize,
+    /// Decompressed bytes read from all members together.
+    pub max_uncompressed_bytes: u64,
+    /// Decompressed size of the embedded collection file.
+    pub max_collection_bytes: u64,
+}
+
+impl Default for ImportLimits {
+    fn default() -> Self {
+        Self {
+            max_package_bytes: 10 * 1024 * 1024,
+            max_entries: 64,
+            max_uncompressed_bytes: 200 * 1024 * 1024,
+            max_collection_bytes: 128 * 1024 * 1024,
+        }
+    }
+}
+
+/// What an import added to the collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    /// Names (in the target collection) of the decks that received cards or were created.
+    pub decks: Vec<String>,
+    /// Notes added; notes whose guid the collection already had are skipped, as in Anki.
+    pub notes: usize,
+    pub cards: usize,
+    pub revlog: usize,
+}
+
+/// Import an Anki-made `.apkg` into `col`, all-or-nothing: on any error the collection is left
+/// exactly as it was.
+pub fn import_apkg(
+    col: &Collection,
+    bytes: &[u8],
+    limits: &ImportLimits,
+) -> Result<ImportSummary, ApkgError> {
+    let extracted = package::extract_collection(bytes, limits)?;
+    let data = source::read_package_collection(extracted.path())?;
+    // The temp file is no longer needed once everything is in memory; drop it before writing.
+    drop(extracted);
+    let summary = col.atomic(|c| merge::merge(c, &data).map_err(Into::into))?;
+    tracing::info!(
+        notes = summary.notes,
+        cards = summary.cards,
+        revlog = summary.revlog,
+        skipped_notes = data.notes.len().saturating_sub(summary.notes),
+        "imported .apkg"
+    );
+    Ok(summary)
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Fixture collections built with plain SQL (rows as Anki writes them).
+
+    use javumbo_collection::schema::deck_json;
+    use javumbo_collection::{Collection, CreateOptions, ManualClock};
+    use rusqlite::params;
+    use serde_json::Value;
+
+    /// 2024-01-01 12:00 UTC.
+    pub const T0: i64 = 1_704_110_400_000;
+
+    pub fn empty_collection(now_ms: i64) -> Collection {
+        let opts = CreateOptions {
+            starter_deck: false,
+            ..CreateOptions::default()
+        };
+        Collection::create_in_memory(ManualClock::new(now_ms), &opts).unwrap()
+    }
+
+    pub fn col_json(col: &Collection, column: &str) -> Value {
+        let s: String = col
+            .conn()
+            .query_row(&format!("SELECT {column} FROM col"), [], |r| r.get(0))
+            .unwrap();
+        serde_json::from_str(&s).unwrap()
+    }
+
+    pub fn basic_id(col: &Collection) -> i64 {
+        let models = col_json(col, "models");
+        let m = models
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|m| m["name"] == "Basic")
+            .unwrap();
+        m["id"].as_i64().unwrap()
+    }
+
+    pub fn add_deck(col: &Collection, id: i64, name: &str) {
+        let mut decks = col_json(col, "decks");
+        decks[id.to_string()] = deck_json(id, name, 0);
+        col.conn()
+            .execute("UPDATE col SET decks = ?1", [decks.to_string()])
+            .unwrap();
+    }
+
+    /// `(type, queue, due, ivl, factor, reps, lapses, left)`
+    pub type Sched = (i64, i64, i64, i64, i64, i64, i64, i64);
+
+    pub fn add_note(
+        col: &Collection,
+        nid: i64,
+        guid: &str,
+        front: &str,
+        cid: i64,
+        did: i64,
+        s: Sched,
+    ) {
+        let mid = basic_id(col);
+        col.conn()
+            .execute(
+                "INSERT INTO notes VALUES (?1, ?2, ?3, 0, -1, '', ?4, ?5, 0, 0, '')",
+                params![nid, guid, mid, format!("{front}\x1fback of {front}"), front],
+            )
+            .unwrap();
+        col.conn()
+            .execute(
+                "INSERT INTO cards VALUES (?1, ?2, ?3, 0, 0, -1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, 0, 0, '{}')",
+                params![cid, nid, did, s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7],
+            )
+            .unwrap();
+    }
+
+    pub fn add_revlog(col: &Collection, id: i64, cid: i64, ease: i64, kind: i64) {
+        col.conn()
+            .execute(
+                "INSERT INTO revlog VALUES (?1, ?2, -1, ?3, 1, 0, 2500, 5000, ?4)",
+                params![id, cid, ease, kind],
+            )
+            .unwrap();
+    }
+
+    /// Every row of every table, in primary-key order: "unchanged" means equal dumps.
+    pub fn dump(col: &Collection) -> Vec<String> {
+        let mut out = Vec::new();
+        for t in ["col", "notes", "cards", "revlog", "graves"] {
+            let mut stmt = col
+                .conn()
+                .prepare(&format!("SELECT * FROM {t} ORDER BY rowid"))
+                .unwrap();
+            let n = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..n)
+                        .map(|i| {
+                            r.get::<_, rusqlite::types::Value>(i)
+                                .map(|v| format!("{v:?}"))
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .unwrap();
+            for r in rows {
+                out.push(format!("{t}: {}", r.unwrap().join("|")));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+
+    /// A source collection with a review card, a learning card, a new card and history.
+    fn source() -> Collection {
+        let col = empty_collection(T0);
+        add_deck(&col, 1_704_110_400_100, "Lang");
+        add_deck(&col, 1_704_110_400_200, "Lang::Verbs");
+        add_note(
+            &col,
+            100,
+            "guidA",
+            "alpha",
+            1000,
+            1_704_110_400_100,
+            (2, 2, 5, 4, 2500, 3, 0, 0),
+        );
+        add_note(
+            &col,
+            101,
+            "guidB",
+            "beta",
+            1001,
+            1_704_110_400_200,
+            (1, 1, 1_704_111_000, 0, 0, 1, 0, 1),
+        );
+        add_note(
+            &col,
+            102,
+            "guidC",
+            "gamma",
+            1002,
+            1,
+            (0, 0, 7, 0, 0, 0, 0, 0),
+        );
+        add_revlog(&col, 5000, 1000, 3, 0);
+        add_revlog(&col, 5001, 1000, 3, 1);
+        add_revlog(&col, 5002, 1001, 1, 0);
+        col.conn()
+            .execute(
+                "UPDATE notes SET tags = ' verbs irregular ' WHERE id = 100",
+                [],
+            )
+            .unwrap();
+        col
+    }
+
+    fn card(col: &Collection, id: i64) -> (i64, i64, i64, i64, i64, i64) {
+        col.conn()
+            .query_row(
+                "SELECT did, type, queue, due, ivl, factor FROM cards WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn round_trip_keeps_scheduling_and_maps_decks_by_name() {
+        let package = export_apkg(&source()).unwrap();
+        let target = empty_collection(T0);
+        add_deck(&target, 77, "lang"); // matched case-insensitively
+        let summary = import_apkg(&target, &package, &ImportLimits::default()).unwrap();
+        assert_eq!((summary.notes, summary.cards, summary.revlog), (3, 3, 3));
+        assert_eq!(summary.decks, ["Default", "lang", "lang::Verbs"]);
+        assert_eq!(card(&target, 1000), (77, 2, 2, 5, 4, 2500));
+        let (verbs, ..) = card(&target, 1001);
+        assert_eq!(card(&target, 1001), (verbs, 1, 1, 1_704_111_000, 0, 0));
+        // New card appended at the target's next position.
+        assert_eq!(card(&target, 1002).3, 1);
+        assert_eq!(col_json(&target, "conf")["nextPos"], 2);
+        let decks = col_json(&target, "decks");
+        assert_eq!(decks[verbs.to_string()]["name"], "lang::Verbs");
+        let tags = col_json(&target, "tags");
+        assert_eq!(tags, serde_json::json!({"verbs": -1, "irregular": -1}));
+        // Same Basic note type: no new model.
+        assert_eq!(col_json(&target, "models").as_object().unwrap().len(), 1);
+        let mid: i64 = target
+            .conn()
+            .query_row("SELECT DISTINCT mid FROM notes", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mid, basic_id(&target));
+    }
+
+    #[test]
+    fn reimport_skips_existing_notes() {
+        let package = export_apkg(&source()).unwrap();
+        let target = empty_collection(T0);
+        import_apkg(&target, &package, &ImportLimits::default()).unwrap();
+        let before = dump(&target);
+        let again = import_apkg(&target, &package, &ImportLimits::default()).unwrap();
+        assert_eq!((again.notes, again.cards, again.revlog), (0, 0, 0));
+        let after = dump(&target);
+        // Only col.mod may move.
+        assert_eq!(before[1..], after[1..]);
+    }
+
+    #[test]
+    fn colliding_ids_get_new_ones_and_revlog_follows() {
+        let package = export_apkg(&source()).unwrap();
+        let target = empty_collection(T0);
+        add_note(
+            &target,
+            100,
+            "other",
+            "mine",
+            1000,
+            1,
+            (0, 0, 1, 0, 0, 0, 0, 0),
+        );
+        add_revlog(&target, 5000, 1000, 2, 1);
+        let s = import_apkg(&target, &package, &ImportLimits::default()).unwrap();
+        assert_eq!((s.notes, s.cards, s.revlog), (3, 3, 3));
+        let moved: i64 = target
+            .conn()
+            .query_row(
+                "SELECT id FROM cards WHERE nid != 100 AND ivl = 4",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(moved, 1000 + 999);
+        let n: i64 = target
+            .conn()
+            .query_row("SELECT count() FROM revlog WHERE cid = ?1", [moved], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(n, 2);
+        let mine: i64 = target
+            .conn()
+            .query_row("SELECT count() FROM revlog WHERE cid = 1000", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(mine, 1);
+    }
+
+    #[test]
+    fn history_kept_from_a_deleted_deck_is_not_duplicated() {
+        let package = export_apkg(&source()).unwrap();
+        let target = empty_collection(T0);
+        import_apkg(&target, &package, &ImportLimits::default()).unwrap();
+        // Deleting cards and notes keeps their review history, as in Anki.
+        target
+            .conn()
+            .execute_batch("DELETE FROM cards; DELETE FROM notes;")
+            .unwrap();
+        let again = import_apkg(&target, &package, &ImportLimits::default()).unwrap();
+        assert_eq!((again.notes, again.cards, again.revlog), (3, 3, 0));
+        let n: i64 = target
+            .conn()
+            .query_row("SELECT count() FROM revlog", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn review_due_moves_to_target_calendar() {
+        let package = export_apkg(&source()).unwrap();
+        // Target created 10 days after the source: "due in N days" must stay N days away.
+        let target = empty_collection(T0 + 10 * 86_400_000);
+        import_apkg(&target, &package, &ImportLimits::default()).unwrap();
+        assert_eq!(card(&target, 1000).3, 5 - 10);
+    }
+
+    #[test]
+    fn different_note_type_with_same_name_is_added() {
+        let src = source();
+        let mut models = col_json(&src, "models");
+        let id = basic_id(&src);
+        models[id.to_string()]["flds"][1]["name"] = "Answer".into();
+        src.conn()
+            .execute("UPDATE col SET models = ?1", [models.to_string()])
+            .unwrap();
+        let package = export_apkg(&src).unwrap();
+        let target = empty_collection(T0);
+        import_apkg(&target, &package, &ImportLimits::default()).unwrap();
+        let models = col_json(&target, "models");
+        let names: BTreeSet<_> = models
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|m| m["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            BTreeSet::from(["Basic".to_owned(), "Basic+".to_owned()])
+        );
+        // Both started at the same clock instant: the copy needed a fresh id.
+        let ids: BTreeSet<i64> = models
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|m| m["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 2);
+    }
+
+    #[test]
+    fn bad_note_aborts_everything() {
+        let src = source();
+        src.conn()
+            .execute(
+                "UPDATE notes SET flds = 'only one field' WHERE id = 102",
+                [],
+            )
+            .unwrap();
+        let package = export_apkg(&src).unwrap();
+        let target = empty_collection(T0);
+        let before = dump(&target);
+        let err = import_apkg(&target, &package, &ImportLimits::default()).unwrap_err();
+        assert!(
+            matches!(&err, ApkgError::InvalidPackage(m) if m.contains("has 1 fields")),
+            "{err}"
+        );
+        assert_eq!(before, dump(&target));
+    }
+
+    #[test]
+    fn v1_scheduler_with_progress_is_refused() {
+        let src = source();
+        let mut conf = col_json(&src, "conf");
+        conf.as_object_mut().unwrap().remove("schedVer");
+        src.conn()
+            .execute("UPDATE col SET conf = ?1", [conf.to_string()])
+            .unwrap();
+        let err = import_apkg(
+            &empty_collection(T0),
+            &export_apkg(&src).unwrap(),
+            &ImportLimits::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ApkgError::InvalidPackage(m) if m.contains("v1")));
+    }
+
+    #[test]
+    fn errors_convert_to_collection_errors() {
+        let e: javumbo_collection::CollectionError = ApkgError::TooLarge("x".into()).into();
+        assert!(matches!(
+            e,
+            javumbo_collection::CollectionError::TooLarge(_)
+        ));
+        let back: ApkgError =
+            javumbo_collection::CollectionError::InvalidPackage("y".into()).into();
+        assert!(matches!(back, ApkgError::InvalidPackage(_)));
+    }
+
+    use std::collections::BTreeSet;
+}

@@ -1,0 +1,478 @@
+//! The uploaded collection file: opened read-only and defensively, vetted, then read whole into
+//! plain structs so the merge never runs a query against untrusted SQL.
+
+use std::path::Path;
+
+use javumbo_collection::schema::{REQUIRED_COLUMNS, SCHEMA_VERSION};
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, OpenFlags};
+use serde_json::{Map, Value};
+
+use crate::ApkgError;
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// A note type of the package, reduced to what decides whether it is "the same" as one of ours.
+#[derive(Debug, Clone)]
+pub(crate) struct SrcNotetype {
+    pub id: i64,
+    pub name: String,
+    pub fields: Vec<String>,
+    /// `(qfmt, afmt)` per template: cards are tied to templates by ordinal.
+    pub templates: Vec<(String, String)>,
+    pub is_cloze: bool,
+    pub sort_field: usize,
+    pub json: Value,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SrcDeck {
+    pub name: String,
+    pub filtered: bool,
+    pub desc: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SrcNote {
+    pub id: i64,
+    pub guid: String,
+    pub mid: i64,
+    pub mod_secs: i64,
+    pub tags: String,
+    pub flds: String,
+    pub flags: i64,
+    pub data: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SrcCard {
+    pub id: i64,
+    pub nid: i64,
+    pub did: i64,
+    pub ord: i64,
+    pub mod_secs: i64,
+    pub ctype: i64,
+    pub queue: i64,
+    pub due: i64,
+    pub ivl: i64,
+    pub factor: i64,
+    pub reps: i64,
+    pub lapses: i64,
+    pub left: i64,
+    pub odue: i64,
+    pub odid: i64,
+    pub flags: i64,
+    pub data: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SrcRevlog {
+    pub id: i64,
+    pub cid: i64,
+    pub ease: i64,
+    pub ivl: i64,
+    pub last_ivl: i64,
+    pub factor: i64,
+    pub time: i64,
+    pub kind: i64,
+}
+
+/// Everything the merge needs from the package, already validated.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceData {
+    pub crt: i64,
+    pub notetypes: std::collections::HashMap<i64, SrcNotetype>,
+    pub decks: std::collections::HashMap<i64, SrcDeck>,
+    pub notes: Vec<SrcNote>,
+    pub cards: Vec<SrcCard>,
+    pub revlog: Vec<SrcRevlog>,
+}
+
+/// SQLite errors while reading the upload are the upload's fault.
+fn bad_db(e: rusqlite::Error) -> ApkgError {
+    ApkgError::invalid(format!("the collection database is unreadable ({e})"))
+}
+
+pub(crate) fn read_package_collection(path: &Path) -> Result<SourceData, ApkgError> {
+    let conn = open_untrusted(path)?;
+    check_schema(&conn)?;
+    read_all(&conn)
+}
+
+fn open_untrusted(path: &Path) -> Result<Connection, ApkgError> {
+    let mut magic = [0u8; 16];
+    let header_ok = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok();
+    if !header_ok || &magic != SQLITE_MAGIC {
+        return Err(ApkgError::invalid(
+            "the collection is not an SQLite database",
+        ));
+    }
+    // `immutable=1`: we own the file and nobody writes it, so SQLite skips locking and never
+    // looks for (attacker-named) journal or WAL side files.
+    let uri = format!(
+        "file:{}?immutable=1",
+        uri_escape(path.as_os_str().as_encoded_bytes())
+    );
+    let conn = Connection::open_with_flags(
+        uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(bad_db)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+        .map_err(bad_db)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)
+        .map_err(bad_db)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false)
+        .map_err(bad_db)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_VIEW, false)
+        .map_err(bad_db)?;
+    conn.execute_batch(
+        "PRAGMA trusted_schema = OFF; PRAGMA cell_size_check = ON; PRAGMA mmap_size = 0;",
+    )
+    .map_err(bad_db)?;
+    Ok(conn)
+}
+
+/// Percent-encode a path for a `file:` URI (byte-wise, so any OS path survives).
+fn uri_escape(path: &[u8]) -> String {
+    let mut out = String::with_capacity(path.len());
+    for &b in path {
+        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Refuse anything that could run code or hide data behind a name we query, before the first
+/// query touches a table.
+fn check_schema(conn: &Connection) -> Result<(), ApkgError> {
+    let mut stmt = conn
+        .prepare("SELECT type, name, sql FROM sqlite_master")
+        .map_err(bad_db)?;
+    let objects = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })
+        .map_err(bad_db)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad_db)?;
+    for (kind, name, sql) in &objects {
+        let shown: String = name.chars().take(60).collect();
+        match kind.as_str() {
+            "trigger" => {
+                return Err(ApkgError::invalid(format!(
+                    "the collection contains a trigger ({shown:?})"
+                )));
+            }
+            "view" => {
+                return Err(ApkgError::invalid(format!(
+                    "the collection contains a view ({shown:?})"
+                )));
+            }
+            "table" | "index" => {}
+            other => {
+                return Err(ApkgError::invalid(format!(
+                    "unexpected schema object type {other:?}"
+                )));
+            }
+        }
+        let sql = sql
+            .as_deref()
+            .unwrap_or("")
+            .trim_start()
+            .to_ascii_uppercase();
+        if kind == "table" && sql.starts_with("CREATE VIRTUAL") {
+            return Err(ApkgError::invalid(format!(
+                "the collection contains a virtual table ({shown:?})"
+            )));
+        }
+    }
+    for (table, columns) in REQUIRED_COLUMNS {
+        if !objects.iter().any(|(k, n, _)| k == "table" && n == table) {
+            return Err(ApkgError::invalid(format!(
+                "the collection has no {table} table"
+            )));
+        }
+        let mut stmt = conn
+            .prepare("SELECT name FROM pragma_table_info(?1)")
+            .map_err(bad_db)?;
+        let have = stmt
+            .query_map([table], |r| r.get::<_, String>(0))
+            .map_err(bad_db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad_db)?;
+        if let Some(missing) = columns.iter().find(|c| !have.iter().any(|h| h == *c)) {
+            return Err(ApkgError::invalid(format!(
+                "the {table} table has no {missing} column"
+            )));
+        }
+    }
+    let check: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(bad_db)?;
+    if check != "ok" {
+        let shown: String = check.chars().take(200).collect();
+        return Err(ApkgError::invalid(format!(
+            "the collection database is damaged ({shown})"
+        )));
+    }
+    Ok(())
+}
+
+fn read_all(conn: &Connection) -> Result<SourceData, ApkgError> {
+    let (ver, crt, conf, models, decks): (i64, i64, String, String, String) = conn
+        .query_row(
+            "SELECT ver, crt, conf, models, decks FROM col LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => ApkgError::invalid("the col table is empty"),
+            e => bad_db(e),
+        })?;
+    check_version(ver)?;
+    let conf = parse_object(&conf, "col.conf")?;
+    let notetypes = parse_notetypes(parse_object(&models, "col.models")?)?;
+    let decks = parse_decks(parse_object(&decks, "col.decks")?)?;
+
+    let notes = query(
+        conn,
+        "SELECT id, guid, mid, mod, tags, flds, flags, data FROM notes ORDER BY id",
+        |r| {
+            Ok(SrcNote {
+                id: r.get(0)?,
+                guid: r.get(1)?,
+                mid: r.get(2)?,
+                mod_secs: r.get(3)?,
+                tags: r.get(4)?,
+                flds: r.get(5)?,
+                flags: r.get(6)?,
+                data: r.get(7)?,
+            })
+        },
+    )?;
+    let cards = query(
+        conn,
+        "SELECT id, nid, did, ord, mod, type, queue, due, ivl, factor, reps, lapses, left, odue, \
+         odid, flags, data FROM cards ORDER BY id",
+        |r| {
+            Ok(SrcCard {
+                id: r.get(0)?,
+                nid: r.get(1)?,
+                did: r.get(2)?,
+                ord: r.get(3)?,
+                mod_secs: r.get(4)?,
+                ctype: r.get(5)?,
+                queue: r.get(6)?,
+                due: r.get(7)?,
+                ivl: r.get(8)?,
+                factor: r.get(9)?,
+                reps: r.get(10)?,
+                lapses: r.get(11)?,
+                left: r.get(12)?,
+                odue: r.get(13)?,
+                odid: r.get(14)?,
+                flags: r.get(15)?,
+                data: r.get(16)?,
+            })
+        },
+    )?;
+    let revlog = query(
+        conn,
+        "SELECT id, cid, ease, ivl, lastIvl, factor, time, type FROM revlog ORDER BY id",
+        |r| {
+            Ok(SrcRevlog {
+                id: r.get(0)?,
+                cid: r.get(1)?,
+                ease: r.get(2)?,
+                ivl: r.get(3)?,
+                last_ivl: r.get(4)?,
+                factor: r.get(5)?,
+                time: r.get(6)?,
+                kind: r.get(7)?,
+            })
+        },
+    )?;
+    for c in &cards {
+        if !(0..=3).contains(&c.ctype) || !(-3..=4).contains(&c.queue) || c.ord < 0 {
+            return Err(ApkgError::invalid(format!(
+                "card {} has an invalid type/queue/ordinal ({}/{}/{})",
+                c.id, c.ctype, c.queue, c.ord
+            )));
+        }
+    }
+    if let Some(r) = revlog
+        .iter()
+        .find(|r| !(0..=4).contains(&r.ease) || !(0..=5).contains(&r.kind))
+    {
+        return Err(ApkgError::invalid(format!(
+            "review log entry {} is invalid",
+            r.id
+        )));
+    }
+    // A collection still on Anki's v1 scheduler keeps learning cards and revlog eases in a
+    // different encoding; Anki converts them on import. We do not, so refuse rather than
+    // silently mis-schedule. (All-new packages, e.g. genanki's, are the same in both.)
+    let sched_ver = conf.get("schedVer").and_then(Value::as_i64).unwrap_or(1);
+    if sched_ver < 2 && cards.iter().any(|c| c.queue != 0) {
+        return Err(ApkgError::invalid(
+            "this collection uses Anki's old v1 scheduler; open it in a current Anki version \
+             (which upgrades it) and export it again",
+        ));
+    }
+    Ok(SourceData {
+        crt,
+        notetypes,
+        decks,
+        notes,
+        cards,
+        revlog,
+    })
+}
+
+fn check_version(ver: i64) -> Result<(), ApkgError> {
+    match ver {
+        SCHEMA_VERSION => Ok(()),
+        v if v < SCHEMA_VERSION => Err(ApkgError::invalid(format!(
+            "collection schema version {v} is too old (Anki 2.0 or earlier); open it in a current Anki and export it again"
+        ))),
+        v @ 12..=18 => Err(ApkgError::invalid(format!(
+            "collection schema version {v} is not supported; export it from Anki with \"Support older Anki versions\" checked"
+        ))),
+        v => Err(ApkgError::invalid(format!(
+            "unknown collection schema version {v}"
+        ))),
+    }
+}
+
+fn query<T>(
+    conn: &Connection,
+    sql: &str,
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, ApkgError> {
+    let mut stmt = conn.prepare(sql).map_err(bad_db)?;
+    stmt.query_map([], f)
+        .map_err(bad_db)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad_db)
+}
+
+fn parse_object(text: &str, what: &str) -> Result<Map<String, Value>, ApkgError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApkgError::invalid(format!("{what} is not a JSON object"))),
+        Err(e) => Err(ApkgError::invalid(format!(
+            "{what} is not valid JSON ({e})"
+        ))),
+    }
+}
+
+/// An integer stored either as a JSON number or as a numeric string: genanki writes note type
+/// ids as strings, and Anki's own reader accepts both.
+fn json_int(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn parse_notetypes(
+    models: Map<String, Value>,
+) -> Result<std::collections::HashMap<i64, SrcNotetype>, ApkgError> {
+    let mut out = std::collections::HashMap::new();
+    for (key, m) in models {
+        let bad = |what: &str| ApkgError::invalid(format!("note type {key:?}: {what}"));
+        let id = json_int(m.get("id")).ok_or_else(|| bad("missing id"))?;
+        let name = m
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("missing name"))?;
+        let names_of = |list: &str| -> Result<Vec<&Map<String, Value>>, ApkgError> {
+            m.get(list)
+                .and_then(Value::as_array)
+                .ok_or_else(|| bad(&format!("missing {list}")))?
+                .iter()
+                .map(|v| {
+                    v.as_object()
+                        .ok_or_else(|| bad(&format!("bad {list} entry")))
+                })
+                .collect()
+        };
+        let fields = names_of("flds")?
+            .into_iter()
+            .map(|f| {
+                f.get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad("field without name"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let templates = names_of("tmpls")?
+            .into_iter()
+            .map(|t| {
+                let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+                (s("qfmt"), s("afmt"))
+            })
+            .collect::<Vec<_>>();
+        if fields.is_empty() || templates.is_empty() {
+            return Err(bad("no fields or no templates"));
+        }
+        let sort_field = json_int(m.get("sortf")).unwrap_or(0).max(0) as usize;
+        let is_cloze = json_int(m.get("type")) == Some(1);
+        out.insert(
+            id,
+            SrcNotetype {
+                id,
+                name: name.to_owned(),
+                sort_field: sort_field.min(fields.len() - 1),
+                fields,
+                templates,
+                is_cloze,
+                json: m,
+            },
+        );
+    }
+    Ok(out)
+}
+
+fn parse_decks(
+    decks: Map<String, Value>,
+) -> Result<std::collections::HashMap<i64, SrcDeck>, ApkgError> {
+    let mut out = std::collections::HashMap::new();
+    for (key, d) in decks {
+        let bad = |what: &str| ApkgError::invalid(format!("deck {key:?}: {what}"));
+        let id = json_int(d.get("id")).ok_or_else(|| bad("missing id"))?;
+        let name = d
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("missing name"))?;
+        let filtered = json_int(d.get("dyn")).unwrap_or(0) != 0
+            || d.get("dyn").and_then(Value::as_bool) == Some(true);
+        let desc = d
+            .get("desc")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        out.insert(
+            id,
+            SrcDeck {
+                name: name.to_owned(),
+                filtered,
+                desc,
+            },
+        );
+    }
+    Ok(out)
+}

@@ -1,0 +1,140 @@
+//! Typed access to the JSON columns of the `col` row (`conf`, `decks`, `dconf`, `models`).
+//!
+//! Schema 11 keeps decks, deck options and settings as JSON blobs in one row; every read parses
+//! the blob and every write replaces it whole, as Anki's legacy code did. Values we did not
+//! write (imported collections) are preserved: we only edit the keys we own.
+
+use serde_json::{Map, Value};
+
+use crate::{Collection, CollectionError, Result};
+
+/// One JSON column of `col`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ColJson {
+    Conf,
+    Decks,
+    Dconf,
+    Models,
+}
+
+impl ColJson {
+    fn column(self) -> &'static str {
+        match self {
+            Self::Conf => "conf",
+            Self::Decks => "decks",
+            Self::Dconf => "dconf",
+            Self::Models => "models",
+        }
+    }
+}
+
+pub(crate) type JsonObject = Map<String, Value>;
+
+impl Collection {
+    pub(crate) fn read_json(&self, which: ColJson) -> Result<JsonObject> {
+        let text: String = self.conn().query_row(
+            &format!("SELECT {} FROM col WHERE id = 1", which.column()),
+            [],
+            |r| r.get(0),
+        )?;
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(CollectionError::Corrupt(format!(
+                "col.{} is not a JSON object",
+                which.column()
+            ))),
+            Err(e) => Err(CollectionError::Corrupt(format!(
+                "col.{} is not valid JSON: {e}",
+                which.column()
+            ))),
+        }
+    }
+
+    pub(crate) fn write_json(&self, which: ColJson, value: &JsonObject) -> Result<()> {
+        let text = serde_json::to_string(value)?;
+        self.conn().execute(
+            &format!("UPDATE col SET {} = ?1 WHERE id = 1", which.column()),
+            [text],
+        )?;
+        Ok(())
+    }
+
+    /// `col.crt`: the collection's creation stamp (seconds, at the rollover hour).
+    pub(crate) fn crt(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT crt FROM col WHERE id = 1", [], |r| r.get(0))?)
+    }
+
+    /// Anki's "today": days since `crt` at the collection's rollover hour and UTC offset.
+    pub fn timing(&self) -> Result<javumbo_scheduler::Timing> {
+        let conf = self.read_json(ColJson::Conf)?;
+        self.timing_at(&conf, self.clock().now_secs())
+    }
+
+    /// Timing at an instant the caller already read, so one operation sees one "now".
+    pub(crate) fn timing_at(
+        &self,
+        conf: &JsonObject,
+        now_secs: i64,
+    ) -> Result<javumbo_scheduler::Timing> {
+        let rollover = json_i64(conf, "rollover").unwrap_or(4).clamp(0, 23) as u8;
+        // Anki stores minutes WEST of UTC; the scheduler takes minutes east.
+        let west = json_i64(conf, "creationOffset")
+            .unwrap_or(0)
+            .clamp(-24 * 60, 24 * 60) as i32;
+        Ok(javumbo_scheduler::timing(
+            self.crt()?,
+            now_secs,
+            rollover,
+            -west,
+        ))
+    }
+}
+
+/// An integer JSON value, accepting the floats older clients sometimes wrote (`4.0`).
+pub(crate) fn json_i64(obj: &JsonObject, key: &str) -> Option<i64> {
+    let v = obj.get(key)?;
+    v.as_i64()
+        .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CreateOptions, ManualClock};
+
+    #[test]
+    fn timing_uses_the_stored_offset_and_rollover() {
+        // 2024-01-01 12:00 UTC in UTC-3 (09:00 local): the day began at 04:00 local = 07:00 UTC.
+        let clock = ManualClock::new(1_704_110_400_000);
+        let opts = CreateOptions {
+            utc_offset_minutes: -180,
+            rollover_hour: 4,
+            starter_deck: false,
+        };
+        let col = Collection::create_in_memory(clock.clone(), &opts).unwrap();
+        let t = col.timing().unwrap();
+        assert_eq!(col.crt().unwrap(), 1_704_092_400);
+        assert_eq!((t.days_elapsed, t.next_day_at), (0, 1_704_092_400 + 86_400));
+        clock.set_secs(1_704_092_400 + 86_400);
+        assert_eq!(col.timing().unwrap().days_elapsed, 1);
+    }
+
+    #[test]
+    fn malformed_json_is_reported_as_corruption() {
+        let col =
+            Collection::create_in_memory(ManualClock::new(0), &CreateOptions::default()).unwrap();
+        col.conn()
+            .execute("UPDATE col SET decks = '[1]'", [])
+            .unwrap();
+        assert!(matches!(
+            col.read_json(ColJson::Decks),
+            Err(CollectionError::Corrupt(_))
+        ));
+        col.conn()
+            .execute("UPDATE col SET decks = '{'", [])
+            .unwrap();
+        assert!(matches!(col.decks(), Err(CollectionError::Corrupt(_))));
+    }
+}

@@ -1,0 +1,567 @@
+//! Decks: listing, the current deck, create / rename / delete.
+//!
+//! Deck names follow Anki: `::` separates levels, each level is trimmed, and a deck's subtree is
+//! the deck plus every deck whose name starts with `<name>::`. Creating or renaming to `A::B`
+//! creates a missing parent `A`, as Anki does, so the hierarchy never has holes.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::coljson::{ColJson, JsonObject, json_i64};
+use crate::schema::{DEFAULT_DECK_ID, deck_json};
+use crate::{Collection, CollectionError, Result};
+
+/// Longest deck name we accept, in characters (the whole `A::B` path).
+pub const MAX_DECK_NAME_CHARS: usize = 100;
+
+/// A deck as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deck {
+    pub id: i64,
+    pub name: String,
+    pub desc: String,
+}
+
+/// What `delete_deck` removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeletedDeck {
+    pub name: String,
+    /// Cards removed from the deck and its subdecks.
+    pub cards_deleted: i64,
+}
+
+/// A deck entry read from `col.decks`.
+#[derive(Debug, Clone)]
+pub(crate) struct DeckRow {
+    pub id: i64,
+    pub name: String,
+    pub desc: String,
+    /// Filtered ("dynamic") decks hold borrowed cards; new cards may not be added to them.
+    pub filtered: bool,
+    /// Its deck-options group (`dconf` key).
+    pub conf_id: i64,
+}
+
+impl DeckRow {
+    fn from_json(key: &str, v: &Value) -> Option<Self> {
+        let obj = v.as_object()?;
+        let id = json_i64(obj, "id").or_else(|| key.parse().ok())?;
+        let name = obj.get("name")?.as_str()?.to_string();
+        Some(Self {
+            id,
+            name,
+            desc: obj
+                .get("desc")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            filtered: json_i64(obj, "dyn").unwrap_or(0) != 0,
+            conf_id: json_i64(obj, "conf").unwrap_or(crate::schema::DEFAULT_DCONF_ID),
+        })
+    }
+
+    /// True for this deck and its descendants.
+    pub(crate) fn is_in_subtree_of(&self, root_name: &str) -> bool {
+        self.name == root_name || is_child_name(&self.name, root_name)
+    }
+}
+
+fn is_child_name(name: &str, parent: &str) -> bool {
+    name.len() > parent.len() + 2
+        && name.starts_with(parent)
+        && name[parent.len()..].starts_with("::")
+}
+
+/// Anki orders decks level by level, case-insensitively: `A`, `A::B`, `A b`.
+fn sort_key(name: &str) -> String {
+    name.to_lowercase().replace("::", "\u{1f}")
+}
+
+/// Trim every level of a `::` path and drop empty levels, then validate the result.
+pub(crate) fn normalize_deck_name(raw: &str) -> Result<String> {
+    if raw.chars().any(char::is_control) {
+        return Err(CollectionError::InvalidInput(
+            "deck name may not contain control characters".into(),
+        ));
+    }
+    let name = raw
+        .split("::")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("::");
+    if name.is_empty() {
+        return Err(CollectionError::InvalidInput(
+            "deck name is required".into(),
+        ));
+    }
+    if name.chars().count() > MAX_DECK_NAME_CHARS {
+        return Err(CollectionError::InvalidInput(format!(
+            "deck name is longer than {MAX_DECK_NAME_CHARS} characters"
+        )));
+    }
+    Ok(name)
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
+}
+
+impl Collection {
+    pub(crate) fn deck_rows(&self) -> Result<Vec<DeckRow>> {
+        let map = self.read_json(ColJson::Decks)?;
+        Ok(map
+            .iter()
+            .filter_map(|(k, v)| DeckRow::from_json(k, v))
+            .collect())
+    }
+
+    pub(crate) fn deck_row(&self, id: i64) -> Result<DeckRow> {
+        self.deck_rows()?
+            .into_iter()
+            .find(|d| d.id == id)
+            .ok_or_else(|| CollectionError::NotFound(format!("deck {id} not found")))
+    }
+
+    /// Ids of `root` and every deck below it.
+    pub(crate) fn subtree_ids(&self, root: &DeckRow) -> Result<Vec<i64>> {
+        Ok(self
+            .deck_rows()?
+            .iter()
+            .filter(|d| d.is_in_subtree_of(&root.name))
+            .map(|d| d.id)
+            .collect())
+    }
+
+    /// Every deck, sorted as Anki sorts them. "Default" (deck 1) is hidden while it holds no
+    /// cards, like Anki hides it in the deck list, so new users see only their own decks.
+    pub fn decks(&self) -> Result<Vec<Deck>> {
+        let default_has_cards: bool = self.conn().query_row(
+            "SELECT EXISTS(SELECT 1 FROM cards WHERE did = ?1)",
+            [DEFAULT_DECK_ID],
+            |r| r.get(0),
+        )?;
+        let mut rows: Vec<DeckRow> = self
+            .deck_rows()?
+            .into_iter()
+            .filter(|d| d.id != DEFAULT_DECK_ID || default_has_cards)
+            .collect();
+        rows.sort_by_cached_key(|d| (sort_key(&d.name), d.id));
+        Ok(rows
+            .into_iter()
+            .map(|d| Deck {
+                id: d.id,
+                name: d.name,
+                desc: d.desc,
+            })
+            .collect())
+    }
+
+    /// `conf.curDeck`, falling back to Default when it is unset or names a deck that is gone.
+    pub fn current_deck_id(&self) -> Result<i64> {
+        let conf = self.read_json(ColJson::Conf)?;
+        let rows = self.deck_rows()?;
+        Ok(json_i64(&conf, "curDeck")
+            .filter(|id| rows.iter().any(|d| d.id == *id))
+            .unwrap_or(DEFAULT_DECK_ID))
+    }
+
+    pub fn set_current_deck(&self, id: i64) -> Result<()> {
+        self.atomic(|c| {
+            c.select_deck(id)?;
+            c.touch()
+        })
+    }
+
+    /// Anki's "select deck": `curDeck` plus `activeDecks` = the deck and its subdecks.
+    fn select_deck_in_conf(&self, conf: &mut JsonObject, deck: &DeckRow) -> Result<()> {
+        let active = self.subtree_ids(deck)?;
+        conf.insert("curDeck".into(), deck.id.into());
+        conf.insert("activeDecks".into(), active.into());
+        Ok(())
+    }
+
+    pub(crate) fn select_deck(&self, id: i64) -> Result<()> {
+        let deck = self.deck_row(id)?;
+        let mut conf = self.read_json(ColJson::Conf)?;
+        self.select_deck_in_conf(&mut conf, &deck)?;
+        self.write_json(ColJson::Conf, &conf)
+    }
+
+    pub fn create_deck(&self, name: &str) -> Result<Deck> {
+        self.atomic(|c| {
+            let name = normalize_deck_name(name)?;
+            let mut decks = c.read_json(ColJson::Decks)?;
+            if all_rows(&decks).iter().any(|d| same_name(&d.name, &name)) {
+                return Err(CollectionError::Conflict(format!(
+                    "a deck named '{name}' already exists"
+                )));
+            }
+            let id = c.add_deck_with_parents(&mut decks, &name)?;
+            c.write_json(ColJson::Decks, &decks)?;
+            c.touch()?;
+            Ok(Deck {
+                id,
+                name,
+                desc: String::new(),
+            })
+        })
+    }
+
+    /// Insert `name` (and any missing ancestors) into `decks`; returns the id of `name`.
+    fn add_deck_with_parents(&self, decks: &mut JsonObject, name: &str) -> Result<i64> {
+        let levels: Vec<&str> = name.split("::").collect();
+        let mut id = DEFAULT_DECK_ID;
+        for depth in 1..=levels.len() {
+            let path = levels[..depth].join("::");
+            if let Some(existing) = all_rows(decks)
+                .into_iter()
+                .find(|d| same_name(&d.name, &path))
+            {
+                id = existing.id;
+                continue;
+            }
+            id = self.next_deck_id(decks);
+            decks.insert(
+                id.to_string(),
+                deck_json(id, &path, self.clock().now_secs()),
+            );
+        }
+        Ok(id)
+    }
+
+    /// A millisecond id above every existing deck id, so same-millisecond creates never collide.
+    fn next_deck_id(&self, decks: &JsonObject) -> i64 {
+        let max = all_rows(decks).iter().map(|d| d.id).max().unwrap_or(0);
+        self.clock().now_ms().max(max + 1)
+    }
+
+    /// Rename a deck; its subdecks move with it (`A::x` → `B::x`), as in Anki. Renaming
+    /// "Default" is allowed, as in Anki: its id, not its name, makes it the default deck.
+    pub fn rename_deck(&self, id: i64, name: &str) -> Result<Deck> {
+        self.atomic(|c| {
+            let new_name = normalize_deck_name(name)?;
+            let mut decks = c.read_json(ColJson::Decks)?;
+            let rows = all_rows(&decks);
+            let deck = rows
+                .iter()
+                .find(|d| d.id == id)
+                .cloned()
+                .ok_or_else(|| CollectionError::NotFound(format!("deck {id} not found")))?;
+            if deck.name == new_name {
+                return Ok(Deck {
+                    id,
+                    name: deck.name,
+                    desc: deck.desc,
+                });
+            }
+            if is_child_name(&new_name.to_lowercase(), &deck.name.to_lowercase()) {
+                return Err(CollectionError::InvalidInput(
+                    "a deck cannot be moved inside itself".into(),
+                ));
+            }
+            let moving: Vec<&DeckRow> = rows
+                .iter()
+                .filter(|d| d.is_in_subtree_of(&deck.name))
+                .collect();
+            let renamed: Vec<(i64, String)> = moving
+                .iter()
+                .map(|d| (d.id, format!("{new_name}{}", &d.name[deck.name.len()..])))
+                .collect();
+            for (_, target) in &renamed {
+                let clash = rows
+                    .iter()
+                    .any(|d| same_name(&d.name, target) && !moving.iter().any(|m| m.id == d.id));
+                if clash {
+                    return Err(CollectionError::Conflict(format!(
+                        "a deck named '{target}' already exists"
+                    )));
+                }
+            }
+            let now = c.clock().now_secs();
+            for (deck_id, target) in &renamed {
+                if let Some(Value::Object(obj)) = decks.get_mut(&deck_id.to_string()) {
+                    obj.insert("name".into(), target.clone().into());
+                    obj.insert("mod".into(), now.into());
+                    obj.insert("usn".into(), (-1).into());
+                }
+            }
+            if let Some((parent, _)) = new_name.rsplit_once("::") {
+                c.add_deck_with_parents(&mut decks, parent)?;
+            }
+            c.write_json(ColJson::Decks, &decks)?;
+            c.touch()?;
+            Ok(Deck {
+                id,
+                name: new_name,
+                desc: deck.desc,
+            })
+        })
+    }
+
+    /// Delete a deck and its subdecks with all their cards. Notes left without cards go too;
+    /// review history stays (Anki keeps revlog rows of deleted cards). No `graves` rows are
+    /// written: the server never syncs with AnkiWeb and the journal cannot carry them.
+    pub fn delete_deck(&self, id: i64) -> Result<DeletedDeck> {
+        if id == DEFAULT_DECK_ID {
+            return Err(CollectionError::InvalidInput(
+                "the Default deck cannot be deleted".into(),
+            ));
+        }
+        self.atomic(|c| {
+            let deck = c.deck_row(id)?;
+            let doomed = c.subtree_ids(&deck)?;
+            let mut cards_deleted = 0;
+            for did in &doomed {
+                cards_deleted += c.delete_cards_where("did = ?1", *did)?;
+            }
+            let mut decks = c.read_json(ColJson::Decks)?;
+            decks.retain(|k, v| {
+                DeckRow::from_json(k, v)
+                    .is_none_or(|d| d.id == DEFAULT_DECK_ID || !doomed.contains(&d.id))
+            });
+            // Default can only be doomed after being renamed under the deleted deck; like Anki,
+            // keep it (emptied) and give it back its top-level name.
+            if doomed.contains(&DEFAULT_DECK_ID)
+                && let Some(Value::Object(obj)) = decks.get_mut(&DEFAULT_DECK_ID.to_string())
+            {
+                obj.insert("name".into(), "Default".into());
+                obj.insert("mod".into(), c.clock().now_secs().into());
+                obj.insert("usn".into(), (-1).into());
+            }
+            c.write_json(ColJson::Decks, &decks)?;
+
+            let mut conf = c.read_json(ColJson::Conf)?;
+            let current = json_i64(&conf, "curDeck").unwrap_or(DEFAULT_DECK_ID);
+            if doomed.contains(&current) && current != DEFAULT_DECK_ID {
+                conf.insert("curDeck".into(), DEFAULT_DECK_ID.into());
+                let active = match c.deck_row(DEFAULT_DECK_ID) {
+                    Ok(default) => c.subtree_ids(&default)?,
+                    Err(_) => vec![DEFAULT_DECK_ID],
+                };
+                conf.insert("activeDecks".into(), active.into());
+            } else if let Some(Value::Array(active)) = conf.get_mut("activeDecks") {
+                active.retain(|v| {
+                    v.as_i64()
+                        .is_none_or(|a| a == DEFAULT_DECK_ID || !doomed.contains(&a))
+                });
+            }
+            c.write_json(ColJson::Conf, &conf)?;
+            c.touch()?;
+            Ok(DeletedDeck {
+                name: deck.name,
+                cards_deleted,
+            })
+        })
+    }
+}
+
+fn all_rows(decks: &JsonObject) -> Vec<DeckRow> {
+    decks
+        .iter()
+        .filter_map(|(k, v)| DeckRow::from_json(k, v))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Clock;
+    use crate::testutil::{count, empty};
+
+    fn names(col: &Collection) -> Vec<String> {
+        col.decks().unwrap().into_iter().map(|d| d.name).collect()
+    }
+
+    #[test]
+    fn default_is_hidden_until_it_has_cards() {
+        let (col, _) = empty();
+        assert!(col.decks().unwrap().is_empty());
+        col.add_card("q", "a", Some(DEFAULT_DECK_ID)).unwrap();
+        assert_eq!(names(&col), ["Default"]);
+    }
+
+    #[test]
+    fn create_validates_and_normalizes() {
+        let (col, clock) = empty();
+        let d = col.create_deck("  Spanish ::  Verbs ").unwrap();
+        assert_eq!(d.name, "Spanish::Verbs");
+        assert_eq!(
+            d.id,
+            clock.now_ms() + 1,
+            "a fresh ms id, one above its parent created in the same ms"
+        );
+        assert_eq!(
+            names(&col),
+            ["Spanish", "Spanish::Verbs"],
+            "missing parent created"
+        );
+        let parent = col.decks().unwrap()[0].id;
+        assert!(parent < d.id);
+
+        for bad in ["", "   ", "::", "a\u{1f}b", "tab\there", &"x".repeat(101)] {
+            assert!(
+                matches!(col.create_deck(bad), Err(CollectionError::InvalidInput(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(col.create_deck(&"x".repeat(100)).is_ok());
+        assert!(matches!(
+            col.create_deck("spanish"),
+            Err(CollectionError::Conflict(_))
+        ));
+        assert!(matches!(
+            col.create_deck("DEFAULT"),
+            Err(CollectionError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn same_millisecond_decks_get_distinct_ids() {
+        let (col, _) = empty();
+        let a = col.create_deck("A").unwrap();
+        let b = col.create_deck("B").unwrap();
+        let c = col.create_deck("C::D").unwrap();
+        assert!(a.id < b.id && b.id < c.id);
+        let ids: std::collections::BTreeSet<i64> =
+            col.deck_rows().unwrap().iter().map(|d| d.id).collect();
+        assert_eq!(ids.len(), 5);
+    }
+
+    #[test]
+    fn decks_sort_level_by_level_case_insensitively() {
+        let (col, _) = empty();
+        for n in ["b", "A b", "A::z", "a::C"] {
+            col.create_deck(n).unwrap();
+        }
+        assert_eq!(names(&col), ["A", "a::C", "A::z", "A b", "b"]);
+    }
+
+    #[test]
+    fn current_deck_and_active_decks() {
+        let (col, _) = empty();
+        assert_eq!(col.current_deck_id().unwrap(), DEFAULT_DECK_ID);
+        let parent = col.create_deck("P").unwrap();
+        let child = col.create_deck("P::C").unwrap();
+        col.set_current_deck(parent.id).unwrap();
+        assert_eq!(col.current_deck_id().unwrap(), parent.id);
+        let conf = col.read_json(ColJson::Conf).unwrap();
+        let mut active: Vec<i64> = conf["activeDecks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        active.sort();
+        assert_eq!(active, [parent.id, child.id]);
+        assert!(matches!(
+            col.set_current_deck(42),
+            Err(CollectionError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn rename_moves_children_and_checks_conflicts() {
+        let (col, _) = empty();
+        let a = col.create_deck("A").unwrap();
+        col.create_deck("A::x").unwrap();
+        col.create_deck("B").unwrap();
+        let renamed = col.rename_deck(a.id, "C::A2").unwrap();
+        assert_eq!(renamed.name, "C::A2");
+        assert_eq!(names(&col), ["B", "C", "C::A2", "C::A2::x"]);
+        assert!(matches!(
+            col.rename_deck(a.id, "b"),
+            Err(CollectionError::Conflict(_))
+        ));
+        assert!(matches!(
+            col.rename_deck(a.id, "C::A2::x::y"),
+            Err(CollectionError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            col.rename_deck(a.id, " "),
+            Err(CollectionError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            col.rename_deck(999, "Z"),
+            Err(CollectionError::NotFound(_))
+        ));
+        // Changing only the case of one's own name is not a conflict.
+        assert_eq!(col.rename_deck(a.id, "c::a2").unwrap().name, "c::a2");
+        // Default may be renamed, as in Anki.
+        assert_eq!(
+            col.rename_deck(DEFAULT_DECK_ID, "Inbox").unwrap().name,
+            "Inbox"
+        );
+    }
+
+    #[test]
+    fn delete_removes_subtree_cards_and_orphan_notes_but_keeps_revlog() {
+        let (col, _) = empty();
+        let keep = col.create_deck("Keep").unwrap();
+        let gone = col.create_deck("Gone").unwrap();
+        let sub = col.create_deck("Gone::Sub").unwrap();
+        col.add_card("k", "k", Some(keep.id)).unwrap();
+        let a = col.add_card("a", "a", Some(gone.id)).unwrap();
+        col.add_card("b", "b", Some(sub.id)).unwrap();
+        col.answer_card(a.card_id, 3, Some(1000)).unwrap();
+        col.set_current_deck(sub.id).unwrap();
+
+        let deleted = col.delete_deck(gone.id).unwrap();
+        assert_eq!(
+            deleted,
+            DeletedDeck {
+                name: "Gone".into(),
+                cards_deleted: 2
+            }
+        );
+        assert_eq!(names(&col), ["Keep"]);
+        assert_eq!(count(&col, "SELECT count(*) FROM cards"), 1);
+        assert_eq!(count(&col, "SELECT count(*) FROM notes"), 1);
+        assert_eq!(
+            count(&col, "SELECT count(*) FROM revlog"),
+            1,
+            "history is kept"
+        );
+        assert_eq!(count(&col, "SELECT count(*) FROM graves"), 0);
+        assert_eq!(col.current_deck_id().unwrap(), DEFAULT_DECK_ID);
+        let conf = col.read_json(ColJson::Conf).unwrap();
+        assert_eq!(conf["activeDecks"], serde_json::json!([DEFAULT_DECK_ID]));
+
+        assert!(matches!(
+            col.delete_deck(DEFAULT_DECK_ID),
+            Err(CollectionError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            col.delete_deck(gone.id),
+            Err(CollectionError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn deleting_a_parent_of_renamed_default_keeps_default() {
+        let (col, _) = empty();
+        let x = col.create_deck("X").unwrap();
+        col.rename_deck(DEFAULT_DECK_ID, "X::Default").unwrap();
+        col.add_card("q", "a", Some(DEFAULT_DECK_ID)).unwrap();
+        assert_eq!(col.delete_deck(x.id).unwrap().cards_deleted, 1);
+        assert_eq!(col.deck_row(DEFAULT_DECK_ID).unwrap().name, "Default");
+    }
+
+    #[test]
+    fn operations_bump_col_mod_and_failures_change_nothing() {
+        let (col, clock) = empty();
+        clock.advance_ms(5000);
+        col.create_deck("A").unwrap();
+        assert_eq!(count(&col, "SELECT mod FROM col"), clock.now_ms());
+        let before: String = col
+            .conn()
+            .query_row("SELECT decks FROM col", [], |r| r.get(0))
+            .unwrap();
+        assert!(col.create_deck("a").is_err());
+        let after: String = col
+            .conn()
+            .query_row("SELECT decks FROM col", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(before, after);
+    }
+}

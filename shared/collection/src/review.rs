@@ -1,0 +1,779 @@
+//! Studying: which card to show next, and answering it.
+//!
+//! The scheduling maths lives in the pure `javumbo-scheduler` crate; this module reads the card
+//! and its deck options from the tables, asks the scheduler, and writes the card row and one
+//! revlog row exactly as Anki does.
+
+use javumbo_scheduler::{
+    self as sched, CardState, DeckConfig, Ease, QUEUE_DAY_LEARN, QUEUE_LEARN, QUEUE_NEW,
+    QUEUE_REVIEW, Timing,
+};
+use rusqlite::{OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::cards::{Sides, id_list};
+use crate::coljson::{ColJson, json_i64};
+use crate::ids::IdTable;
+use crate::schema::{DEFAULT_DCONF_ID, default_dconf};
+use crate::{Collection, CollectionError, Result};
+
+/// Anki's default learn-ahead limit (`collapseTime`), seconds.
+const DEFAULT_COLLAPSE_SECS: i64 = 1200;
+/// Anki tells epoch seconds from day numbers in `due` by size in the same way.
+const EPOCH_SECS_THRESHOLD: i64 = 1_000_000_000;
+
+/// The card to study now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextCard {
+    pub card_id: i64,
+    pub note_id: i64,
+    pub front: String,
+    pub back: String,
+    pub queue: i64,
+    pub deck_id: i64,
+    /// Button labels for Again, Hard, Good, Easy ("1m", "6m", "10m", "4d").
+    pub intervals: [String; 4],
+}
+
+/// Why there is nothing to study in the current deck right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum NothingToStudy {
+    /// The current deck (with its subdecks) holds no cards.
+    NoCards,
+    /// New cards are waiting, but today's new-card limit has been reached.
+    NewLimitReached,
+    /// Every card is scheduled later (or suspended/buried).
+    NothingDueNow,
+}
+
+impl NothingToStudy {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::NoCards => "No cards in this deck",
+            Self::NewLimitReached => "Daily limit of new cards reached. Come back tomorrow!",
+            Self::NothingDueNow => "No cards due right now. Come back later!",
+        }
+    }
+}
+
+/// What `next_card` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Study {
+    Card(NextCard),
+    Nothing(NothingToStudy),
+}
+
+/// The state of a card after an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AnswerResult {
+    /// When the card is next due, epoch seconds. Learning cards (queue 1) are due at an exact
+    /// second; day-based cards (queues 2 and 3) are due from the start of their day, i.e. that
+    /// day's rollover (04:00 local by default).
+    pub new_due_secs: i64,
+    /// The card's interval in days (0 while in learning steps).
+    pub interval_days: i64,
+    pub queue: i64,
+}
+
+/// The scheduling columns plus what answering needs besides them.
+struct CardRow {
+    state: CardState,
+    note_id: i64,
+    deck_id: i64,
+    original_deck_id: i64,
+    ord: i64,
+    data: String,
+}
+
+fn card_row(r: &Row<'_>) -> rusqlite::Result<CardRow> {
+    Ok(CardRow {
+        state: CardState {
+            id: r.get(0)?,
+            ctype: r.get::<_, i64>(1)?.clamp(0, 3) as u8,
+            queue: r.get::<_, i64>(2)?.clamp(-3, 4) as i8,
+            due: r.get(3)?,
+            ivl: r.get(4)?,
+            factor: r.get(5)?,
+            reps: r.get(6)?,
+            lapses: r.get(7)?,
+            left: r.get(8)?,
+        },
+        note_id: r.get(9)?,
+        deck_id: r.get(10)?,
+        original_deck_id: r.get(11)?,
+        data: r.get(12)?,
+        ord: r.get(13)?,
+    })
+}
+
+const CARD_COLUMNS: &str =
+    "id, type, queue, due, ivl, factor, reps, lapses, left, nid, did, odid, data, ord";
+
+/// Anki's `cards.data` JSON, fields in Anki's order (it serializes a struct, so key order is
+/// stable and a byte-for-byte comparison with Anki's rows is possible).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+struct CardData {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pos: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    d: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dr: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decay: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lrt: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cd: Option<Value>,
+}
+
+/// After an answer Anki records the last review time (`lrt`, seconds) and, when the card was
+/// new, its original queue position (`pos`) so "forget" can restore it.
+fn answered_card_data(old: &str, new_position: Option<i64>, now_secs: i64) -> Result<String> {
+    let mut data: CardData = serde_json::from_str(old).unwrap_or_default();
+    if let Some(pos) = new_position.filter(|p| *p >= 0) {
+        data.pos = Some(pos.into());
+    }
+    data.lrt = Some(now_secs.into());
+    Ok(serde_json::to_string(&data)?)
+}
+
+/// Add `tag` to a space-padded Anki tag string, keeping Anki's case-insensitive order.
+fn add_tag(tags: &str, tag: &str) -> Option<String> {
+    let mut list: Vec<&str> = tags.split_whitespace().collect();
+    if list.iter().any(|t| t.eq_ignore_ascii_case(tag)) {
+        return None;
+    }
+    list.push(tag);
+    list.sort_by_cached_key(|t| t.to_lowercase());
+    Some(format!(" {} ", list.join(" ")))
+}
+
+impl Collection {
+    /// The deck options of the deck a card belongs to (its home deck when it is borrowed by a
+    /// filtered deck). A dangling `conf` id falls back to option group 1, then to the defaults.
+    fn deck_config_for(&self, deck_id: i64) -> Result<DeckConfig> {
+        let conf_id = self
+            .deck_rows()?
+            .into_iter()
+            .find(|d| d.id == deck_id)
+            .map_or(DEFAULT_DCONF_ID, |d| d.conf_id);
+        let dconf = self.read_json(ColJson::Dconf)?;
+        let value = dconf
+            .get(&conf_id.to_string())
+            .or_else(|| dconf.get(&DEFAULT_DCONF_ID.to_string()))
+            .cloned()
+            .unwrap_or_else(default_dconf);
+        Ok(DeckConfig::from_dconf_json(&value))
+    }
+
+    fn first_card(
+        &self,
+        sql_filter: &str,
+        order: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Option<CardRow>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT {CARD_COLUMNS} FROM cards WHERE {sql_filter} ORDER BY {order} LIMIT 1"
+                ),
+                params,
+                card_row,
+            )
+            .optional()?)
+    }
+
+    /// The next card of the current deck (and its subdecks), in Anki's order: learning cards
+    /// due now, then reviews and day-learning cards due today, then new cards by position
+    /// within the deck's daily new limit; learning cards due within the learn-ahead limit
+    /// (`collapseTime`) only when nothing else is left.
+    pub fn next_card(&self) -> Result<Study> {
+        let conf = self.read_json(ColJson::Conf)?;
+        let timing = self.timing_at(&conf, self.clock().now_secs())?;
+        let deck = self.deck_row(self.current_deck_id()?)?;
+        let dids = id_list(&self.subtree_ids(&deck)?);
+        let in_deck = format!("did IN ({dids})");
+
+        let any: bool = self.conn().query_row(
+            &format!("SELECT EXISTS(SELECT 1 FROM cards WHERE {in_deck})"),
+            [],
+            |r| r.get(0),
+        )?;
+        if !any {
+            return Ok(Study::Nothing(NothingToStudy::NoCards));
+        }
+
+        let now = timing.now_secs;
+        let today = timing.days_elapsed;
+        if let Some(c) = self.first_card(
+            &format!("{in_deck} AND queue = {QUEUE_LEARN} AND due <= ?1"),
+            "due, id",
+            [now],
+        )? {
+            return self.present(c, &timing).map(Study::Card);
+        }
+        if let Some(c) = self.first_card(
+            &format!("{in_deck} AND queue IN ({QUEUE_REVIEW}, {QUEUE_DAY_LEARN}) AND due <= ?1"),
+            "due, id",
+            [today],
+        )? {
+            return self.present(c, &timing).map(Study::Card);
+        }
+
+        let mut new_limit_hit = false;
+        let limit = i64::from(self.deck_config_for(deck.id)?.new_per_day);
+        if self.new_cards_introduced_today(&dids, &timing)? < limit {
+            if let Some(c) =
+                self.first_card(&format!("{in_deck} AND queue = {QUEUE_NEW}"), "due, id", [])?
+            {
+                return self.present(c, &timing).map(Study::Card);
+            }
+        } else {
+            new_limit_hit = self.conn().query_row(
+                &format!(
+                    "SELECT EXISTS(SELECT 1 FROM cards WHERE {in_deck} AND queue = {QUEUE_NEW})"
+                ),
+                [],
+                |r| r.get(0),
+            )?;
+        }
+
+        let collapse = json_i64(&conf, "collapseTime")
+            .unwrap_or(DEFAULT_COLLAPSE_SECS)
+            .max(0);
+        if let Some(c) = self.first_card(
+            &format!("{in_deck} AND queue = {QUEUE_LEARN} AND due <= ?1"),
+            "due, id",
+            [now + collapse],
+        )? {
+            return self.present(c, &timing).map(Study::Card);
+        }
+        Ok(Study::Nothing(if new_limit_hit {
+            NothingToStudy::NewLimitReached
+        } else {
+            NothingToStudy::NothingDueNow
+        }))
+    }
+
+    /// New cards of these decks first answered since today's rollover: a revlog row of a
+    /// learning answer with no previous interval is the first answer of a new card.
+    fn new_cards_introduced_today(&self, dids: &str, timing: &Timing) -> Result<i64> {
+        let day_start_ms = (timing.next_day_at - 86_400) * 1000;
+        Ok(self.conn().query_row(
+            &format!(
+                "SELECT count(DISTINCT cid) FROM revlog
+                 WHERE id >= ?1 AND type = 0 AND lastIvl = 0
+                   AND cid IN (SELECT id FROM cards WHERE did IN ({dids}))"
+            ),
+            [day_start_ms],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn present(&self, c: CardRow, timing: &Timing) -> Result<NextCard> {
+        let (mid, flds): (i64, String) = self.conn().query_row(
+            "SELECT mid, flds FROM notes WHERE id = ?1",
+            [c.note_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let (front, back) = Sides::load(self)?.render(mid, c.ord, &flds);
+        let conf = self.deck_config_for(home_deck(&c))?;
+        let intervals = sched::next_intervals(&c.state, &conf, timing).map(sched::format_interval);
+        Ok(NextCard {
+            card_id: c.state.id,
+            note_id: c.note_id,
+            front,
+            back,
+            queue: i64::from(c.state.queue),
+            deck_id: c.deck_id,
+            intervals,
+        })
+    }
+
+    /// Answer a card with `ease` (1 Again … 4 Easy) at the clock's current instant.
+    ///
+    /// Suspended and buried cards are refused (`InvalidInput`): they are not in any study
+    /// queue, so an answer for one is a stale or forged request. Cards not yet due are
+    /// answered as if on time, as Anki does outside filtered decks.
+    pub fn answer_card(
+        &self,
+        card_id: i64,
+        ease: i64,
+        taken_ms: Option<i64>,
+    ) -> Result<AnswerResult> {
+        let ease =
+            Ease::try_from(ease).map_err(|e| CollectionError::InvalidInput(e.to_string()))?;
+        self.atomic(|c| {
+            let card = c
+                .first_card("id = ?1", "id", [card_id])?
+                .ok_or_else(|| CollectionError::NotFound(format!("card {card_id} not found")))?;
+            if card.state.queue < 0 {
+                return Err(CollectionError::InvalidInput(format!(
+                    "card {card_id} is suspended or buried and cannot be answered"
+                )));
+            }
+            // One clock read: the revlog id, `lrt` and the learning due all derive from it.
+            let now_ms = c.clock().now_ms();
+            let now_secs = now_ms.div_euclid(1000);
+            let timing = c.timing_at(&c.read_json(ColJson::Conf)?, now_secs)?;
+            let conf = c.deck_config_for(home_deck(&card))?;
+            let max_taken_ms = i64::from(conf.max_taken_secs) * 1000;
+            let taken = taken_ms.unwrap_or(0).clamp(0, max_taken_ms);
+            let outcome = sched::answer(&card.state, &conf, &timing, ease, taken);
+
+            let was_new = card.state.queue == QUEUE_NEW;
+            let data = answered_card_data(&card.data, was_new.then_some(card.state.due), now_secs)?;
+            let s = outcome.card;
+            c.conn().execute(
+                "UPDATE cards SET type = ?2, queue = ?3, due = ?4, ivl = ?5, factor = ?6, reps = ?7,
+                        lapses = ?8, left = ?9, mod = ?10, usn = -1, data = ?11
+                 WHERE id = ?1",
+                params![card_id, s.ctype, s.queue, s.due, s.ivl, s.factor, s.reps, s.lapses, s.left, now_secs, data],
+            )?;
+            let rl = outcome.revlog;
+            c.conn().execute(
+                "INSERT INTO revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)
+                 VALUES (?1, ?2, -1, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    c.next_id_at(IdTable::Revlog, now_ms)?,
+                    card_id,
+                    rl.ease,
+                    rl.ivl,
+                    rl.last_ivl,
+                    rl.factor,
+                    rl.time_ms,
+                    rl.kind
+                ],
+            )?;
+            if outcome.leeched {
+                c.tag_note(card.note_id, "leech", now_secs)?;
+            }
+            c.touch()?;
+            Ok(AnswerResult { new_due_secs: due_epoch_secs(&s, &timing), interval_days: s.ivl, queue: i64::from(s.queue) })
+        })
+    }
+
+    fn tag_note(&self, note_id: i64, tag: &str, now_secs: i64) -> Result<()> {
+        let tags: Option<String> = self
+            .conn()
+            .query_row("SELECT tags FROM notes WHERE id = ?1", [note_id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(new_tags) = tags.and_then(|t| add_tag(&t, tag)) {
+            self.conn().execute(
+                "UPDATE notes SET tags = ?2, mod = ?3, usn = -1 WHERE id = ?1",
+                params![note_id, new_tags, now_secs],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn home_deck(c: &CardRow) -> i64 {
+    if c.original_deck_id != 0 {
+        c.original_deck_id
+    } else {
+        c.deck_id
+    }
+}
+
+/// `due` as epoch seconds: as stored for intraday learning, otherwise the start (rollover) of
+/// the due day. A suspended card (leech) keeps the unit of the queue it left, told apart by
+/// magnitude as Anki does.
+fn due_epoch_secs(s: &CardState, timing: &Timing) -> i64 {
+    let is_epoch = s.queue == QUEUE_LEARN || (s.queue < 0 && s.due >= EPOCH_SECS_THRESHOLD);
+    if is_epoch {
+        s.due
+    } else {
+        let today_start = timing.next_day_at - 86_400;
+        today_start + (s.due - timing.days_elapsed) * 86_400
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Clock;
+    use crate::schema::DEFAULT_DECK_ID;
+    use crate::testutil::{T0_MS, count, empty};
+
+    /// 2024-01-01 04:00 UTC: the collection's `crt` and the start of day 0.
+    const DAY0: i64 = 1_704_081_600;
+
+    fn next_id(col: &Collection) -> Option<i64> {
+        match col.next_card().unwrap() {
+            Study::Card(c) => Some(c.card_id),
+            Study::Nothing(_) => None,
+        }
+    }
+
+    fn set_card(col: &Collection, id: i64, sql_set: &str) {
+        col.conn()
+            .execute(&format!("UPDATE cards SET {sql_set} WHERE id = ?1"), [id])
+            .unwrap();
+    }
+
+    fn set_dconf(col: &Collection, section: &str, key: &str, v: Value) {
+        let mut dconf = col.read_json(ColJson::Dconf).unwrap();
+        dconf["1"][section][key] = v;
+        col.write_json(ColJson::Dconf, &dconf).unwrap();
+    }
+
+    #[test]
+    fn nothing_to_study_says_why() {
+        let (col, _) = empty();
+        assert_eq!(
+            col.next_card().unwrap(),
+            Study::Nothing(NothingToStudy::NoCards)
+        );
+        let a = col.add_card("q", "a", None).unwrap();
+        set_card(
+            &col,
+            a.card_id,
+            "type = 2, queue = 2, ivl = 5, due = 5, factor = 2500",
+        );
+        assert_eq!(
+            col.next_card().unwrap(),
+            Study::Nothing(NothingToStudy::NothingDueNow)
+        );
+        set_card(&col, a.card_id, "queue = -1, due = 0");
+        assert_eq!(
+            col.next_card().unwrap(),
+            Study::Nothing(NothingToStudy::NothingDueNow)
+        );
+        for m in [
+            NothingToStudy::NoCards,
+            NothingToStudy::NewLimitReached,
+            NothingToStudy::NothingDueNow,
+        ] {
+            assert!(!m.message().is_empty());
+        }
+    }
+
+    #[test]
+    fn queue_order_learning_then_reviews_then_new_then_learn_ahead() {
+        let (col, clock) = empty();
+        let now = clock.now_secs();
+        let new2 = col.add_card("new 2", "a", None).unwrap().card_id;
+        let new1 = col.add_card("new 1", "a", None).unwrap().card_id;
+        set_card(&col, new2, "due = 9");
+        let review = col.add_card("review", "a", None).unwrap().card_id;
+        set_card(
+            &col,
+            review,
+            "type = 2, queue = 2, ivl = 3, due = 0, factor = 2500",
+        );
+        let day_learn = col.add_card("day learn", "a", None).unwrap().card_id;
+        set_card(&col, day_learn, "type = 1, queue = 3, due = 0, left = 1");
+        let learn_now = col.add_card("learn now", "a", None).unwrap().card_id;
+        col.conn()
+            .execute(
+                "UPDATE cards SET type = 1, queue = 1, left = 1, due = ?2 WHERE id = ?1",
+                [learn_now, now],
+            )
+            .unwrap();
+        let learn_soon = col.add_card("learn soon", "a", None).unwrap().card_id;
+        col.conn()
+            .execute(
+                "UPDATE cards SET type = 1, queue = 1, left = 1, due = ?2 WHERE id = ?1",
+                [learn_soon, now + 600],
+            )
+            .unwrap();
+        let later = col.add_card("learn later", "a", None).unwrap().card_id;
+        col.conn()
+            .execute(
+                "UPDATE cards SET type = 1, queue = 1, left = 1, due = ?2 WHERE id = ?1",
+                [later, now + 3600],
+            )
+            .unwrap();
+        // Other decks never leak into the current deck's queue.
+        let other = col.create_deck("Other").unwrap();
+        let foreign = col
+            .add_card("foreign", "a", Some(other.id))
+            .unwrap()
+            .card_id;
+        set_card(
+            &col,
+            foreign,
+            "type = 2, queue = 2, ivl = 3, due = 0, factor = 2500",
+        );
+
+        let mut order = Vec::new();
+        while let Some(id) = next_id(&col) {
+            order.push(id);
+            set_card(&col, id, "queue = -3");
+        }
+        assert_eq!(
+            order,
+            [learn_now, review, day_learn, new1, new2, learn_soon]
+        );
+        assert_eq!(
+            col.next_card().unwrap(),
+            Study::Nothing(NothingToStudy::NothingDueNow)
+        );
+    }
+
+    #[test]
+    fn subdecks_are_included() {
+        let (col, _) = empty();
+        let parent = col.create_deck("P").unwrap();
+        let child = col.create_deck("P::C").unwrap();
+        let a = col.add_card("child card", "a", Some(child.id)).unwrap();
+        col.set_current_deck(parent.id).unwrap();
+        let Study::Card(c) = col.next_card().unwrap() else {
+            panic!("expected a card")
+        };
+        assert_eq!(
+            (
+                c.card_id,
+                c.deck_id,
+                c.front.as_str(),
+                c.back.as_str(),
+                c.queue
+            ),
+            (a.card_id, child.id, "child card", "a", 0)
+        );
+        col.set_current_deck(DEFAULT_DECK_ID).unwrap();
+        assert_eq!(
+            col.next_card().unwrap(),
+            Study::Nothing(NothingToStudy::NoCards)
+        );
+    }
+
+    #[test]
+    fn intervals_label_the_four_buttons() {
+        let (col, _) = empty();
+        col.add_card("q", "a", None).unwrap();
+        let Study::Card(c) = col.next_card().unwrap() else {
+            panic!("expected a card")
+        };
+        assert_eq!(c.intervals[..3], ["1m", "6m", "10m"]);
+        // Easy's 4 days are fuzzed (3-5 d), seeded by the card id, as on Anki's own buttons.
+        assert!(
+            ["3d", "4d", "5d"].contains(&c.intervals[3].as_str()),
+            "{:?}",
+            c.intervals
+        );
+    }
+
+    #[test]
+    fn daily_new_limit_counts_todays_first_answers() {
+        let (col, clock) = empty();
+        set_dconf(&col, "new", "perDay", 2.into());
+        for i in 0..4 {
+            col.add_card(&format!("q{i}"), "a", None).unwrap();
+        }
+        for _ in 0..2 {
+            let id = next_id(&col).unwrap();
+            col.answer_card(id, 4, None).unwrap(); // Easy: graduates, due in days
+        }
+        assert_eq!(
+            col.next_card().unwrap(),
+            Study::Nothing(NothingToStudy::NewLimitReached)
+        );
+        // The limit resets at the next rollover (04:00 UTC tomorrow), not at midnight.
+        clock.set_secs(DAY0 + 86_400 - 1);
+        assert_eq!(
+            col.next_card().unwrap(),
+            Study::Nothing(NothingToStudy::NewLimitReached)
+        );
+        clock.set_secs(DAY0 + 86_400);
+        assert!(next_id(&col).is_some());
+    }
+
+    #[test]
+    fn answer_writes_card_and_revlog_like_anki() {
+        let (col, clock) = empty();
+        let a = col.add_card("q", "a", None).unwrap();
+        clock.advance_ms(1234);
+        let now_ms = clock.now_ms();
+        let r = col.answer_card(a.card_id, 3, Some(1500)).unwrap();
+        let card: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, String) = col
+            .conn()
+            .query_row(
+                "SELECT type, queue, due, ivl, factor, reps, lapses, left, mod, usn, data FROM cards WHERE id = ?1",
+                [a.card_id],
+                |r| {
+                    Ok((
+                        r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?,
+                        r.get(8)?, r.get(9)?, r.get(10)?,
+                    ))
+                },
+            )
+            .unwrap();
+        let now = now_ms / 1000;
+        let (ctype, queue, due, ivl, factor, reps, lapses, left, cmod, usn, data) = card;
+        assert_eq!(
+            (ctype, queue, ivl, factor, reps, lapses, left, cmod, usn),
+            (1, 1, 0, 0, 1, 0, 1, now, -1)
+        );
+        // Second step 10 min plus Anki's learning fuzz (0-25 %, at most 5 min).
+        assert!((now + 600..now + 750).contains(&due), "due {due}");
+        assert_eq!(data, format!(r#"{{"pos":1,"lrt":{now}}}"#));
+        assert_eq!(
+            r,
+            AnswerResult {
+                new_due_secs: due,
+                interval_days: 0,
+                queue: 1
+            }
+        );
+
+        let revlog: (i64, i64, i64, i64, i64, i64, i64, i64, i64) = col
+            .conn()
+            .query_row(
+                "SELECT id, cid, usn, ease, ivl, lastIvl, factor, time, type FROM revlog",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                },
+            )
+            .unwrap();
+        assert_eq!(revlog, (now_ms, a.card_id, -1, 3, -600, 0, 0, 1500, 0));
+        assert_eq!(count(&col, "SELECT mod FROM col"), now_ms);
+    }
+
+    #[test]
+    fn same_millisecond_answers_get_unique_revlog_ids_and_time_is_capped() {
+        let (col, _) = empty();
+        let a = col.add_card("q", "a", None).unwrap();
+        col.answer_card(a.card_id, 1, Some(600_000)).unwrap();
+        col.answer_card(a.card_id, 1, Some(-5)).unwrap();
+        let rows: Vec<(i64, i64)> = col
+            .conn()
+            .prepare("SELECT id, time FROM revlog ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(rows, [(T0_MS, 60_000), (T0_MS + 1, 0)]);
+    }
+
+    #[test]
+    fn review_answer_reports_due_as_start_of_day() {
+        let (col, _) = empty();
+        let a = col.add_card("q", "a", None).unwrap();
+        set_card(
+            &col,
+            a.card_id,
+            "type = 2, queue = 2, ivl = 1, due = 0, factor = 2500, reps = 3",
+        );
+        let r = col.answer_card(a.card_id, 3, None).unwrap();
+        let due: i64 = col
+            .conn()
+            .query_row("SELECT due FROM cards", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(r.queue, 2);
+        assert_eq!(r.new_due_secs, DAY0 + due * 86_400);
+        assert_eq!(r.interval_days, due, "answered on day 0, due = today + ivl");
+        let data: String = col
+            .conn()
+            .query_row("SELECT data FROM cards", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            data,
+            format!(r#"{{"lrt":{}}}"#, T0_MS / 1000),
+            "no pos for a card that was not new"
+        );
+    }
+
+    #[test]
+    fn leech_tags_the_note_in_anki_format() {
+        let (col, clock) = empty();
+        let a = col.add_card("q", "a", None).unwrap();
+        col.conn()
+            .execute("UPDATE notes SET tags = ' zeta Alpha '", [])
+            .unwrap();
+        set_card(
+            &col,
+            a.card_id,
+            "type = 2, queue = 2, ivl = 10, due = 0, factor = 2500, reps = 20, lapses = 7",
+        );
+        clock.advance_ms(7_000);
+        col.answer_card(a.card_id, 1, None).unwrap();
+        let (tags, nmod, usn): (String, i64, i64) = col
+            .conn()
+            .query_row("SELECT tags, mod, usn FROM notes", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(
+            (tags.as_str(), nmod, usn),
+            (" Alpha leech zeta ", clock.now_secs(), -1)
+        );
+        assert_eq!(add_tag(" leech ", "leech"), None);
+        assert_eq!(add_tag("", "leech").as_deref(), Some(" leech "));
+    }
+
+    #[test]
+    fn leech_action_suspend_suspends() {
+        let (col, _) = empty();
+        set_dconf(&col, "lapse", "leechAction", 0.into());
+        let a = col.add_card("q", "a", None).unwrap();
+        set_card(
+            &col,
+            a.card_id,
+            "type = 2, queue = 2, ivl = 10, due = 0, factor = 2500, reps = 20, lapses = 7",
+        );
+        let r = col.answer_card(a.card_id, 1, None).unwrap();
+        assert_eq!(r.queue, -1);
+        assert!(matches!(
+            col.answer_card(a.card_id, 3, None),
+            Err(CollectionError::InvalidInput(_))
+        ));
+    }
+
+    #[test]
+    fn answer_rejects_bad_requests_without_writing() {
+        let (col, _) = empty();
+        let a = col.add_card("q", "a", None).unwrap();
+        for ease in [0, 5, -1] {
+            assert!(matches!(
+                col.answer_card(a.card_id, ease, None),
+                Err(CollectionError::InvalidInput(_))
+            ));
+        }
+        assert!(matches!(
+            col.answer_card(42, 3, None),
+            Err(CollectionError::NotFound(_))
+        ));
+        set_card(&col, a.card_id, "queue = -2");
+        assert!(matches!(
+            col.answer_card(a.card_id, 3, None),
+            Err(CollectionError::InvalidInput(_))
+        ));
+        assert_eq!(count(&col, "SELECT count(*) FROM revlog"), 0);
+    }
+
+    #[test]
+    fn card_data_keeps_unknown_keys_in_anki_order() {
+        let out = answered_card_data(r#"{"cd":{"x":1},"pos":7}"#, None, 99).unwrap();
+        assert_eq!(out, r#"{"pos":7,"lrt":99,"cd":{"x":1}}"#);
+        assert_eq!(
+            answered_card_data("", Some(3), 5).unwrap(),
+            r#"{"pos":3,"lrt":5}"#
+        );
+        assert_eq!(
+            answered_card_data("not json", None, 5).unwrap(),
+            r#"{"lrt":5}"#
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! Anki's v3 SM-2 scheduler (FSRS off) as pure functions over the scheduling columns of a
+//! `cards` row, bit for bit compatible with Anki 26.x (rslib `scheduler/states` and
+//! `scheduler/answering`), including its seeded fuzz.
+//!
+//! Not modelled: filtered decks, FSRS, the load balancer (Anki only uses it when the queues were
+//! built and it is enabled; it only re-picks inside the same fuzz range).
+
+mod config;
+mod format;
+mod fuzz;
+mod states;
+mod steps;
+mod timing;
+
+pub use config::DeckConfig;
+pub use format::format_interval;
+pub use timing::{Timing, timing};
+
+use states::{Ctx, IntervalKind, LearnState, ReviewState, State};
+
+/// `cards.type`
+pub const CARD_NEW: u8 = 0;
+pub const CARD_LEARN: u8 = 1;
+pub const CARD_REVIEW: u8 = 2;
+pub const CARD_RELEARN: u8 = 3;
+
+/// `cards.queue`
+pub const QUEUE_SUSPENDED: i8 = -1;
+pub const QUEUE_NEW: i8 = 0;
+pub const QUEUE_LEARN: i8 = 1;
+pub const QUEUE_REVIEW: i8 = 2;
+pub const QUEUE_DAY_LEARN: i8 = 3;
+
+/// The scheduling columns of an Anki `cards` row (same names/units as the table).
+///
+/// `due` is epoch seconds in queue 1, days since collection creation in queues 2/3, and the
+/// new-card position otherwise. `left` is the number of learning steps left; Anki 26 writes the
+/// bare count (no legacy `today * 1000` part) and ignores the thousands when reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardState {
+    pub id: i64,
+    pub ctype: u8,
+    pub queue: i8,
+    pub due: i64,
+    pub ivl: i64,
+    pub factor: i64,
+    pub reps: i64,
+    pub lapses: i64,
+    pub left: i64,
+}
+
+/// An answer button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ease {
+    Again = 1,
+    Hard = 2,
+    Good = 3,
+    Easy = 4,
+}
+
+/// The crate's only error: an answer button outside 1..=4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid ease {0}: expected 1 (again) to 4 (easy)")]
+pub struct InvalidEase(pub i64);
+
+impl TryFrom<i64> for Ease {
+    type Error = InvalidEase;
+    fn try_from(v: i64) -> Result<Self, Self::Error> {
+        match v {
+            1 => Ok(Ease::Again),
+            2 => Ok(Ease::Hard),
+            3 => Ok(Ease::Good),
+            4 => Ok(Ease::Easy),
+            _ => Err(InvalidEase(v)),
+        }
+    }
+}
+
+/// A revlog row minus id/cid/usn (the collection assigns those).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevlogFields {
+    pub ease: u8,
+    /// New interval: days, or −seconds for a delay that ends before the next rollover.
+    pub ivl: i64,
+    /// Previous interval, same convention (0 for a new card).
+    pub last_ivl: i64,
+    /// New ease ×1000 for review/relearning results, 0 for learning results.
+    pub factor: i64,
+    pub time_ms: i64,
+    /// 0 learning (incl. new), 1 review, 2 relearning, 3 filtered/early: the state *before*.
+    pub kind: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerOutcome {
+    pub card: CardState,
+    pub revlog: RevlogFields,
+    /// Add the "leech" tag to the note.
+    pub leeched: bool,
+}
+
+/// What each button would do, for button labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextInterval {
+    Seconds(i64),
+    Days(i64),
+}
+
+/// Answer `card` (any state incl. new) with `ease` at `timing`, as Anki's `answer_card` does in a
+/// normal deck. `taken_ms` is capped to `max_taken_secs * 1000` (negative → 0).
+///
+/// Fuzz is always on and exactly Anki's: seeded by `card.id + card.reps` (reps before the
+/// answer), so the same input always gives the same output.
+pub fn answer(
+    card: &CardState,
+    conf: &DeckConfig,
+    timing: &Timing,
+    ease: Ease,
+    taken_ms: i64,
+) -> AnswerOutcome {
+    let seed = fuzz::seed(card.id, card.reps);
+    let ctx = Ctx {
+        conf,
+        fuzz_factor: Some(fuzz::factor(seed)),
+    };
+    let current = current_state(card, conf, timing);
+    let next = ctx.next_states(current).pick(ease);
+    let secs_until_rollover = timing.secs_until_rollover();
+
+    let mut out = *card;
+    out.reps = card.reps.saturating_add(1);
+    let mut revlog_factor = 0.0;
+    match next {
+        State::New => {
+            // Never produced by answering; keep the card as is.
+            out.ctype = CARD_NEW;
+            out.queue = QUEUE_NEW;
+        }
+        State::Learning(l) => {
+            out.ctype = CARD_LEARN;
+            out.left = i64::from(l.remaining_steps);
+            place_learning(&mut out, next, timing, Some(seed));
+        }
+        State::Review(r) => {
+            out.ctype = CARD_REVIEW;
+            out.queue = QUEUE_REVIEW;
+            out.ivl = i64::from(r.scheduled_days);
+            out.due = timing.days_elapsed + i64::from(r.scheduled_days);
+            out.factor = ease_to_factor(r.ease_factor);
+            out.lapses = i64::from(r.lapses);
+            out.left = 0;
+            revlog_factor = r.ease_factor;
+        }
+        State::Relearning { learning, review } => {
+            out.ctype = CARD_RELEARN;
+            out.ivl = i64::from(review.scheduled_days);
+            out.left = i64::from(learning.remaining_steps);
+            out.lapses = i64::from(review.lapses);
+            out.factor = ease_to_factor(review.ease_factor);
+            place_learning(&mut out, next, timing, Some(seed));
+            revlog_factor = review.ease_factor;
+        }
+    }
+    let leeched = next.leeched();
+    if leeched && conf.leech_action == 0 {
+        out.queue = QUEUE_SUSPENDED;
+    }
+
+    let max_ms = i64::from(conf.max_taken_secs) * 1000;
+    let revlog = RevlogFields {
+        ease: ease as u8,
+        ivl: next
+            .interval_kind()
+            .maybe_as_days(secs_until_rollover)
+            .as_revlog(),
+        last_ivl: current
+            .interval_kind()
+            .maybe_as_days(secs_until_rollover)
+            .as_revlog(),
+        factor: ease_to_factor(revlog_factor),
+        time_ms: taken_ms.clamp(0, max_ms),
+        kind: current.revlog_kind(),
+    };
+    AnswerOutcome {
+        card: out,
+        revlog,
+        leeched,
+    }
+}
+
+/// Intraday delays go to queue 1 (due in epoch seconds, fuzzed); delays reaching the next
+/// rollover go to queue 3 (due in days, unfuzzed).
+fn place_learning(card: &mut CardState, next: State, timing: &Timing, seed: Option<u64>) {
+    match next
+        .interval_kind()
+        .maybe_as_days(timing.secs_until_rollover())
+    {
+        IntervalKind::Secs(secs) => {
+            card.queue = QUEUE_LEARN;
+            card.due = timing.now_secs + i64::from(fuzz::learning_secs(seed, secs));
+        }
+        IntervalKind::Days(days) => {
+            card.queue = QUEUE_DAY_LEARN;
+            card.due = timing.days_elapsed + i64::from(days);
+        }
+    }
+}
+
+fn ease_to_factor(ease: f32) -> i64 {
+    (ease * 1000.0).round() as i64
+}
+
+/// What each button (Again, Hard, Good, Easy) would schedule, before learning-step fuzz (Anki's
+/// button labels do not show it either).
+pub fn next_intervals(card: &CardState, conf: &DeckConfig, timing: &Timing) -> [NextInterval; 4] {
+    let seed = fuzz::seed(card.id, card.reps);
+    let ctx = Ctx {
+        conf,
+        fuzz_factor: Some(fuzz::factor(seed)),
+    };
+    let secs_until_rollover = timing.secs_until_rollover();
+    ctx.next_states(current_state(card, conf, timing))
+        .all()
+        .map(
+            |s| match s.interval_kind().maybe_as_days(secs_until_rollover) {
+                IntervalKind::Secs(secs) => NextInterval::Seconds(i64::from(secs)),
+                IntervalKind::Days(days) => NextInterval::Days(i64::from(days)),
+            },
+        )
+}
+
+/// Saturating conversion of a stored column to Anki's u32 field.
+fn col_u32(v: i64) -> u32 {
+    u32::try_from(v.max(0)).unwrap_or(u32::MAX)
+}
+
+/// The state Anki derives from the card row (rslib `answering/current.rs`, normal deck).
+fn current_state(card: &CardState, conf: &DeckConfig, timing: &Timing) -> State {
+    let ivl = col_u32(card.ivl);
+    // Anki stores ease as u16 thousandths.
+    let ease_factor =
+        f32::from(u16::try_from(card.factor.clamp(0, i64::from(u16::MAX))).unwrap_or(0)) / 1000.0;
+    let lapses = col_u32(card.lapses);
+    let remaining_steps = col_u32(card.left);
+    let review = |elapsed_days: u32| ReviewState {
+        scheduled_days: ivl,
+        elapsed_days,
+        ease_factor,
+        lapses,
+        leeched: false,
+    };
+    match card.ctype {
+        CARD_LEARN => State::Learning(LearnState {
+            remaining_steps,
+            scheduled_secs: steps::Steps::new(&conf.learn_steps).current_delay(remaining_steps),
+        }),
+        CARD_REVIEW => {
+            // Answering before the due day counts as on time in a normal deck.
+            let due = card.due.min(timing.days_elapsed);
+            let elapsed = (i64::from(ivl) - (due - timing.days_elapsed)).max(0);
+            State::Review(review(col_u32(elapsed)))
+        }
+        CARD_RELEARN => State::Relearning {
+            learning: LearnState {
+                remaining_steps,
+                scheduled_secs: steps::Steps::new(&conf.relearn_steps)
+                    .current_delay(remaining_steps),
+            },
+            review: review(ivl),
+        },
+        _ => State::New,
+    }
+}
+
+#[cfg(test)]
+mod tests;

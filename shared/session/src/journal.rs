@@ -1,0 +1,273 @@
+//! Journal entries: capturing one request's writes as a SQLite session-extension changeset,
+//! encoding it for the store, and replaying entries onto a snapshot (DESIGN §3, CHANGESETS.md).
+
+use bytes::Bytes;
+use javumbo_collection::{Collection, CollectionError};
+use rusqlite::Connection;
+use rusqlite::session::{ConflictAction, ConflictType, Session};
+use sha2::{Digest, Sha256};
+
+use crate::manager::{Ports, SessionError};
+use crate::ports::{JournalEntry, JournalPayload, StoreError, spill_key};
+use crate::username::Username;
+
+const ZSTD_LEVEL: i32 = 3;
+
+/// Fingerprint of the schema a changeset is captured on. The session extension silently skips
+/// tables whose schema differs (CHANGESETS.md pitfall 2), so replay compares this first.
+pub fn schema_fingerprint(conn: &Connection) -> rusqlite::Result<String> {
+    let mut stmt =
+        conn.prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name")?;
+    let mut rows = stmt.query([])?;
+    let mut h = Sha256::new();
+    while let Some(r) = rows.next()? {
+        for i in 0..4 {
+            let v: Option<String> = r.get(i)?;
+            // Length-prefix every field so ("ab","c") and ("a","bc") cannot collide.
+            let v = v.unwrap_or_default();
+            h.update((v.len() as u64).to_le_bytes());
+            h.update(v.as_bytes());
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Open an immediate transaction, run `op` under a session recorder and return its value with
+/// the raw changeset. On success the transaction is LEFT OPEN: the caller commits it only
+/// after the journal entry is durable, or rolls it back ([`end_transaction`]). On error it is
+/// already rolled back.
+///
+/// Raw `BEGIN` instead of a `rusqlite::Transaction` because the transaction has to outlive this
+/// call (it spans the async journal commit) while the connection moves between threads.
+pub fn capture<T>(
+    col: &Collection,
+    op: impl FnOnce(&Collection) -> Result<T, CollectionError>,
+) -> Result<(T, Vec<u8>), CollectionError> {
+    let conn = col.conn();
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let recorded = (|| {
+        // A fresh session per request: a session accumulates everything since it was attached.
+        let mut session = Session::new(conn)?;
+        session.attach::<&str>(None)?;
+        let value = op(col)?;
+        let mut bytes = Vec::new();
+        session.changeset_strm(&mut bytes)?;
+        Ok((value, bytes))
+    })();
+    if recorded.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    recorded
+}
+
+/// Finish the transaction [`capture`] left open.
+pub fn end_transaction(col: &Collection, commit: bool) -> rusqlite::Result<()> {
+    col.conn()
+        .execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })
+}
+
+/// Apply one raw changeset. Any conflict aborts the whole apply: with fencing the history is
+/// linear, so a conflict means the journal and the snapshot disagree — that must be loud.
+pub fn apply_changeset(conn: &Connection, changeset: &[u8]) -> rusqlite::Result<()> {
+    let mut input: &[u8] = changeset;
+    conn.apply_strm(
+        &mut input,
+        None::<fn(&str) -> bool>,
+        |kind: ConflictType, _item| {
+            tracing::error!(?kind, "journal replay conflict");
+            ConflictAction::SQLITE_CHANGESET_ABORT
+        },
+    )
+}
+
+pub fn compress(raw: &[u8]) -> Result<Vec<u8>, SessionError> {
+    zstd::bulk::compress(raw, ZSTD_LEVEL).map_err(|e| SessionError::Internal(format!("zstd: {e}")))
+}
+
+pub fn decompress(data: &[u8]) -> Result<Vec<u8>, SessionError> {
+    zstd::stream::decode_all(data).map_err(|e| SessionError::Internal(format!("zstd: {e}")))
+}
+
+/// Blob key of a spilled entry. Suffixed with the request id: a stale writer whose commit is
+/// going to fail may upload its spill for the same `seq` as the legitimate writer, and must not
+/// overwrite the blob the committed entry points to.
+pub fn spill_blob_key(user: &Username, seq: u64, request_id: &str) -> String {
+    format!("{}-{request_id}", spill_key(user, seq))
+}
+
+/// Build the store payload of a changeset, spilling it to the blob store above `threshold`
+/// compressed bytes (DynamoDB items stop at 400 KB).
+pub async fn make_payload(
+    ports: &Ports,
+    user: &Username,
+    seq: u64,
+    request_id: &str,
+    raw: &[u8],
+    threshold: usize,
+) -> Result<(JournalPayload, u64), SessionError> {
+    let z = compress(raw)?;
+    let len = z.len() as u64;
+    if z.len() <= threshold {
+        return Ok((JournalPayload::Inline(Bytes::from(z)), len));
+    }
+    let key = spill_blob_key(user, seq, request_id);
+    ports
+        .blobs
+        .put(
+            &key,
+            Bytes::from(z),
+            Default::default(),
+            crate::ports::PutCondition::Any,
+        )
+        .await?;
+    Ok((JournalPayload::Spilled { blob_key: key, len }, len))
+}
+
+/// The raw changeset of an entry, fetching a spilled payload. A missing spill blob means a
+/// concurrent flush folded and trimmed this entry: the caller re-reads the snapshot.
+pub async fn fetch_changeset(ports: &Ports, entry: &JournalEntry) -> Result<Vec<u8>, SessionError> {
+    match &entry.payload {
+        JournalPayload::Inline(z) => decompress(z),
+        JournalPayload::Spilled { blob_key, .. } => match ports.blobs.get(blob_key).await? {
+            Some(b) => decompress(&b.bytes),
+            None => Err(SessionError::Store(StoreError::ConditionFailed)),
+        },
+    }
+}
+
+/// Entries must be exactly `after+1 ..= upto`; anything else means a concurrent trim (or a
+/// broken store) and the state cannot be rebuilt from this read.
+pub fn is_contiguous(entries: &[JournalEntry], after: u64, upto: u64) -> bool {
+    entries.len() as u64 == upto.saturating_sub(after)
+        && entries
+            .iter()
+            .zip(after + 1..)
+            .all(|(e, want)| e.seq == want)
+}
+
+/// Apply already-fetched changesets in order, each checked against the schema fingerprint.
+pub fn replay(conn: &Connection, entries: &[(JournalEntry, Vec<u8>)]) -> Result<(), SessionError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let fp = schema_fingerprint(conn).map_err(CollectionError::from)?;
+    for (entry, raw) in entries {
+        if entry.schema_fingerprint != fp {
+            return Err(SessionError::Internal(format!(
+                "journal entry {} was captured on another schema; refusing to replay",
+                entry.seq
+            )));
+        }
+        apply_changeset(conn, raw).map_err(|e| {
+            SessionError::Internal(format!("replaying journal entry {}: {e}", entry.seq))
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use javumbo_collection::{CreateOptions, ManualClock, SharedClock};
+
+    fn col() -> Collection {
+        let clock: SharedClock = ManualClock::new(1_700_000_000_000);
+        Collection::create_in_memory(clock, &CreateOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn capture_then_replay_reproduces_the_write() {
+        let a = col();
+        let b = col();
+        // Same starting content: copy a's rows into b via the fingerprint-equal schema.
+        let fp = schema_fingerprint(a.conn()).unwrap();
+        assert_eq!(fp, schema_fingerprint(b.conn()).unwrap());
+        let (_, raw) = capture(&a, |c| {
+            c.conn()
+                .execute("UPDATE col SET mod = 42 WHERE id = 1", [])?;
+            Ok(())
+        })
+        .unwrap();
+        end_transaction(&a, true).unwrap();
+        assert!(!raw.is_empty());
+        let entry = JournalEntry {
+            seq: 1,
+            payload: JournalPayload::Inline(Bytes::from(compress(&raw).unwrap())),
+            request_id: "r".into(),
+            at_ms: 0,
+            schema_fingerprint: fp,
+        };
+        // Both collections were created at the same instant, so the `col` row's old values
+        // match and the change applies; applying it again must conflict (linear history only).
+        replay(b.conn(), &[(entry.clone(), raw.clone())]).unwrap();
+        let b_mod: i64 = b
+            .conn()
+            .query_row("SELECT mod FROM col", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(b_mod, 42);
+        assert!(replay(b.conn(), &[(entry, raw)]).is_err());
+    }
+
+    #[test]
+    fn read_only_op_records_nothing_and_errors_roll_back() {
+        let a = col();
+        let (n, raw) = capture(&a, |c| {
+            Ok(c.conn()
+                .query_row("SELECT count(*) FROM cards", [], |r| r.get::<_, i64>(0))?)
+        })
+        .unwrap();
+        end_transaction(&a, true).unwrap();
+        assert!(n >= 0);
+        assert!(raw.is_empty());
+        let err = capture(&a, |c| -> Result<(), CollectionError> {
+            c.conn()
+                .execute("UPDATE col SET mod = 7 WHERE id = 1", [])?;
+            Err(CollectionError::InvalidInput("no".into()))
+        });
+        assert!(err.is_err());
+        let m: i64 = a
+            .conn()
+            .query_row("SELECT mod FROM col", [], |r| r.get(0))
+            .unwrap();
+        assert_ne!(m, 7);
+        assert!(a.conn().is_autocommit());
+    }
+
+    #[test]
+    fn fingerprint_mismatch_is_refused() {
+        let a = col();
+        let (_, raw) = capture(&a, |c| {
+            c.conn()
+                .execute("UPDATE col SET mod = 5 WHERE id = 1", [])?;
+            Ok(())
+        })
+        .unwrap();
+        end_transaction(&a, true).unwrap();
+        let entry = JournalEntry {
+            seq: 1,
+            payload: JournalPayload::Inline(Bytes::new()),
+            request_id: "r".into(),
+            at_ms: 0,
+            schema_fingerprint: "other".into(),
+        };
+        assert!(matches!(
+            replay(a.conn(), &[(entry, raw)]),
+            Err(SessionError::Internal(_))
+        ));
+    }
+
+    #[test]
+    fn contiguity() {
+        let e = |seq| JournalEntry {
+            seq,
+            payload: JournalPayload::Inline(Bytes::new()),
+            request_id: String::new(),
+            at_ms: 0,
+            schema_fingerprint: String::new(),
+        };
+        assert!(is_contiguous(&[e(3), e(4)], 2, 4));
+        assert!(is_contiguous(&[], 4, 4));
+        assert!(!is_contiguous(&[e(4)], 2, 4));
+        assert!(!is_contiguous(&[e(3), e(5)], 2, 4));
+    }
+}

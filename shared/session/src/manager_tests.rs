@@ -1,0 +1,397 @@
+//! Unit tests of every transition of the request middleware, over the memory ports.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use async_trait::async_trait;
+use javumbo_collection::ManualClock;
+
+use super::*;
+use crate::memory::MemoryBackend;
+use crate::ports::{JournalPayload, StoreResult};
+
+const T0: i64 = 1_700_000_000_000;
+
+struct World {
+    backend: Arc<MemoryBackend>,
+    clock: Arc<ManualClock>,
+    dir: tempfile::TempDir,
+    user: Username,
+}
+
+impl World {
+    async fn new() -> Self {
+        let w = Self {
+            backend: MemoryBackend::new(),
+            clock: ManualClock::new(T0),
+            dir: tempfile::tempdir().unwrap(),
+            user: Username::parse("alice").unwrap(),
+        };
+        w.container("setup", |_| {})
+            .create_collection(&w.user)
+            .await
+            .unwrap();
+        w
+    }
+
+    fn container(&self, id: &str, tweak: impl FnOnce(&mut SessionConfig)) -> Arc<SessionManager> {
+        self.container_with(id, tweak, |p| p)
+    }
+
+    fn container_with(
+        &self,
+        id: &str,
+        tweak: impl FnOnce(&mut SessionConfig),
+        wrap: impl FnOnce(Ports) -> Ports,
+    ) -> Arc<SessionManager> {
+        let mut cfg = SessionConfig::new(id, self.dir.path().join(id));
+        cfg.takeover_timeout = Duration::from_millis(300);
+        tweak(&mut cfg);
+        let metrics = Arc::new(Metrics::default());
+        let ports = wrap(self.backend.ports(metrics.clone()));
+        SessionManager::new(cfg, ports, self.clock.clone(), metrics)
+    }
+
+    /// A flush worker, as the local bus runs it.
+    fn spawn_flush_worker(&self) -> tokio::task::JoinHandle<()> {
+        let backend = self.backend.clone();
+        let clock: SharedClock = self.clock.clone();
+        let work = self.dir.path().join("flusher");
+        tokio::spawn(async move {
+            let metrics = Metrics::default();
+            let ports = backend.ports(Arc::new(Metrics::default()));
+            loop {
+                let req = backend.next_flush_request().await;
+                let _ = flush::handle_flush_request(&ports, &req, &clock, &metrics, &work).await;
+            }
+        })
+    }
+}
+
+fn add(front: &'static str) -> impl Fn(&Collection) -> Result<i64, CollectionError> + Send + Sync {
+    move |c| Ok(c.add_card(front, "back", None)?.card_id)
+}
+
+fn fronts(c: &Collection) -> Result<Vec<String>, CollectionError> {
+    let mut st = c.conn().prepare("SELECT flds FROM notes ORDER BY id")?;
+    let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(r?.split('\u{1f}').next().unwrap_or_default().to_owned());
+    }
+    Ok(out)
+}
+
+fn count(m: &Metrics, f: impl Fn(&Metrics) -> &std::sync::atomic::AtomicU64) -> u64 {
+    f(m).load(Ordering::Relaxed)
+}
+
+#[tokio::test]
+async fn free_claim_then_hits_with_one_download() {
+    let w = World::new().await;
+    let a = w.container("a", |_| {});
+    let first = a.with_collection(&w.user, add("one")).await.unwrap();
+    let second = a.with_collection(&w.user, add("two")).await.unwrap();
+    let read = a.with_collection(&w.user, fronts).await.unwrap();
+    assert_eq!(first.session_id, second.session_id);
+    assert_eq!(read.session_id, first.session_id);
+    assert!(read.value.ends_with(&["one".to_owned(), "two".to_owned()]));
+    let item = w.backend.session_item(&w.user).unwrap();
+    assert_eq!(
+        (item.owner.as_deref(), item.epoch, item.seq),
+        (Some("a"), 1, 2)
+    );
+    let m = a.metrics();
+    assert_eq!(count(m, |m| &m.blob_get), 1);
+    assert_eq!(count(m, |m| &m.blob_put), 0);
+    assert_eq!(count(m, |m| &m.cache_hit), 2);
+    assert_eq!(
+        count(m, |m| &m.journal_commit),
+        2,
+        "the read committed nothing"
+    );
+    assert_eq!(w.backend.journal_seqs(&w.user), vec![1, 2]);
+}
+
+#[tokio::test]
+async fn client_error_rolls_back_and_keeps_the_session_id() {
+    let w = World::new().await;
+    let a = w.container("a", |_| {});
+    let ok = a.with_collection(&w.user, add("x")).await.unwrap();
+    let err = a
+        .with_collection(&w.user, |c| -> Result<(), CollectionError> {
+            c.add_card("half-done", "b", None)?;
+            Err(CollectionError::NotFound("nope".into()))
+        })
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(
+        err.error,
+        SessionError::Collection(CollectionError::NotFound(_))
+    ));
+    assert_eq!(err.session_id.as_deref(), Some(ok.session_id.as_str()));
+    let read = a.with_collection(&w.user, fronts).await.unwrap();
+    assert!(!read.value.contains(&"half-done".to_owned()));
+    assert_eq!(w.backend.journal_seqs(&w.user), vec![1]);
+}
+
+#[tokio::test]
+async fn held_by_other_is_flushed_then_claimed() {
+    let w = World::new().await;
+    let _worker = w.spawn_flush_worker();
+    let a = w.container("a", |_| {});
+    let b = w.container("b", |_| {});
+    let sa = a.with_collection(&w.user, add("from-a")).await.unwrap();
+    let sb = b.with_collection(&w.user, fronts).await.unwrap();
+    assert!(sb.value.contains(&"from-a".to_owned()));
+    assert_ne!(sa.session_id, sb.session_id);
+    let mb = b.metrics();
+    assert_eq!(count(mb, |m| &m.takeover), 1);
+    assert_eq!(count(mb, |m| &m.takeover_timeout), 0);
+    assert_eq!(count(mb, |m| &m.bus_publish), 1);
+    let item = w.backend.session_item(&w.user).unwrap();
+    assert_eq!((item.owner.as_deref(), item.epoch), (Some("b"), 2));
+    // The flush folded seq 1 into the snapshot and trimmed the journal.
+    let snap = w.backend.blob(&snapshot_key(&w.user)).unwrap();
+    assert_eq!(snap.metadata.get("seq").map(String::as_str), Some("1"));
+    assert!(w.backend.journal_seqs(&w.user).is_empty());
+    // A, no longer the holder, now has to ask B.
+    assert_eq!(b.takeover_waits_ms().len(), 1);
+}
+
+#[tokio::test]
+async fn unresponsive_holder_is_taken_over_after_the_timeout() {
+    let w = World::new().await;
+    let a = w.container("a", |_| {});
+    let b = w.container("b", |c| c.takeover_timeout = Duration::from_millis(50));
+    a.with_collection(&w.user, add("from-a")).await.unwrap();
+    // No flush handler runs: B must take over from the journal alone.
+    let sb = b.with_collection(&w.user, add("from-b")).await.unwrap();
+    assert_eq!(count(b.metrics(), |m| &m.takeover_timeout), 1);
+    assert_eq!(count(b.metrics(), |m| &m.takeover), 1);
+    let item = w.backend.session_item(&w.user).unwrap();
+    assert_eq!((item.owner.as_deref(), item.seq), (Some("b"), 2));
+    // A's copy is stale; its next write goes through B's session the same way, losing nothing.
+    let a2 = w.container("a", |c| c.takeover_timeout = Duration::from_millis(50));
+    let read = a2.with_collection(&w.user, fronts).await.unwrap();
+    assert!(
+        read.value
+            .ends_with(&["from-a".to_owned(), "from-b".to_owned()])
+    );
+    assert_ne!(read.session_id, sb.session_id);
+}
+
+#[tokio::test]
+async fn lost_fence_rolls_back_and_retries_once() {
+    let w = World::new().await;
+    let a = w.container("a", |c| c.takeover_timeout = Duration::from_millis(30));
+    a.with_collection(&w.user, add("first")).await.unwrap();
+    let runs = Arc::new(AtomicU32::new(0));
+    let (backend, user, r) = (w.backend.clone(), w.user.clone(), runs.clone());
+    let served = a
+        .with_collection(&w.user, move |c| {
+            if r.fetch_add(1, Ordering::SeqCst) == 0 {
+                // Another container takes the session over while this op runs.
+                let mut it = backend.session_item(&user).unwrap();
+                it.owner = Some("intruder".into());
+                it.epoch += 1;
+                backend.force_session(it);
+            }
+            Ok(c.add_card("second", "b", None)?.card_id)
+        })
+        .await
+        .unwrap();
+    assert!(served.value > 0);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    assert_eq!(count(a.metrics(), |m| &m.fence_retry), 1);
+    let read = a.with_collection(&w.user, fronts).await.unwrap();
+    assert_eq!(read.value.iter().filter(|f| *f == "second").count(), 1);
+    assert_eq!(w.backend.journal_seqs(&w.user), vec![1, 2]);
+}
+
+/// A session store whose first `n` commits apply and then report `Unavailable`.
+struct AmbiguousCommits {
+    inner: Arc<dyn SessionStore>,
+    left: AtomicU32,
+    applies: bool,
+}
+
+#[async_trait]
+impl SessionStore for AmbiguousCommits {
+    async fn get(&self, u: &Username) -> StoreResult<Option<SessionItem>> {
+        self.inner.get(u).await
+    }
+    async fn put(&self, item: &SessionItem, e: SessionExpect) -> StoreResult<()> {
+        self.inner.put(item, e).await
+    }
+    async fn commit(
+        &self,
+        u: &Username,
+        f: &Fence,
+        e: &JournalEntry,
+        la: i64,
+        ex: i64,
+    ) -> StoreResult<()> {
+        if self.left.load(Ordering::SeqCst) == 0 {
+            return self.inner.commit(u, f, e, la, ex).await;
+        }
+        self.left.fetch_sub(1, Ordering::SeqCst);
+        if self.applies {
+            self.inner.commit(u, f, e, la, ex).await?;
+        }
+        Err(StoreError::Unavailable("timeout".into()))
+    }
+    async fn journal(&self, u: &Username, a: u64, b: u64) -> StoreResult<Vec<JournalEntry>> {
+        self.inner.journal(u, a, b).await
+    }
+    async fn trim_journal(&self, u: &Username, upto: u64) -> StoreResult<()> {
+        self.inner.trim_journal(u, upto).await
+    }
+}
+
+fn ambiguous(n: u32, applies: bool) -> impl FnOnce(Ports) -> Ports {
+    move |mut p| {
+        p.sessions = Arc::new(AmbiguousCommits {
+            inner: p.sessions.clone(),
+            left: AtomicU32::new(n),
+            applies,
+        });
+        p
+    }
+}
+
+#[tokio::test]
+async fn ambiguous_commit_that_landed_is_retried_idempotently() {
+    let w = World::new().await;
+    let a = w.container_with("a", |_| {}, ambiguous(1, true));
+    a.with_collection(&w.user, add("once")).await.unwrap();
+    assert_eq!(w.backend.journal_seqs(&w.user), vec![1]);
+    let read = a.with_collection(&w.user, fronts).await.unwrap();
+    assert_eq!(read.value.iter().filter(|f| *f == "once").count(), 1);
+}
+
+#[tokio::test]
+async fn ambiguous_commit_that_keeps_failing_is_never_acknowledged() {
+    let w = World::new().await;
+    // Three attempts (1 + 2 retries) all fail; the first one actually landed.
+    let a = w.container_with("a", |_| {}, ambiguous(3, true));
+    let err = a
+        .with_collection(&w.user, add("maybe"))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(
+        err.error,
+        SessionError::Store(StoreError::Unavailable(_))
+    ));
+    assert_eq!(count(a.metrics(), |m| &m.errors_5xx), 1);
+    // The cache was dropped: the next request rebuilds from the store and sees the entry that
+    // did land, exactly once.
+    let read = a.with_collection(&w.user, fronts).await.unwrap();
+    assert_eq!(read.value.iter().filter(|f| *f == "maybe").count(), 1);
+
+    let w = World::new().await;
+    let a = w.container_with("a", |_| {}, ambiguous(3, false));
+    assert!(a.with_collection(&w.user, add("lost")).await.is_err());
+    let read = a.with_collection(&w.user, fronts).await.unwrap();
+    assert!(!read.value.contains(&"lost".to_owned()));
+}
+
+#[tokio::test]
+async fn large_changesets_spill_and_flush_cleans_them_up() {
+    let w = World::new().await;
+    let a = w.container("a", |c| c.spill_threshold = 0);
+    let s = a.with_collection(&w.user, add("spilled")).await.unwrap();
+    let listed = w.backend.blob_keys();
+    let spill: Vec<_> = listed
+        .iter()
+        .filter(|k| k.starts_with("journal/alice/1-"))
+        .collect();
+    assert_eq!(spill.len(), 1, "{listed:?}");
+    assert_eq!(count(a.metrics(), |m| &m.journal_spill), 1);
+    let entries = a.ports().sessions.journal(&w.user, 0, 1).await.unwrap();
+    assert!(matches!(entries[0].payload, JournalPayload::Spilled { .. }));
+    // Another container replays the spilled entry.
+    let _worker = w.spawn_flush_worker();
+    let b = w.container("b", |_| {});
+    let read = b.with_collection(&w.user, fronts).await.unwrap();
+    assert!(read.value.contains(&"spilled".to_owned()));
+    assert_ne!(read.session_id, s.session_id);
+    assert!(
+        w.backend
+            .blob_keys()
+            .iter()
+            .all(|k| !k.starts_with("journal/"))
+    );
+}
+
+#[tokio::test]
+async fn owner_flush_uploads_from_cache_and_releases() {
+    let w = World::new().await;
+    let a = w.container("a", |_| {});
+    let s = a.with_collection(&w.user, add("r1")).await.unwrap();
+    a.with_collection(&w.user, add("r2")).await.unwrap();
+    let m = a.metrics();
+    assert_eq!(
+        (count(m, |m| &m.blob_get), count(m, |m| &m.blob_put)),
+        (1, 0)
+    );
+    assert!(matches!(
+        a.flush(&w.user, "not-it").await,
+        Err(SessionError::SessionNotFound)
+    ));
+    a.flush(&w.user, &s.session_id).await.unwrap();
+    assert_eq!(
+        (count(m, |m| &m.blob_get), count(m, |m| &m.blob_put)),
+        (1, 1)
+    );
+    let view = a.status(&w.user).await.unwrap();
+    assert!(!view.has_session);
+    assert_eq!(view.status, "flushed");
+    assert!(w.backend.journal_seqs(&w.user).is_empty());
+    // Flushing again is a no-op; the next request gets a new session without a download.
+    a.flush(&w.user, &s.session_id).await.unwrap();
+    let next = a.with_collection(&w.user, fronts).await.unwrap();
+    assert_ne!(next.session_id, s.session_id);
+    assert_eq!(count(m, |m| &m.blob_get), 1);
+    // A fresh container sees both writes from the snapshot alone.
+    let b = w.container("b", |_| {});
+    a.flush(&w.user, &next.session_id).await.unwrap();
+    let read = b.with_collection(&w.user, fronts).await.unwrap();
+    assert!(read.value.ends_with(&["r1".to_owned(), "r2".to_owned()]));
+}
+
+#[tokio::test]
+async fn lru_eviction_deletes_files_and_reloads() {
+    let w = World::new().await;
+    let bob = Username::parse("bob").unwrap();
+    w.container("setup2", |_| {})
+        .create_collection(&bob)
+        .await
+        .unwrap();
+    let a = w.container("a", |c| c.cache_max_entries = 1);
+    a.with_collection(&w.user, add("a1")).await.unwrap();
+    a.with_collection(&bob, add("b1")).await.unwrap();
+    let files = std::fs::read_dir(w.dir.path().join("a")).unwrap().count();
+    assert_eq!(files, 1, "the evicted collection's file is deleted");
+    let read = a.with_collection(&w.user, fronts).await.unwrap();
+    assert!(read.value.contains(&"a1".to_owned()));
+    assert_eq!(count(a.metrics(), |m| &m.cache_miss), 3);
+}
+
+#[tokio::test]
+async fn expired_session_counts_as_free() {
+    let w = World::new().await;
+    let a = w.container("a", |_| {});
+    let b = w.container("b", |_| {});
+    let sa = a.with_collection(&w.user, add("x")).await.unwrap();
+    w.clock.advance_ms(2 * 3600 * 1000);
+    let sb = b.with_collection(&w.user, fronts).await.unwrap();
+    assert!(sb.value.contains(&"x".to_owned()));
+    assert_ne!(sa.session_id, sb.session_id);
+    assert_eq!(count(b.metrics(), |m| &m.bus_publish), 0);
+    assert_eq!(
+        a.status(&w.user).await.unwrap().session_id,
+        Some(sb.session_id)
+    );
+}

@@ -1,0 +1,283 @@
+//! The narrow storage traits the session protocol runs on (DESIGN §2). Each has an embedded
+//! adapter (`javumbo-storage-local`, the default) and an AWS adapter (S3 / DynamoDB / SNS); the
+//! semantics below are exactly what those services guarantee, so one conformance suite
+//! (`crate::conformance`) holds both to them.
+//!
+//! Every adapter counts its calls in the container's [`Metrics`](crate::metrics::Metrics):
+//! `blob_get`/`blob_put`/`blob_delete` per blob call, `table_read`/`table_write` per item call,
+//! `journal_commit` per fenced commit, `journal_read` per journal query, `bus_publish` per publish.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::username::Username;
+
+/// Failures of a store call. `ConditionFailed` is a definite "no" (nothing was written);
+/// `Unavailable` is ambiguous (the write may or may not have happened) and callers must treat
+/// it that way.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("condition failed")]
+    ConditionFailed,
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+// ---------------------------------------------------------------------------------------------
+// Blobs (S3)
+// ---------------------------------------------------------------------------------------------
+
+/// An object with its entity tag and user metadata (S3 `x-amz-meta-*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    pub bytes: Bytes,
+    /// Opaque; changes whenever the content changes (embedded: a content hash; S3: its ETag).
+    pub etag: String,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Precondition of a blob write (S3 `If-None-Match: *` / `If-Match`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutCondition {
+    /// Unconditional overwrite.
+    Any,
+    /// Only if no object exists under the key.
+    IfAbsent,
+    /// Only if the current object's etag equals this one.
+    IfMatch(String),
+}
+
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Read-after-write consistent read (S3 has been strongly consistent since 2020).
+    async fn get(&self, key: &str) -> StoreResult<Option<Blob>>;
+    /// Write the whole object atomically (readers see the old or the new object, never a mix).
+    /// Returns the new etag. A failed precondition is `ConditionFailed` and writes nothing.
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        metadata: BTreeMap<String, String>,
+        condition: PutCondition,
+    ) -> StoreResult<String>;
+    /// Delete; deleting a missing key is not an error.
+    async fn delete(&self, key: &str) -> StoreResult<()>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users (DynamoDB `users`)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub username: Username,
+    /// PHC string: argon2id, or a bcrypt `$2b$` hash migrated from the Python app.
+    pub password_hash: String,
+    pub name: String,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// Insert if no user has this name (conditional put). `Ok(false)` when it exists.
+    async fn create_if_absent(&self, user: &UserRecord) -> StoreResult<bool>;
+    /// Strongly consistent read.
+    async fn get(&self, username: &Username) -> StoreResult<Option<UserRecord>>;
+    /// Replace the password hash only if it still equals `expected` (rehash on login without
+    /// clobbering a concurrent password change). `ConditionFailed` otherwise.
+    async fn update_password_hash(
+        &self,
+        username: &Username,
+        expected: &str,
+        new_hash: &str,
+    ) -> StoreResult<()>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions + journal (DynamoDB `sessions` and `journal`)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Active,
+    FlushRequested,
+    Flushing,
+    Flushed,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::FlushRequested => "flush_requested",
+            Self::Flushing => "flushing",
+            Self::Flushed => "flushed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "active" => Self::Active,
+            "flush_requested" => Self::FlushRequested,
+            "flushing" => Self::Flushing,
+            "flushed" => Self::Flushed,
+            _ => return None,
+        })
+    }
+}
+
+/// The `sessions` item of one user (DESIGN §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionItem {
+    pub username: Username,
+    pub session_id: String,
+    /// Container id of the holder; `None` once flushed.
+    pub owner: Option<String>,
+    /// Increments on every change of owner.
+    pub epoch: u64,
+    pub status: SessionStatus,
+    /// Last committed journal entry (0 = none ever).
+    pub seq: u64,
+    /// The last entry known to be folded into the snapshot (advisory: the snapshot's own
+    /// metadata is authoritative, DESIGN §4.4).
+    pub snapshot_seq: u64,
+    pub requested_by: Option<String>,
+    /// Epoch milliseconds.
+    pub last_access: i64,
+    /// Epoch seconds (DynamoDB TTL attribute); past it the session counts as free.
+    pub expires_at: i64,
+}
+
+/// What a conditional session write expects to find. Maps to a DynamoDB condition expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionExpect {
+    /// No item for this user (`attribute_not_exists(username)`).
+    Absent,
+    /// The item exists with exactly these version fields (a compare-and-swap on the version).
+    Version {
+        epoch: u64,
+        seq: u64,
+        status: SessionStatus,
+        owner: Option<String>,
+    },
+}
+
+impl SessionExpect {
+    /// Expect exactly the version fields of `item`.
+    pub fn matching(item: &SessionItem) -> Self {
+        Self::Version {
+            epoch: item.epoch,
+            seq: item.seq,
+            status: item.status,
+            owner: item.owner.clone(),
+        }
+    }
+}
+
+/// Where a journal entry's changeset lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JournalPayload {
+    /// zstd-compressed SQLite changeset, stored in the item.
+    Inline(Bytes),
+    /// Too large for an item (> ~350 KB compressed): stored in the blob store under this key.
+    Spilled { blob_key: String, len: u64 },
+}
+
+/// One request's writes (DESIGN §3 `journal`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub seq: u64,
+    pub payload: JournalPayload,
+    /// Id of the request that produced it (idempotency / tracing).
+    pub request_id: String,
+    /// Epoch milliseconds.
+    pub at_ms: i64,
+    /// Fingerprint of the collection schema the changeset was captured on; replay refuses a
+    /// mismatch (the session extension silently skips tables whose schema differs).
+    pub schema_fingerprint: String,
+}
+
+/// The fencing token of a journal commit (DESIGN §4.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub owner: String,
+    pub epoch: u64,
+    /// The session's `seq` the writer's cached copy is at; the entry gets `seq + 1`.
+    pub seq: u64,
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Strongly consistent read of the session item.
+    async fn get(&self, username: &Username) -> StoreResult<Option<SessionItem>>;
+
+    /// Write `item` (the whole item) if `expect` holds; `ConditionFailed` otherwise.
+    async fn put(&self, item: &SessionItem, expect: SessionExpect) -> StoreResult<()>;
+
+    /// The fenced commit, atomically (one SQLite transaction / one `TransactWriteItems`):
+    /// if the item has `owner == fence.owner`, `epoch == fence.epoch`, `seq == fence.seq` and
+    /// `status == Active`, put `entry` (whose `seq` must be `fence.seq + 1`) into the journal and
+    /// set the item's `seq` to `entry.seq`, `last_access`, `expires_at`. Otherwise
+    /// `ConditionFailed` and nothing is written. Retrying with the same `entry.request_id` after
+    /// an ambiguous failure must not apply it twice (DynamoDB `ClientRequestToken`).
+    async fn commit(
+        &self,
+        username: &Username,
+        fence: &Fence,
+        entry: &JournalEntry,
+        last_access: i64,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+
+    /// Journal entries with `after < seq <= upto`, in ascending `seq` order (consistent read).
+    async fn journal(
+        &self,
+        username: &Username,
+        after: u64,
+        upto: u64,
+    ) -> StoreResult<Vec<JournalEntry>>;
+
+    /// Delete journal entries with `seq <= upto` (idempotent).
+    async fn trim_journal(&self, username: &Username, upto: u64) -> StoreResult<()>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flush bus (SNS)
+// ---------------------------------------------------------------------------------------------
+
+/// Published by a container that finds the session held by another (DESIGN §5.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlushRequest {
+    pub username: Username,
+    pub session_id: String,
+    pub epoch: u64,
+    pub requested_by: String,
+}
+
+/// At-least-once, unordered delivery to the flush handler. Publishing succeeds even when no
+/// handler is up (SNS semantics); duplicates and late deliveries are normal.
+#[async_trait]
+pub trait FlushBus: Send + Sync + 'static {
+    async fn publish(&self, request: &FlushRequest) -> StoreResult<()>;
+}
+
+/// Blob key of a user's collection snapshot.
+pub fn snapshot_key(username: &Username) -> String {
+    format!("user_dbs/{username}.anki2")
+}
+
+/// Blob key of a spilled journal entry.
+pub fn spill_key(username: &Username, seq: u64) -> String {
+    format!("journal/{username}/{seq}")
+}
+
+/// Snapshot metadata key holding the last journal seq folded into it.
+pub const SNAPSHOT_SEQ_META: &str = "seq";

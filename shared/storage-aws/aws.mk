@@ -1,0 +1,62 @@
+# AWS adapters, Lambda packaging and the local AWS emulator: included by the root Makefile.
+# Paths are relative to the repo root.
+#
+#   make deps-aws       venvs: .cache/venv-ministack (the emulator), .cache/venv-lambda (cargo-lambda)
+#   make test-aws       the AWS adapters' tests (conformance suite on a ministack the tests start)
+#   make package        target/lambda/<bin>/bootstrap.zip for the five functions (cargo lambda)
+#   make emulator-up    ministack on a free loopback port + the CDK stack deployed into it; the
+#                       API base URL is the last line printed and .emulator/url
+#   make emulator-down  stop it
+#
+# Knobs: LAMBDA_ARCH=x86_64|arm64 (arm64 needs the aarch64 std, which cargo-lambda fetches with
+# rustup and which may not be obtainable offline).
+
+MINISTACK_VENV   := $(CACHE)/venv-ministack
+LAMBDA_VENV      := $(CACHE)/venv-lambda
+MINISTACK_VER    := 1.5.33
+CARGO_LAMBDA_VER := 1.9.2
+MINISTACK_STAMP  := $(MINISTACK_VENV)/.ministack-$(MINISTACK_VER).stamp
+LAMBDA_STAMP     := $(LAMBDA_VENV)/.cargo-lambda-$(CARGO_LAMBDA_VER).stamp
+LAMBDA_ARCH      ?= x86_64
+LAMBDA_DIR       := target/lambda
+LAMBDA_BINS      := javumbo-auth javumbo-review javumbo-crud javumbo-export javumbo-flush-handler
+
+.PHONY: deps-aws test-aws package emulator-up emulator-down
+
+# The version is part of the stamp's name, so changing it reinstalls.
+$(MINISTACK_STAMP):
+	@mkdir -p $(CACHE)
+	rm -rf $(MINISTACK_VENV)
+	python3 -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/pip install --quiet --disable-pip-version-check ministack==$(MINISTACK_VER)
+	@touch $@
+
+$(LAMBDA_STAMP):
+	@mkdir -p $(CACHE)
+	rm -rf $(LAMBDA_VENV)
+	python3 -m venv $(LAMBDA_VENV)
+	$(LAMBDA_VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda==$(CARGO_LAMBDA_VER)
+	@touch $@
+
+deps-aws: $(MINISTACK_STAMP) $(LAMBDA_STAMP)
+
+test-aws: deps-build $(MINISTACK_STAMP)
+	$(CARGO) test --locked -p javumbo-storage-aws
+
+# cargo-lambda is called through cargo, so its venv's bin (cargo-lambda, zig) goes on PATH.
+package: deps-build $(LAMBDA_STAMP)
+	@if [ "$(LAMBDA_ARCH)" = arm64 ]; then \
+	  echo "building for arm64: needs the aarch64-unknown-linux-gnu std (rustup target add); x86_64 is the default"; fi
+	PATH="$(abspath $(LAMBDA_VENV))/bin:$$PATH" AWS_LC_SYS_NO_JITTER_ENTROPY=1 \
+	  $(CARGO) lambda build --release --locked --output-format zip --lambda-dir $(LAMBDA_DIR) \
+	  $(if $(filter arm64,$(LAMBDA_ARCH)),--arm64,--x86-64) \
+	  $(foreach b,$(LAMBDA_BINS),-p $(b))
+	@for b in $(LAMBDA_BINS); do ls -l $(LAMBDA_DIR)/$$b/bootstrap.zip; done
+
+# Uses the zips of `make package` when present, else a debug build (see tests/emulator/deploy.sh).
+emulator-up: $(MINISTACK_STAMP) deps-cdk
+	tests/emulator/start.sh
+	tests/emulator/deploy.sh
+
+emulator-down:
+	tests/emulator/stop.sh

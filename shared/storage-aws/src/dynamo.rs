@@ -1,0 +1,741 @@
+//! `users`, `sessions` and `journal` on DynamoDB (DESIGN §3). Every read is strongly
+//! consistent; every conditional write asks for the current item on failure so that a write
+//! whose first attempt landed (and whose SDK retry then failed its condition) is recognised as
+//! ours instead of being reported as a definite "no".
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::primitives::Blob as DdbBlob;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update, WriteRequest,
+};
+use bytes::Bytes;
+use javumbo_session::{
+    Fence, JournalEntry, JournalPayload, Metrics, SessionExpect, SessionItem, SessionStatus,
+    SessionStore, StoreResult, UserRecord, UserStore, Username,
+};
+use sha2::{Digest, Sha256};
+
+use crate::error::{AwsStoreError, Result, describe, sdk_error};
+
+type Item = HashMap<String, AttributeValue>;
+
+// Attribute names (fixed by the CDK stack for the keys; the rest are ours).
+const USERNAME: &str = "username";
+const SEQ: &str = "seq";
+const PASSWORD_HASH: &str = "password_hash";
+const NAME: &str = "name";
+const CREATED_AT: &str = "created_at";
+const SESSION_ID: &str = "session_id";
+const OWNER: &str = "owner";
+const EPOCH: &str = "epoch";
+const STATUS: &str = "status";
+const SNAPSHOT_SEQ: &str = "snapshot_seq";
+const REQUESTED_BY: &str = "requested_by";
+const LAST_ACCESS: &str = "last_access";
+const EXPIRES_AT: &str = "expires_at";
+const REQUEST_ID: &str = "request_id";
+const AT_MS: &str = "at_ms";
+const SCHEMA_FINGERPRINT: &str = "schema_fingerprint";
+const PAYLOAD: &str = "payload";
+const SPILL_KEY: &str = "spill_key";
+const SPILL_LEN: &str = "spill_len";
+
+/// BatchWriteItem's limit per call.
+const BATCH_WRITE_MAX: usize = 25;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_s(item: &Item, k: &str) -> Result<String> {
+    match item.get(k) {
+        Some(AttributeValue::S(v)) => Ok(v.clone()),
+        other => Err(AwsStoreError::Corrupt(format!(
+            "attribute {k}: expected S, found {other:?}"
+        ))),
+    }
+}
+
+fn get_opt_s(item: &Item, k: &str) -> Result<Option<String>> {
+    match item.get(k) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::S(v)) => Ok(Some(v.clone())),
+        other => Err(AwsStoreError::Corrupt(format!(
+            "attribute {k}: expected S, found {other:?}"
+        ))),
+    }
+}
+
+fn get_n<T: std::str::FromStr>(item: &Item, k: &str) -> Result<T> {
+    match item.get(k) {
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map_err(|_| AwsStoreError::Corrupt(format!("attribute {k}: {v:?} is out of range"))),
+        other => Err(AwsStoreError::Corrupt(format!(
+            "attribute {k}: expected N, found {other:?}"
+        ))),
+    }
+}
+
+fn get_username(item: &Item) -> Result<Username> {
+    let raw = get_s(item, USERNAME)?;
+    Username::parse(&raw)
+        .map_err(|e| AwsStoreError::Corrupt(format!("stored username {raw:?}: {e}")))
+}
+
+fn user_to_item(u: &UserRecord) -> Item {
+    HashMap::from([
+        (USERNAME.to_owned(), s(u.username.as_str())),
+        (PASSWORD_HASH.to_owned(), s(&u.password_hash)),
+        (NAME.to_owned(), s(&u.name)),
+        (CREATED_AT.to_owned(), n(u.created_at)),
+    ])
+}
+
+fn user_from_item(item: &Item) -> Result<UserRecord> {
+    Ok(UserRecord {
+        username: get_username(item)?,
+        password_hash: get_s(item, PASSWORD_HASH)?,
+        name: get_s(item, NAME)?,
+        created_at: get_n(item, CREATED_AT)?,
+    })
+}
+
+fn session_to_item(it: &SessionItem) -> Item {
+    let mut m = HashMap::from([
+        (USERNAME.to_owned(), s(it.username.as_str())),
+        (SESSION_ID.to_owned(), s(&it.session_id)),
+        (EPOCH.to_owned(), n(it.epoch)),
+        (STATUS.to_owned(), s(it.status.as_str())),
+        (SEQ.to_owned(), n(it.seq)),
+        (SNAPSHOT_SEQ.to_owned(), n(it.snapshot_seq)),
+        (LAST_ACCESS.to_owned(), n(it.last_access)),
+        (EXPIRES_AT.to_owned(), n(it.expires_at)),
+    ]);
+    // Absent rather than NULL: conditions test `attribute_not_exists(owner)`.
+    if let Some(o) = &it.owner {
+        m.insert(OWNER.to_owned(), s(o));
+    }
+    if let Some(r) = &it.requested_by {
+        m.insert(REQUESTED_BY.to_owned(), s(r));
+    }
+    m
+}
+
+fn session_from_item(item: &Item) -> Result<SessionItem> {
+    let status = get_s(item, STATUS)?;
+    Ok(SessionItem {
+        username: get_username(item)?,
+        session_id: get_s(item, SESSION_ID)?,
+        owner: get_opt_s(item, OWNER)?,
+        epoch: get_n(item, EPOCH)?,
+        status: SessionStatus::parse(&status)
+            .ok_or_else(|| AwsStoreError::Corrupt(format!("session status {status:?}")))?,
+        seq: get_n(item, SEQ)?,
+        snapshot_seq: get_n(item, SNAPSHOT_SEQ)?,
+        requested_by: get_opt_s(item, REQUESTED_BY)?,
+        last_access: get_n(item, LAST_ACCESS)?,
+        expires_at: get_n(item, EXPIRES_AT)?,
+    })
+}
+
+fn entry_to_item(username: &Username, e: &JournalEntry) -> Item {
+    let mut m = HashMap::from([
+        (USERNAME.to_owned(), s(username.as_str())),
+        (SEQ.to_owned(), n(e.seq)),
+        (REQUEST_ID.to_owned(), s(&e.request_id)),
+        (AT_MS.to_owned(), n(e.at_ms)),
+        (SCHEMA_FINGERPRINT.to_owned(), s(&e.schema_fingerprint)),
+    ]);
+    match &e.payload {
+        JournalPayload::Inline(b) => {
+            m.insert(
+                PAYLOAD.to_owned(),
+                AttributeValue::B(DdbBlob::new(b.to_vec())),
+            );
+        }
+        JournalPayload::Spilled { blob_key, len } => {
+            m.insert(SPILL_KEY.to_owned(), s(blob_key));
+            m.insert(SPILL_LEN.to_owned(), n(*len));
+        }
+    }
+    m
+}
+
+fn entry_from_item(item: &Item) -> Result<JournalEntry> {
+    let payload = match (item.get(PAYLOAD), item.get(SPILL_KEY)) {
+        (Some(AttributeValue::B(b)), None) => {
+            JournalPayload::Inline(Bytes::copy_from_slice(b.as_ref()))
+        }
+        (None, Some(_)) => JournalPayload::Spilled {
+            blob_key: get_s(item, SPILL_KEY)?,
+            len: get_n(item, SPILL_LEN)?,
+        },
+        (p, k) => {
+            return Err(AwsStoreError::Corrupt(format!(
+                "journal item needs exactly one of payload (B) / spill_key, found {p:?} / {k:?}"
+            )));
+        }
+    };
+    Ok(JournalEntry {
+        seq: get_n(item, SEQ)?,
+        payload,
+        request_id: get_s(item, REQUEST_ID)?,
+        at_ms: get_n(item, AT_MS)?,
+        schema_fingerprint: get_s(item, SCHEMA_FINGERPRINT)?,
+    })
+}
+
+/// `ClientRequestToken` (at most 36 characters) of a commit: the same request retried maps to
+/// the same token, so DynamoDB applies it once within its 10-minute idempotency window.
+fn commit_token(username: &Username, entry: &JournalEntry) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        username.as_str().as_bytes(),
+        entry.request_id.as_bytes(),
+        &entry.seq.to_be_bytes(),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    hex::encode(h.finalize())[..36].to_owned()
+}
+
+/// [`UserStore`] and [`SessionStore`] on the three DynamoDB tables.
+pub struct DynamoStore {
+    client: Client,
+    users_table: String,
+    sessions_table: String,
+    journal_table: String,
+    metrics: Arc<Metrics>,
+}
+
+impl DynamoStore {
+    pub fn new(
+        client: Client,
+        users_table: impl Into<String>,
+        sessions_table: impl Into<String>,
+        journal_table: impl Into<String>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            client,
+            users_table: users_table.into(),
+            sessions_table: sessions_table.into(),
+            journal_table: journal_table.into(),
+            metrics,
+        }
+    }
+
+    async fn get_item(&self, table: &str, key: Item, op: &'static str) -> Result<Option<Item>> {
+        Metrics::incr(&self.metrics.table_read);
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("dynamodb", op, e))?;
+        Ok(out.item)
+    }
+
+    /// A conditional `PutItem`; on a failed condition, the item found instead (if any).
+    async fn conditional_put(
+        &self,
+        table: &str,
+        item: Item,
+        condition: &str,
+        names: HashMap<String, String>,
+        values: HashMap<String, AttributeValue>,
+    ) -> Result<std::result::Result<(), Option<Item>>> {
+        Metrics::incr(&self.metrics.table_write);
+        let res = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(Ok(())),
+            Err(e) => match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => {
+                    let found = match se {
+                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => {
+                            c.item().cloned()
+                        }
+                        _ => None,
+                    };
+                    Ok(Err(found))
+                }
+                _ => Err(sdk_error("dynamodb", "PutItem", e)),
+            },
+        }
+    }
+
+    async fn commit_inner(
+        &self,
+        username: &Username,
+        fence: &Fence,
+        entry: &JournalEntry,
+        last_access: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        Metrics::incr(&self.metrics.journal_commit);
+        if entry.seq != fence.seq + 1 {
+            return Err(AwsStoreError::ConditionFailed);
+        }
+        let key = HashMap::from([(USERNAME.to_owned(), s(username.as_str()))]);
+        let update = Update::builder()
+            .table_name(&self.sessions_table)
+            .set_key(Some(key))
+            .condition_expression("#o = :owner AND #e = :epoch AND #q = :seq AND #st = :active")
+            .update_expression("SET #q = :next, #la = :la, #ex = :ex")
+            .expression_attribute_names("#o", OWNER)
+            .expression_attribute_names("#e", EPOCH)
+            .expression_attribute_names("#q", SEQ)
+            .expression_attribute_names("#st", STATUS)
+            .expression_attribute_names("#la", LAST_ACCESS)
+            .expression_attribute_names("#ex", EXPIRES_AT)
+            .expression_attribute_values(":owner", s(&fence.owner))
+            .expression_attribute_values(":epoch", n(fence.epoch))
+            .expression_attribute_values(":seq", n(fence.seq))
+            .expression_attribute_values(":active", s(SessionStatus::Active.as_str()))
+            .expression_attribute_values(":next", n(entry.seq))
+            .expression_attribute_values(":la", n(last_access))
+            .expression_attribute_values(":ex", n(expires_at))
+            .build()
+            .map_err(|e| AwsStoreError::InvalidArgument(e.to_string()))?;
+        // The fence already rules out an existing entry at `seq + 1`; the condition keeps a
+        // bug elsewhere from silently overwriting history.
+        let put = Put::builder()
+            .table_name(&self.journal_table)
+            .set_item(Some(entry_to_item(username, entry)))
+            .condition_expression("attribute_not_exists(#q)")
+            .expression_attribute_names("#q", SEQ)
+            .build()
+            .map_err(|e| AwsStoreError::InvalidArgument(e.to_string()))?;
+        Metrics::incr(&self.metrics.table_write);
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .client_request_token(commit_token(username, entry))
+            .send()
+            .await;
+        let err = match res {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(tc)) => {
+                let codes: Vec<&str> = tc
+                    .cancellation_reasons()
+                    .iter()
+                    .filter_map(|r| r.code())
+                    .collect();
+                if codes.contains(&"ConditionalCheckFailed") {
+                    // Past the token's window, a retry of a commit that landed fails its fence;
+                    // the journal says whether it was ours.
+                    if self.already_committed(username, entry).await? {
+                        return Ok(());
+                    }
+                    return Err(AwsStoreError::ConditionFailed);
+                }
+                // TransactionConflict / throttling: nothing applied, but the fence may still
+                // hold, so this is "try again", not "no".
+                Err(AwsStoreError::Unavailable {
+                    service: "dynamodb",
+                    operation: "TransactWriteItems",
+                    message: format!("transaction cancelled: {codes:?}"),
+                })
+            }
+            Some(TransactWriteItemsError::IdempotentParameterMismatchException(_)) => {
+                if self.already_committed(username, entry).await? {
+                    return Ok(());
+                }
+                Err(AwsStoreError::Rejected {
+                    service: "dynamodb",
+                    operation: "TransactWriteItems",
+                    message: describe(&err),
+                })
+            }
+            _ => Err(sdk_error("dynamodb", "TransactWriteItems", err)),
+        }
+    }
+
+    async fn already_committed(&self, username: &Username, entry: &JournalEntry) -> Result<bool> {
+        let key = HashMap::from([
+            (USERNAME.to_owned(), s(username.as_str())),
+            (SEQ.to_owned(), n(entry.seq)),
+        ]);
+        let found = self.get_item(&self.journal_table, key, "GetItem").await?;
+        Ok(found.is_some_and(|it| get_s(&it, REQUEST_ID).is_ok_and(|r| r == entry.request_id)))
+    }
+
+    /// Items of `username`'s journal with `lo <= seq <= hi`, all pages.
+    async fn query_journal(
+        &self,
+        username: &Username,
+        lo: u64,
+        hi: u64,
+        keys_only: bool,
+    ) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            Metrics::incr(&self.metrics.table_read);
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.journal_table)
+                .consistent_read(true)
+                .key_condition_expression("#u = :u AND #q BETWEEN :lo AND :hi")
+                .expression_attribute_names("#u", USERNAME)
+                .expression_attribute_names("#q", SEQ)
+                .expression_attribute_values(":u", s(username.as_str()))
+                .expression_attribute_values(":lo", n(lo))
+                .expression_attribute_values(":hi", n(hi))
+                .scan_index_forward(true)
+                .set_exclusive_start_key(start.take());
+            if keys_only {
+                q = q.projection_expression("#u, #q");
+            }
+            let out = q
+                .send()
+                .await
+                .map_err(|e| sdk_error("dynamodb", "Query", e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    async fn trim_inner(&self, username: &Username, upto: u64) -> Result<()> {
+        if upto == 0 {
+            return Ok(());
+        }
+        let keys = self.query_journal(username, 0, upto, true).await?;
+        for chunk in keys.chunks(BATCH_WRITE_MAX) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|k| {
+                    let key = k
+                        .iter()
+                        .filter(|(name, _)| name.as_str() == USERNAME || name.as_str() == SEQ)
+                        .map(|(name, v)| (name.clone(), v.clone()))
+                        .collect();
+                    DeleteRequest::builder()
+                        .set_key(Some(key))
+                        .build()
+                        .map(|d| WriteRequest::builder().delete_request(d).build())
+                        .map_err(|e| AwsStoreError::InvalidArgument(e.to_string()))
+                })
+                .collect::<Result<_>>()?;
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                Metrics::incr(&self.metrics.table_write);
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.journal_table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("dynamodb", "BatchWriteItem", e))?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.journal_table))
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                attempt += 1;
+                if attempt > 6 {
+                    return Err(AwsStoreError::Unavailable {
+                        service: "dynamodb",
+                        operation: "BatchWriteItem",
+                        message: format!("{} deletes still unprocessed", pending.len()),
+                    });
+                }
+                // Unprocessed items mean throttling: back off as the SDK would.
+                tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl UserStore for DynamoStore {
+    async fn create_if_absent(&self, user: &UserRecord) -> StoreResult<bool> {
+        let item = user_to_item(user);
+        let res = self
+            .conditional_put(
+                &self.users_table,
+                item.clone(),
+                "attribute_not_exists(#u)",
+                HashMap::from([("#u".to_owned(), USERNAME.to_owned())]),
+                HashMap::new(),
+            )
+            .await?;
+        // An identical item is our own earlier attempt, retried by the SDK.
+        Ok(match res {
+            Ok(()) => true,
+            Err(found) => found.as_ref() == Some(&item),
+        })
+    }
+
+    async fn get(&self, username: &Username) -> StoreResult<Option<UserRecord>> {
+        let key = HashMap::from([(USERNAME.to_owned(), s(username.as_str()))]);
+        let item = self.get_item(&self.users_table, key, "GetItem").await?;
+        Ok(item.as_ref().map(user_from_item).transpose()?)
+    }
+
+    async fn update_password_hash(
+        &self,
+        username: &Username,
+        expected: &str,
+        new_hash: &str,
+    ) -> StoreResult<()> {
+        Metrics::incr(&self.metrics.table_write);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.users_table)
+            .key(USERNAME, s(username.as_str()))
+            .condition_expression("#p = :expected")
+            .update_expression("SET #p = :new")
+            .expression_attribute_names("#p", PASSWORD_HASH)
+            .expression_attribute_values(":expected", s(expected))
+            .expression_attribute_values(":new", s(new_hash))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) => match e.into_service_error() {
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+                    let ours = c
+                        .item()
+                        .is_some_and(|it| get_s(it, PASSWORD_HASH).is_ok_and(|h| h == new_hash));
+                    if ours { Ok(()) } else { Err(AwsStoreError::ConditionFailed.into()) }
+                }
+                other => Err(AwsStoreError::Rejected {
+                    service: "dynamodb",
+                    operation: "UpdateItem",
+                    message: other.to_string(),
+                }
+                .into()),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for DynamoStore {
+    async fn get(&self, username: &Username) -> StoreResult<Option<SessionItem>> {
+        let key = HashMap::from([(USERNAME.to_owned(), s(username.as_str()))]);
+        let item = self.get_item(&self.sessions_table, key, "GetItem").await?;
+        Ok(item.as_ref().map(session_from_item).transpose()?)
+    }
+
+    async fn put(&self, item: &SessionItem, expect: SessionExpect) -> StoreResult<()> {
+        let mut names = HashMap::from([("#u".to_owned(), USERNAME.to_owned())]);
+        let mut values = HashMap::new();
+        let condition = match &expect {
+            SessionExpect::Absent => "attribute_not_exists(#u)".to_owned(),
+            SessionExpect::Version {
+                epoch,
+                seq,
+                status,
+                owner,
+            } => {
+                names.insert("#e".into(), EPOCH.into());
+                names.insert("#q".into(), SEQ.into());
+                names.insert("#st".into(), STATUS.into());
+                names.insert("#o".into(), OWNER.into());
+                values.insert(":epoch".into(), n(epoch));
+                values.insert(":seq".into(), n(seq));
+                values.insert(":status".into(), s(status.as_str()));
+                let owner_cond = match owner {
+                    Some(o) => {
+                        values.insert(":owner".into(), s(o));
+                        "#o = :owner"
+                    }
+                    None => "attribute_not_exists(#o)",
+                };
+                format!(
+                    "attribute_exists(#u) AND #e = :epoch AND #q = :seq AND #st = :status AND {owner_cond}"
+                )
+            }
+        };
+        let new_item = session_to_item(item);
+        match self
+            .conditional_put(
+                &self.sessions_table,
+                new_item.clone(),
+                &condition,
+                names,
+                values,
+            )
+            .await?
+        {
+            Ok(()) => Ok(()),
+            // The exact item we meant to write is there: our first attempt landed.
+            Err(Some(found)) if found == new_item => Ok(()),
+            Err(_) => Err(AwsStoreError::ConditionFailed.into()),
+        }
+    }
+
+    async fn commit(
+        &self,
+        username: &Username,
+        fence: &Fence,
+        entry: &JournalEntry,
+        last_access: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        Ok(self
+            .commit_inner(username, fence, entry, last_access, expires_at)
+            .await?)
+    }
+
+    async fn journal(
+        &self,
+        username: &Username,
+        after: u64,
+        upto: u64,
+    ) -> StoreResult<Vec<JournalEntry>> {
+        Metrics::incr(&self.metrics.journal_read);
+        if after >= upto {
+            return Ok(Vec::new());
+        }
+        let items = self.query_journal(username, after + 1, upto, false).await?;
+        Ok(items
+            .iter()
+            .map(entry_from_item)
+            .collect::<Result<Vec<_>>>()?)
+    }
+
+    async fn trim_journal(&self, username: &Username, upto: u64) -> StoreResult<()> {
+        Ok(self.trim_inner(username, upto).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> Username {
+        Username::parse("alice").unwrap()
+    }
+
+    #[test]
+    fn session_item_round_trips_with_and_without_owner() {
+        let mut it = SessionItem {
+            username: user(),
+            session_id: "sid".into(),
+            owner: Some("c1".into()),
+            epoch: 3,
+            status: SessionStatus::FlushRequested,
+            seq: u64::MAX,
+            snapshot_seq: 7,
+            requested_by: Some("c2".into()),
+            last_access: -5,
+            expires_at: 1_900_000_000,
+        };
+        assert_eq!(session_from_item(&session_to_item(&it)).unwrap(), it);
+        it.owner = None;
+        it.requested_by = None;
+        let item = session_to_item(&it);
+        assert!(!item.contains_key(OWNER));
+        assert_eq!(session_from_item(&item).unwrap(), it);
+    }
+
+    #[test]
+    fn journal_entry_round_trips_inline_and_spilled() {
+        for payload in [
+            JournalPayload::Inline(Bytes::from_static(b"\x28\xb5\x2f\xfd")),
+            JournalPayload::Spilled {
+                blob_key: "journal/alice/4".into(),
+                len: 400_000,
+            },
+        ] {
+            let e = JournalEntry {
+                seq: 4,
+                payload,
+                request_id: "r".into(),
+                at_ms: 1,
+                schema_fingerprint: "fp".into(),
+            };
+            assert_eq!(entry_from_item(&entry_to_item(&user(), &e)).unwrap(), e);
+        }
+    }
+
+    #[test]
+    fn corrupt_items_are_errors_not_panics() {
+        let mut item = session_to_item(&SessionItem {
+            username: user(),
+            session_id: "sid".into(),
+            owner: None,
+            epoch: 0,
+            status: SessionStatus::Active,
+            seq: 0,
+            snapshot_seq: 0,
+            requested_by: None,
+            last_access: 0,
+            expires_at: 0,
+        });
+        item.insert(STATUS.into(), s("bogus"));
+        assert!(matches!(
+            session_from_item(&item),
+            Err(AwsStoreError::Corrupt(_))
+        ));
+        item.insert(EPOCH.into(), n("-1"));
+        assert!(session_from_item(&item).is_err());
+        let both = HashMap::from([
+            (PAYLOAD.to_owned(), AttributeValue::B(DdbBlob::new(vec![1]))),
+            (SPILL_KEY.to_owned(), s("k")),
+        ]);
+        assert!(entry_from_item(&both).is_err());
+    }
+
+    #[test]
+    fn commit_token_is_stable_bounded_and_distinct() {
+        let e = |seq, rid: &str| JournalEntry {
+            seq,
+            payload: JournalPayload::Inline(Bytes::new()),
+            request_id: rid.into(),
+            at_ms: 0,
+            schema_fingerprint: String::new(),
+        };
+        let t = commit_token(&user(), &e(1, "r"));
+        assert_eq!(t.len(), 36);
+        assert_eq!(t, commit_token(&user(), &e(1, "r")));
+        assert_ne!(t, commit_token(&user(), &e(2, "r")));
+        assert_ne!(
+            t,
+            commit_token(&Username::parse("bob").unwrap(), &e(1, "r"))
+        );
+    }
+}

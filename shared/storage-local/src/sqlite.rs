@@ -1,0 +1,679 @@
+//! `users`, `sessions` and `journal` in one SQLite file.
+//!
+//! WAL lets readers proceed while a writer commits; `BEGIN IMMEDIATE` takes the write lock
+//! before the condition is read, so check-and-apply is atomic across connections and
+//! processes. `synchronous=FULL` because a commit acknowledged to the session manager is the
+//! only copy of a user's answer (DESIGN §4.1): in WAL mode `NORMAL` may lose the last commits
+//! on power loss, `FULL` syncs the WAL on every commit.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use javumbo_session::{
+    Fence, JournalEntry, JournalPayload, Metrics, SessionExpect, SessionItem, SessionStatus,
+    SessionStore, StoreResult, UserRecord, UserStore, Username,
+};
+use parking_lot::Mutex;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::error::{LocalStoreError, Result};
+
+/// Writers queue on the database lock; 10 s rides out a checkpoint or a burst from other
+/// processes before the caller sees `Unavailable`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle connections kept per store handle.
+const MAX_IDLE: usize = 4;
+/// How long a commit's request id stays recognised for retries (DynamoDB keeps a
+/// `ClientRequestToken` for 10 minutes).
+const TOKEN_TTL_MS: i64 = 10 * 60 * 1000;
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    username      TEXT PRIMARY KEY NOT NULL,
+    password_hash TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sessions (
+    username     TEXT PRIMARY KEY NOT NULL,
+    session_id   TEXT NOT NULL,
+    owner        TEXT,
+    epoch        INTEGER NOT NULL,
+    status       TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    snapshot_seq INTEGER NOT NULL,
+    requested_by TEXT,
+    last_access  INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+-- payload holds an inline changeset; a spilled one has payload NULL and a blob pointer.
+CREATE TABLE IF NOT EXISTS journal (
+    username   TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    payload    BLOB,
+    spill_key  TEXT,
+    spill_len  INTEGER,
+    request_id TEXT NOT NULL,
+    at_ms      INTEGER NOT NULL,
+    schema_fp  TEXT NOT NULL,
+    PRIMARY KEY (username, seq),
+    CHECK ((payload IS NULL) = (spill_key IS NOT NULL))
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS commit_tokens (
+    request_id TEXT PRIMARY KEY NOT NULL,
+    username   TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS commit_tokens_created ON commit_tokens (created_ms);
+";
+
+/// [`UserStore`] and [`SessionStore`] over one SQLite file; several handles and processes may
+/// open the same file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    metrics: Arc<Metrics>,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database at `path`.
+    pub fn open(path: PathBuf, metrics: Arc<Metrics>) -> Result<Self, LocalStoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut conn = connect(&path)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(LocalStoreError::Corrupt(format!(
+                "{} has schema version {version}, newer than this build's {SCHEMA_VERSION}",
+                path.display()
+            )));
+        }
+        tx.execute_batch(SCHEMA)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                idle: Mutex::new(vec![conn]),
+                metrics,
+            }),
+        })
+    }
+
+    /// Run `f` on a pooled connection on the blocking pool.
+    async fn with_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let inner = Arc::clone(&self.inner);
+        let out = tokio::task::spawn_blocking(move || {
+            let pooled = inner.idle.lock().pop();
+            let mut conn = match pooled {
+                Some(c) => c,
+                None => connect(&inner.path)?,
+            };
+            let out = f(&mut conn);
+            // A connection that hit an unexpected error may be mid-transaction or broken:
+            // drop it rather than hand it to the next caller.
+            if matches!(out, Ok(_) | Err(LocalStoreError::ConditionFailed)) {
+                let mut idle = inner.idle.lock();
+                if idle.len() < MAX_IDLE {
+                    idle.push(conn);
+                }
+            }
+            out
+        })
+        .await
+        .map_err(LocalStoreError::from)?;
+        Ok(out?)
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(LocalStoreError::Corrupt(format!(
+            "{} refused WAL mode (got {mode})",
+            path.display()
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous=FULL;")?;
+    Ok(conn)
+}
+
+fn to_i64(v: u64, what: &str) -> Result<i64> {
+    i64::try_from(v)
+        .map_err(|_| LocalStoreError::InvalidArgument(format!("{what} {v} exceeds i64")))
+}
+
+fn to_u64(v: i64, what: &str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| LocalStoreError::Corrupt(format!("negative {what} {v}")))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn parse_username(s: &str) -> Result<Username> {
+    Username::parse(s)
+        .map_err(|_| LocalStoreError::Corrupt(format!("stored username {s:?} is invalid")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users
+// ---------------------------------------------------------------------------------------------
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_if_absent(&self, user: &UserRecord) -> StoreResult<bool> {
+        Metrics::incr(&self.inner.metrics.table_write);
+        let user = user.clone();
+        self.with_conn(move |c| {
+            let n = c.execute(
+                "INSERT INTO users (username, password_hash, name, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (username) DO NOTHING",
+                params![user.username.as_str(), user.password_hash, user.name, user.created_at],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn get(&self, username: &Username) -> StoreResult<Option<UserRecord>> {
+        Metrics::incr(&self.inner.metrics.table_read);
+        let username = username.clone();
+        self.with_conn(move |c| {
+            let row = c
+                .query_row(
+                    "SELECT password_hash, name, created_at FROM users WHERE username = ?1",
+                    [username.as_str()],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            Ok(row.map(|(password_hash, name, created_at)| UserRecord {
+                username,
+                password_hash,
+                name,
+                created_at,
+            }))
+        })
+        .await
+    }
+
+    async fn update_password_hash(
+        &self,
+        username: &Username,
+        expected: &str,
+        new_hash: &str,
+    ) -> StoreResult<()> {
+        Metrics::incr(&self.inner.metrics.table_write);
+        let (username, expected, new_hash) =
+            (username.clone(), expected.to_owned(), new_hash.to_owned());
+        self.with_conn(move |c| {
+            // One statement is one atomic compare-and-swap; no explicit transaction needed.
+            let n = c.execute(
+                "UPDATE users SET password_hash = ?1 WHERE username = ?2 AND password_hash = ?3",
+                params![new_hash, username.as_str(), expected],
+            )?;
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(LocalStoreError::ConditionFailed)
+            }
+        })
+        .await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions and journal
+// ---------------------------------------------------------------------------------------------
+
+/// The fields a condition looks at.
+struct Version {
+    owner: Option<String>,
+    epoch: u64,
+    seq: u64,
+    status: SessionStatus,
+}
+
+fn read_version(c: &Connection, username: &Username) -> Result<Option<Version>> {
+    let row = c
+        .query_row(
+            "SELECT owner, epoch, seq, status FROM sessions WHERE username = ?1",
+            [username.as_str()],
+            |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            },
+        )
+        .optional()?;
+    row.map(|(owner, epoch, seq, status)| {
+        Ok(Version {
+            owner,
+            epoch: to_u64(epoch, "epoch")?,
+            seq: to_u64(seq, "seq")?,
+            status: SessionStatus::parse(&status).ok_or_else(|| {
+                LocalStoreError::Corrupt(format!("unknown session status {status:?}"))
+            })?,
+        })
+    })
+    .transpose()
+}
+
+fn session_from_row(r: &Row<'_>) -> Result<SessionItem> {
+    let status: String = r.get("status")?;
+    Ok(SessionItem {
+        username: parse_username(&r.get::<_, String>("username")?)?,
+        session_id: r.get("session_id")?,
+        owner: r.get("owner")?,
+        epoch: to_u64(r.get("epoch")?, "epoch")?,
+        status: SessionStatus::parse(&status).ok_or_else(|| {
+            LocalStoreError::Corrupt(format!("unknown session status {status:?}"))
+        })?,
+        seq: to_u64(r.get("seq")?, "seq")?,
+        snapshot_seq: to_u64(r.get("snapshot_seq")?, "snapshot_seq")?,
+        requested_by: r.get("requested_by")?,
+        last_access: r.get("last_access")?,
+        expires_at: r.get("expires_at")?,
+    })
+}
+
+fn entry_from_row(r: &Row<'_>) -> Result<JournalEntry> {
+    let payload = match (
+        r.get::<_, Option<Vec<u8>>>("payload")?,
+        r.get::<_, Option<String>>("spill_key")?,
+    ) {
+        (Some(bytes), None) => JournalPayload::Inline(Bytes::from(bytes)),
+        (None, Some(blob_key)) => {
+            let len: Option<i64> = r.get("spill_len")?;
+            let len = len.ok_or_else(|| {
+                LocalStoreError::Corrupt("spilled journal entry without length".into())
+            })?;
+            JournalPayload::Spilled {
+                blob_key,
+                len: to_u64(len, "spill_len")?,
+            }
+        }
+        _ => {
+            return Err(LocalStoreError::Corrupt(
+                "journal entry with both or neither payload".into(),
+            ));
+        }
+    };
+    Ok(JournalEntry {
+        seq: to_u64(r.get("seq")?, "seq")?,
+        payload,
+        request_id: r.get("request_id")?,
+        at_ms: r.get("at_ms")?,
+        schema_fingerprint: r.get("schema_fp")?,
+    })
+}
+
+fn put_session(c: &mut Connection, item: &SessionItem, expect: &SessionExpect) -> Result<()> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current = read_version(&tx, &item.username)?;
+    let holds = match (expect, &current) {
+        (SessionExpect::Absent, None) => true,
+        (
+            SessionExpect::Version {
+                epoch,
+                seq,
+                status,
+                owner,
+            },
+            Some(cur),
+        ) => cur.epoch == *epoch && cur.seq == *seq && cur.status == *status && cur.owner == *owner,
+        _ => false,
+    };
+    if !holds {
+        return Err(LocalStoreError::ConditionFailed);
+    }
+    tx.execute(
+        "INSERT OR REPLACE INTO sessions
+             (username, session_id, owner, epoch, status, seq, snapshot_seq, requested_by, last_access, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            item.username.as_str(),
+            item.session_id,
+            item.owner,
+            to_i64(item.epoch, "epoch")?,
+            item.status.as_str(),
+            to_i64(item.seq, "seq")?,
+            to_i64(item.snapshot_seq, "snapshot_seq")?,
+            item.requested_by,
+            item.last_access,
+            item.expires_at,
+        ],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn commit_entry(
+    c: &mut Connection,
+    username: &Username,
+    fence: &Fence,
+    entry: &JournalEntry,
+    last_access: i64,
+    expires_at: i64,
+) -> Result<()> {
+    if fence.seq.checked_add(1) != Some(entry.seq) {
+        return Err(LocalStoreError::InvalidArgument(format!(
+            "journal entry seq {} does not follow fence seq {}",
+            entry.seq, fence.seq
+        )));
+    }
+    let seq = to_i64(entry.seq, "seq")?;
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+
+    // A retry of a commit that already landed: report success without applying it again.
+    let token = tx
+        .query_row(
+            "SELECT username, seq FROM commit_tokens WHERE request_id = ?1",
+            [&entry.request_id],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+        )
+        .optional()?;
+    if let Some((user, token_seq)) = token {
+        return if user == username.as_str() && token_seq == seq {
+            Ok(())
+        } else {
+            Err(LocalStoreError::InvalidArgument(format!(
+                "request id {:?} was already used for {user} seq {token_seq}",
+                entry.request_id
+            )))
+        };
+    }
+
+    let fenced = read_version(&tx, username)?.is_some_and(|v| {
+        v.owner.as_deref() == Some(fence.owner.as_str())
+            && v.epoch == fence.epoch
+            && v.seq == fence.seq
+            && v.status == SessionStatus::Active
+    });
+    if !fenced {
+        return Err(LocalStoreError::ConditionFailed);
+    }
+
+    let (payload, spill_key, spill_len) = match &entry.payload {
+        JournalPayload::Inline(b) => (Some(b.to_vec()), None, None),
+        JournalPayload::Spilled { blob_key, len } => (
+            None,
+            Some(blob_key.as_str()),
+            Some(to_i64(*len, "spill_len")?),
+        ),
+    };
+    tx.execute(
+        "INSERT INTO journal (username, seq, payload, spill_key, spill_len, request_id, at_ms, schema_fp)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            username.as_str(),
+            seq,
+            payload,
+            spill_key,
+            spill_len,
+            entry.request_id,
+            entry.at_ms,
+            entry.schema_fingerprint
+        ],
+    )?;
+    tx.execute(
+        "UPDATE sessions SET seq = ?1, last_access = ?2, expires_at = ?3 WHERE username = ?4",
+        params![seq, last_access, expires_at, username.as_str()],
+    )?;
+    tx.execute(
+        "INSERT INTO commit_tokens (request_id, username, seq, created_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![entry.request_id, username.as_str(), seq, now_ms()],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn get(&self, username: &Username) -> StoreResult<Option<SessionItem>> {
+        Metrics::incr(&self.inner.metrics.table_read);
+        let username = username.clone();
+        self.with_conn(move |c| {
+            let mut stmt = c.prepare_cached("SELECT * FROM sessions WHERE username = ?1")?;
+            let mut rows = stmt.query([username.as_str()])?;
+            rows.next()?.map(session_from_row).transpose()
+        })
+        .await
+    }
+
+    async fn put(&self, item: &SessionItem, expect: SessionExpect) -> StoreResult<()> {
+        Metrics::incr(&self.inner.metrics.table_write);
+        let item = item.clone();
+        self.with_conn(move |c| put_session(c, &item, &expect))
+            .await
+    }
+
+    async fn commit(
+        &self,
+        username: &Username,
+        fence: &Fence,
+        entry: &JournalEntry,
+        last_access: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        Metrics::incr(&self.inner.metrics.journal_commit);
+        let (username, fence, entry) = (username.clone(), fence.clone(), entry.clone());
+        self.with_conn(move |c| commit_entry(c, &username, &fence, &entry, last_access, expires_at))
+            .await
+    }
+
+    async fn journal(
+        &self,
+        username: &Username,
+        after: u64,
+        upto: u64,
+    ) -> StoreResult<Vec<JournalEntry>> {
+        Metrics::incr(&self.inner.metrics.journal_read);
+        let username = username.clone();
+        self.with_conn(move |c| {
+            // Bounds past i64::MAX cannot match a stored seq; clamping keeps `upto = u64::MAX`
+            // ("everything") usable.
+            let (after, upto) = (
+                after.min(i64::MAX as u64) as i64,
+                upto.min(i64::MAX as u64) as i64,
+            );
+            let mut stmt = c.prepare_cached(
+                "SELECT * FROM journal WHERE username = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
+            )?;
+            let mut rows = stmt.query(params![username.as_str(), after, upto])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(entry_from_row(r)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn trim_journal(&self, username: &Username, upto: u64) -> StoreResult<()> {
+        Metrics::incr(&self.inner.metrics.table_write);
+        let username = username.clone();
+        self.with_conn(move |c| {
+            let upto = upto.min(i64::MAX as u64) as i64;
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "DELETE FROM journal WHERE username = ?1 AND seq <= ?2",
+                params![username.as_str(), upto],
+            )?;
+            // Flushes are rare next to commits, so expired retry tokens are swept here.
+            tx.execute(
+                "DELETE FROM commit_tokens WHERE created_ms < ?1",
+                [now_ms() - TOKEN_TTL_MS],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use javumbo_session::StoreError;
+
+    fn store() -> (tempfile::TempDir, SqliteStore, Arc<Metrics>) {
+        let dir = tempfile::tempdir().unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let store =
+            SqliteStore::open(dir.path().join("db/store.sqlite3"), Arc::clone(&metrics)).unwrap();
+        (dir, store, metrics)
+    }
+
+    fn item(user: &Username) -> SessionItem {
+        SessionItem {
+            username: user.clone(),
+            session_id: "s1".into(),
+            owner: Some("c1".into()),
+            epoch: 1,
+            status: SessionStatus::Active,
+            seq: 0,
+            snapshot_seq: 0,
+            requested_by: None,
+            last_access: 1,
+            expires_at: 2,
+        }
+    }
+
+    fn entry(seq: u64, request_id: &str) -> JournalEntry {
+        JournalEntry {
+            seq,
+            payload: JournalPayload::Inline(Bytes::from_static(b"cs")),
+            request_id: request_id.into(),
+            at_ms: 5,
+            schema_fingerprint: "fp".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn wal_and_full_sync_are_in_effect() {
+        let (dir, store, _) = store();
+        let c = connect(&dir.path().join("db/store.sqlite3")).unwrap();
+        let mode: String = c
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let sync: i64 = c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!((mode.as_str(), sync), ("wal", 2));
+        // Reopening an existing file is a no-op migration.
+        drop(store);
+        SqliteStore::open(dir.path().join("db/store.sqlite3"), Arc::default()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn commit_rejects_a_non_consecutive_entry() {
+        let (_dir, store, _) = store();
+        let u = Username::parse("nonconsec").unwrap();
+        store.put(&item(&u), SessionExpect::Absent).await.unwrap();
+        let fence = Fence {
+            owner: "c1".into(),
+            epoch: 1,
+            seq: 0,
+        };
+        let err = store.commit(&u, &fence, &entry(2, "r"), 1, 2).await;
+        assert!(matches!(err, Err(StoreError::Other(_))), "{err:?}");
+        assert!(store.journal(&u, 0, u64::MAX).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn reused_request_id_for_another_entry_is_refused() {
+        let (_dir, store, _) = store();
+        let u = Username::parse("reuse").unwrap();
+        store.put(&item(&u), SessionExpect::Absent).await.unwrap();
+        store
+            .commit(
+                &u,
+                &Fence {
+                    owner: "c1".into(),
+                    epoch: 1,
+                    seq: 0,
+                },
+                &entry(1, "r"),
+                1,
+                2,
+            )
+            .await
+            .unwrap();
+        let err = store
+            .commit(
+                &u,
+                &Fence {
+                    owner: "c1".into(),
+                    epoch: 1,
+                    seq: 1,
+                },
+                &entry(2, "r"),
+                1,
+                2,
+            )
+            .await;
+        assert!(matches!(err, Err(StoreError::Other(_))), "{err:?}");
+        assert_eq!(SessionStore::get(&store, &u).await.unwrap().unwrap().seq, 1);
+    }
+
+    #[tokio::test]
+    async fn calls_are_counted() {
+        let (_dir, store, metrics) = store();
+        let u = Username::parse("counted").unwrap();
+        store.put(&item(&u), SessionExpect::Absent).await.unwrap();
+        SessionStore::get(&store, &u).await.unwrap();
+        store
+            .commit(
+                &u,
+                &Fence {
+                    owner: "c1".into(),
+                    epoch: 1,
+                    seq: 0,
+                },
+                &entry(1, "x"),
+                1,
+                2,
+            )
+            .await
+            .unwrap();
+        store.journal(&u, 0, 1).await.unwrap();
+        let s = metrics.snapshot();
+        assert_eq!(
+            (
+                s["table_write"],
+                s["table_read"],
+                s["journal_commit"],
+                s["journal_read"]
+            ),
+            (1, 1, 1, 1)
+        );
+    }
+}

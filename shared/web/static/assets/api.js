@@ -1,0 +1,133 @@
+// The only module that talks HTTP. It knows the API contract (API.md): JSON errors
+// `{"error": "..."}`, Bearer tokens, and the 503 a container answers while another one takes the
+// user's session over, which is worth one transparent retry.
+
+import { t } from './i18n.js';
+
+const TOKEN_KEY = 'javumbo.token';
+const USER_KEY = 'javumbo.user';
+/** A takeover normally finishes in well under a second; never leave a student staring longer. */
+const MAX_RETRY_WAIT_MS = 5000;
+const DEFAULT_RETRY_WAIT_MS = 500;
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+  }
+}
+
+const base = () => String(window.JAVUMBO_API_BASE || '').replace(/\/+$/, '');
+
+export const session = {
+  get token() { return localStorage.getItem(TOKEN_KEY); },
+  get user() {
+    try { return JSON.parse(localStorage.getItem(USER_KEY) || 'null'); } catch { return null; }
+  },
+  save(token, user) {
+    localStorage.setItem(TOKEN_KEY, token);
+    localStorage.setItem(USER_KEY, JSON.stringify(user));
+  },
+  clear() {
+    localStorage.removeItem(TOKEN_KEY);
+    localStorage.removeItem(USER_KEY);
+  },
+};
+
+/** Called when an authenticated request gets 401: the app sends the student back to log in. */
+let onUnauthorized = () => {};
+export function setUnauthorizedHandler(fn) { onUnauthorized = fn; }
+
+/** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function retryDelayMs(value, now = Date.now()) {
+  if (value == null || value === '') return DEFAULT_RETRY_WAIT_MS;
+  const secs = Number(value);
+  let ms = Number.isFinite(secs) ? secs * 1000 : Date.parse(value) - now;
+  if (!Number.isFinite(ms) || ms < 0) ms = DEFAULT_RETRY_WAIT_MS;
+  return Math.min(ms, MAX_RETRY_WAIT_MS);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * request('GET', '/api/decks') → parsed JSON.
+ * opts: json (body to send as JSON), body + contentType (raw upload), raw (return the Response).
+ */
+export async function request(method, path, opts = {}) {
+  const headers = { Accept: 'application/json' };
+  const token = session.token;
+  if (token && !opts.anonymous) headers.Authorization = `Bearer ${token}`;
+  let body;
+  if (opts.json !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    body = JSON.stringify(opts.json);
+  } else if (opts.body !== undefined) {
+    headers['Content-Type'] = opts.contentType || 'application/octet-stream';
+    body = opts.body;
+  }
+  const send = async () => {
+    try {
+      return await fetch(base() + path, { method, headers, body });
+    } catch {
+      throw new ApiError(0, t('error.network'));
+    }
+  };
+
+  let res = await send();
+  if (res.status === 503) {
+    await sleep(retryDelayMs(res.headers.get('Retry-After')));
+    res = await send();
+  }
+  if (res.status === 401 && headers.Authorization) {
+    session.clear();
+    onUnauthorized();
+    throw new ApiError(401, t('error.expired'));
+  }
+  if (!res.ok) throw new ApiError(res.status, await errorMessage(res));
+  if (opts.raw) return res;
+  const text = await res.text();
+  try {
+    return text ? JSON.parse(text) : {};
+  } catch {
+    throw new ApiError(res.status, t('error.badResponse'));
+  }
+}
+
+async function errorMessage(res) {
+  let message = '';
+  try {
+    const data = JSON.parse(await res.text());
+    if (data && typeof data.error === 'string') message = data.error;
+  } catch { /* not JSON: fall through to a generic message */ }
+  if (res.status === 413) return t('error.tooLarge');
+  if (res.status >= 500) return message ? `${t('error.server')} (${message})` : t('error.server');
+  return message || `${t('error.generic')} (HTTP ${res.status})`;
+}
+
+// ---- the endpoints the app uses (API.md) -----------------------------------------------------
+
+export const api = {
+  register: (username, name, password) =>
+    request('POST', '/api/register', { json: { username, name, password }, anonymous: true }),
+  login: (username, password) =>
+    request('POST', '/api/login', { json: { username, password }, anonymous: true }),
+  decks: () => request('GET', '/api/decks'),
+  createDeck: (name) => request('POST', '/api/decks', { json: { name } }),
+  renameDeck: (id, name) => request('PUT', `/api/decks/${id}/rename`, { json: { name } }),
+  deleteDeck: (id) => request('DELETE', `/api/decks/${id}`),
+  setCurrentDeck: (deckId) => request('PUT', '/api/decks/current', { json: { deckId } }),
+  deckStats: (id) => request('GET', `/api/decks/${id}/stats`),
+  deckCards: (id, page, perPage) =>
+    request('GET', `/api/decks/${id}/cards?page=${page}&perPage=${perPage}`),
+  addCard: (front, back, deckId) => request('POST', '/api/cards', { json: { front, back, deckId } }),
+  card: (id) => request('GET', `/api/cards/${id}`),
+  updateCard: (id, front, back) => request('PUT', `/api/cards/${id}`, { json: { front, back } }),
+  deleteCard: (id) => request('DELETE', `/api/cards/${id}`),
+  nextCard: () => request('GET', '/api/review'),
+  answer: (cardId, ease, timeTaken, noteId) =>
+    request('POST', '/api/review', { json: { cardId, ease, timeTaken, noteId } }),
+  exportPackage: () => request('GET', '/api/export', { raw: true }),
+  importPackage: (file) =>
+    request('POST', '/api/import', { body: file, contentType: 'application/octet-stream' }),
+};

@@ -1,0 +1,4 @@
+// Where the API lives. Empty = same origin (javumbo-local serves app and API together).
+// The CDK deployment overwrites this file with the API Gateway URL, e.g.
+//   window.JAVUMBO_API_BASE = "https://abc123.execute-api.eu-west-1.amazonaws.com";
+window.JAVUMBO_API_BASE = window.JAVUMBO_API_BASE || "";

@@ -1,0 +1,142 @@
+// Deck list: counts per deck, create / rename / delete / set current, and the way into studying.
+
+import { h, mount } from '../dom.js';
+import { t } from '../i18n.js';
+
+// The API has no "which deck is current" read, so remember what this browser last chose. A deck
+// object carrying `current: true` (if the server ever sends it) wins.
+const currentKey = (session) => `javumbo.current.${session.user?.username || ''}`;
+export const getCurrentDeck = (session) => Number(localStorage.getItem(currentKey(session))) || null;
+export const rememberCurrentDeck = (session, id) => localStorage.setItem(currentKey(session), String(id));
+
+export async function render(main, ctx) {
+  const { api, session } = ctx;
+  const { decks } = await api.decks();
+  const flagged = decks.find((d) => d.current === true);
+  if (flagged) rememberCurrentDeck(session, flagged.id);
+  const current = getCurrentDeck(session);
+  const list = h('ul', { class: 'deck-list', 'aria-label': t('decks.listLabel') });
+  const live = h('p', { class: 'sr-only', 'aria-live': 'polite' });
+
+  const createError = h('p', { class: 'error', role: 'alert' });
+  const createForm = h('form', { class: 'inline-form', id: 'create-deck' },
+    h('label', { for: 'new-deck-name', class: 'sr-only' }, t('decks.newName')),
+    h('input', { id: 'new-deck-name', name: 'name', required: true, maxlength: 100, placeholder: t('decks.newName') }),
+    h('button', { type: 'submit', class: 'btn btn-primary' }, t('decks.create')));
+  createForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    createError.textContent = '';
+    const name = createForm.elements.name.value.trim();
+    try {
+      await api.createDeck(name);
+      ctx.toast(t('decks.created', { name }));
+      ctx.navigate('/decks');
+    } catch (err) {
+      createError.textContent = err.message;
+      createForm.elements.name.focus();
+    }
+  });
+
+  mount(main,
+    h('div', { class: 'page-head' },
+      h('h1', {}, t('decks.title')),
+      h('a', { class: 'btn btn-primary', href: '#/study' }, t('decks.studyNow'))),
+    h('section', { class: 'panel', 'aria-labelledby': 'create-deck-title' },
+      h('h2', { id: 'create-deck-title' }, t('decks.createTitle')), createForm, createError),
+    decks.length === 0 ? h('p', { class: 'empty' }, t('decks.none')) : list,
+    live);
+
+  // Counts come from each deck's stats; fetch them in parallel and fill rows as they arrive.
+  for (const deck of decks) {
+    const counts = h('p', { class: 'deck-counts muted' }, t('common.loading'));
+    const row = deckRow(deck, deck.id === current, counts, ctx, live);
+    list.append(row);
+    api.deckStats(deck.id).then((s) => {
+      const c = s.counts || {};
+      mount(counts,
+        pill('new', t('decks.countNew'), c.New ?? 0),
+        pill('learn', t('decks.countLearning'), (c.Learning ?? 0) + (c.Relearning ?? 0)),
+        pill('review', t('decks.countReview'), (c.Young ?? 0) + (c.Mature ?? 0)),
+        h('span', { class: 'total' }, t('decks.total', { n: s.total ?? 0 })));
+    }).catch((err) => { counts.textContent = err.message; });
+  }
+}
+
+function pill(kind, label, n) {
+  return h('span', { class: `pill pill-${kind}` }, h('strong', {}, String(n)), ' ', label);
+}
+
+function deckRow(deck, isCurrent, counts, ctx, live) {
+  const { api, session } = ctx;
+  const nameId = `deck-name-${deck.id}`;
+  const title = h('h2', { class: 'deck-name', id: nameId }, deck.name);
+  const setCurrent = async () => {
+    await api.setCurrentDeck(deck.id);
+    rememberCurrentDeck(session, deck.id);
+  };
+  const act = (fn) => async () => {
+    try { await fn(); } catch (err) { ctx.toast(err.message, 'error'); }
+  };
+
+  const actions = h('div', { class: 'deck-actions' },
+    h('button', {
+      type: 'button', class: 'btn btn-primary', 'aria-describedby': nameId,
+      onclick: act(async () => { await setCurrent(); ctx.navigate('/study'); }),
+    }, t('decks.study')),
+    h('a', { class: 'btn', href: `#/decks/${deck.id}/cards`, 'aria-describedby': nameId }, t('decks.cards')),
+    h('a', { class: 'btn', href: `#/decks/${deck.id}/stats`, 'aria-describedby': nameId }, t('decks.stats')),
+    isCurrent ? null : h('button', {
+      type: 'button', class: 'btn btn-quiet', 'aria-describedby': nameId,
+      onclick: act(async () => {
+        await setCurrent();
+        ctx.toast(t('decks.nowCurrent', { name: deck.name }));
+        ctx.navigate('/decks');
+      }),
+    }, t('decks.makeCurrent')),
+    h('button', {
+      type: 'button', class: 'btn btn-quiet', 'aria-describedby': nameId, 'data-rename': true,
+      onclick: () => startRename(),
+    }, t('decks.rename')),
+    h('button', {
+      type: 'button', class: 'btn btn-quiet btn-danger', 'aria-describedby': nameId,
+      onclick: act(async () => {
+        if (!window.confirm(t('decks.confirmDelete', { name: deck.name }))) return;
+        const res = await api.deleteDeck(deck.id);
+        ctx.toast(res.message || t('decks.deleted', { name: deck.name }));
+        ctx.navigate('/decks');
+      }),
+    }, t('decks.delete')));
+
+  const head = h('div', { class: 'deck-head' }, title,
+    isCurrent ? h('span', { class: 'badge' }, t('decks.current')) : null);
+  const li = h('li', { class: 'deck panel', 'data-deck-id': deck.id, 'data-deck-name': deck.name },
+    head, counts, actions);
+
+  function startRename() {
+    const error = h('p', { class: 'error', role: 'alert' });
+    const input = h('input', { name: 'name', id: `rename-${deck.id}`, required: true, value: deck.name, maxlength: 100 });
+    const form = h('form', { class: 'inline-form' },
+      h('label', { for: `rename-${deck.id}`, class: 'sr-only' }, t('decks.renameLabel', { name: deck.name })),
+      input,
+      h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.save')),
+      h('button', { type: 'button', class: 'btn btn-quiet', onclick: () => { form.replaceWith(head); error.remove(); li.querySelector('.deck-actions button[data-rename]')?.focus(); } }, t('common.cancel')));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      try {
+        const res = await api.renameDeck(deck.id, input.value.trim());
+        live.textContent = t('decks.renamed', { name: res.name || input.value.trim() });
+        ctx.toast(live.textContent);
+        ctx.navigate('/decks');
+      } catch (err) {
+        error.textContent = err.message;
+        input.focus();
+      }
+    });
+    head.replaceWith(form);
+    form.after(error);
+    input.focus();
+    input.select();
+  }
+  return li;
+}

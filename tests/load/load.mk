@@ -1,0 +1,41 @@
+# Load tests and benchmarks (`javumbo-load`). Included from the root Makefile:
+#     include tests/load/load.mk
+# `make bench` measures the standard set and writes bench/REPORT.md (committed); each run's
+# full report (JSON, HTML, markdown, SVG) stays in bench/runs/<name>/.
+
+LOAD_TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+LOAD_BIN        := $(LOAD_TARGET_DIR)/release/javumbo-load
+LOAD_SERVER     := $(LOAD_TARGET_DIR)/release/javumbo-local
+BENCH_RUNS      := bench/runs
+# Common flags: no think time (saturation), quiet logs, the release server.
+LOAD_FLAGS      := --quiet --think-ms 0 --seed 42 --server-bin $(LOAD_SERVER)
+# Fault mix of the fault run: a container SIGKILLed every 5 s; the bus drops, duplicates and
+# delays flush messages; 1% of store calls fail, 0.5% fail after taking effect (a timeout).
+LOAD_FAULTS     := --kill-every 5 --fault-bus-drop 0.05 --fault-bus-dup 0.05 \
+                   --fault-bus-delay-ms 50 --fault-store-fail 0.01 --fault-store-ambiguous 0.005
+
+.PHONY: bench bench-build bench-runs bench-micro
+
+bench-build: deps-build
+	$(CARGO) build --release --locked -p javumbo-local -p javumbo-load
+
+# Runs that fail their audit exit non-zero; the `-` keeps going so REPORT.md shows the failure.
+bench-runs: bench-build
+	rm -rf $(BENCH_RUNS) && mkdir -p $(BENCH_RUNS)
+	-$(LOAD_BIN) $(LOAD_FLAGS) --spawn-local 1 --users 1 --iterations 40 --scenario mix \
+	  --title "single user, 1 container (embedded adapters)" --report $(BENCH_RUNS)/single-user
+	-$(LOAD_BIN) $(LOAD_FLAGS) --spawn-local 1 --users 200 --duration 30 --scenario study --reviews 50 \
+	  --title "saturation, 1 container, 200 users" --report $(BENCH_RUNS)/saturation-1
+	-$(LOAD_BIN) $(LOAD_FLAGS) --spawn-local 8 --users 200 --duration 30 --scenario study --reviews 50 \
+	  --title "saturation, 8 containers, 200 users" --report $(BENCH_RUNS)/saturation-8
+	-$(LOAD_BIN) $(LOAD_FLAGS) --spawn-local 8 --users 200 --duration 900 --max-requests 100000 \
+	  --scenario mix $(LOAD_FAULTS) \
+	  --title "fault run, 8 containers, 200 users" --report $(BENCH_RUNS)/fault-8
+
+bench-micro: deps-build
+	$(CARGO) bench --locked -p javumbo-load
+
+bench: bench-runs bench-micro
+	$(LOAD_BIN) bench-report --out bench/REPORT.md --criterion $(LOAD_TARGET_DIR)/criterion \
+	  $(BENCH_RUNS)/single-user $(BENCH_RUNS)/saturation-1 $(BENCH_RUNS)/saturation-8 $(BENCH_RUNS)/fault-8
+	@echo "wrote bench/REPORT.md"

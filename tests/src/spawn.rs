@@ -1,0 +1,174 @@
+//! Start the API for HTTP tests: in-process on port 0 ([`spawn_app`]), or the real
+//! `javumbo-local` binary as a child process ([`spawn_local_process`]). Each gets a fresh
+//! temporary data directory; nothing listens on a fixed port.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+
+use javumbo_api::embedded::{self, Faults};
+use javumbo_api::{ApiConfig, AppState, CorsOrigins};
+use javumbo_collection::{SharedClock, SystemClock};
+use tempfile::TempDir;
+
+/// The secret tests sign their own (forged, expired...) tokens with.
+pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:<port>`
+    pub base: String,
+    pub state: AppState,
+    pub data: TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The whole API (all four groups) on `127.0.0.1:0`, one container, embedded stores in a fresh
+/// temp dir. Call from inside a multi-threaded tokio runtime.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], adjusting the config first (throttle limits, body limits...).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut ApiConfig)) -> TestApp {
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut config =
+        ApiConfig::new(TEST_SECRET.as_bytes().to_vec(), CorsOrigins::Any).expect("config");
+    adjust(&mut config);
+    let clock: SharedClock = Arc::new(SystemClock);
+    let state = embedded::container_state(
+        data.path(),
+        "test-container",
+        clock,
+        config,
+        &Faults::default(),
+    )
+    .expect("embedded state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = javumbo_api::app(state.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum_serve(listener, app, rx).await;
+    });
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        state,
+        data,
+        shutdown: Some(tx),
+    }
+}
+
+async fn axum_serve(
+    listener: tokio::net::TcpListener,
+    app: javumbo_api::axum::Router,
+    rx: tokio::sync::oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    javumbo_api::axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = rx.await;
+    })
+    .await
+}
+
+/// A running `javumbo-local`; killed (and its containers with it) on drop.
+pub struct LocalProcess {
+    pub child: Child,
+    pub base: String,
+    pub data: TempDir,
+}
+
+impl Drop for LocalProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Build `javumbo-local` once per test binary (with the same cargo and target dir as the
+/// tests) and return its path.
+pub fn local_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-q", "-p", "javumbo-local"])
+            .current_dir(crate::workspace_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build -p javumbo-local failed");
+        // Test binaries live in <target>/<profile>/deps/.
+        let exe = std::env::current_exe().expect("current exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .expect("target profile dir");
+        let bin = profile_dir.join(format!("javumbo-local{}", std::env::consts::EXE_SUFFIX));
+        assert!(bin.exists(), "{} not found", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// Run `javumbo-local --addr 127.0.0.1:0 --containers N --isolate <isolate>` on a fresh data
+/// dir; wait for its first stdout line (the address).
+pub fn spawn_local_process(containers: u16, isolate: &str) -> LocalProcess {
+    spawn_local_process_with(containers, isolate, &[])
+}
+
+pub fn spawn_local_process_with(containers: u16, isolate: &str, extra: &[&str]) -> LocalProcess {
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(local_binary())
+        .arg("--addr=127.0.0.1:0")
+        .arg("--data")
+        .arg(data.path())
+        .arg(format!("--containers={containers}"))
+        .arg(format!("--isolate={isolate}"))
+        .args(extra)
+        .env_remove("JAVUMBO_JWT_SECRET")
+        .env_remove("JAVUMBO_ADDR")
+        .env_remove("JAVUMBO_DATA")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start javumbo-local");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines
+        .next()
+        .expect("javumbo-local printed nothing")
+        .expect("read stdout");
+    let addr = first
+        .rsplit("http://")
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    assert!(
+        addr.parse::<SocketAddr>().is_ok(),
+        "unexpected first line: {first}"
+    );
+    // Keep draining stdout so the process never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    LocalProcess {
+        child,
+        base: format!("http://{addr}"),
+        data,
+    }
+}

@@ -1,0 +1,774 @@
+//! Every route over real HTTP: success shapes, each documented error, auth attacks, the
+//! malformed-input corpus. The server runs in-process on 127.0.0.1:0 with fresh storage per test.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use javumbo_api::{ApiConfig, CorsOrigins, jwt};
+use javumbo_session::Username;
+use javumbo_tests::spawn::{TEST_SECRET, TestApp, spawn_app, spawn_app_with};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+struct Api {
+    app: TestApp,
+    http: Client,
+}
+
+impl Api {
+    async fn new() -> Self {
+        Self {
+            app: spawn_app().await,
+            http: Client::new(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{path}", self.app.base));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, v, headers)
+    }
+
+    async fn user(&self, name: &str) -> String {
+        let (s, _, _) = self
+            .call(
+                Method::POST,
+                "/api/register",
+                None,
+                Some(json!({"username": name, "name": "Test User", "password": "password123"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, v, _) = self
+            .call(
+                Method::POST,
+                "/api/login",
+                None,
+                Some(json!({"username": name, "password": "password123"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+fn assert_error(status: StatusCode, body: &Value, expected: StatusCode) {
+    assert_eq!(status, expected, "{body}");
+    assert!(body["error"].is_string(), "not a JSON error: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_login_health() {
+    let api = Api::new().await;
+    let reg = |u: &str, n: &str, p: &str| json!({"username": u, "name": n, "password": p});
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/register",
+            None,
+            Some(reg("alice", "Alice", "password123")),
+        )
+        .await;
+    assert_eq!(
+        (s, v),
+        (
+            StatusCode::OK,
+            json!({"message": "User registered successfully"})
+        )
+    );
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/register",
+            None,
+            Some(reg("alice", "Alice", "password123")),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::CONFLICT);
+    for bad in [
+        reg("", "A", "password123"),
+        reg("a/b", "A", "password123"),
+        reg(&"x".repeat(21), "A", "password123"),
+        reg("bob", "", "password123"),
+        reg("bob", &"n".repeat(51), "password123"),
+        reg("bob", "B", "short"),
+        json!({"username": "bob", "password": "password123"}),
+        json!({"username": 5, "name": "B", "password": "password123"}),
+    ] {
+        let (s, v, _) = api
+            .call(Method::POST, "/api/register", None, Some(bad.clone()))
+            .await;
+        assert_error(s, &v, StatusCode::BAD_REQUEST);
+    }
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/login",
+            None,
+            Some(json!({"username": "alice", "password": "password123"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["username"], "alice");
+    assert_eq!(v["name"], "Alice");
+    let token = v["access_token"].as_str().unwrap().to_owned();
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/login",
+            None,
+            Some(json!({"username": "alice", "password": "wrong-password"})),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::UNAUTHORIZED);
+    let wrong_pw = v["error"].clone();
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/login",
+            None,
+            Some(json!({"username": "nobody", "password": "wrong-password"})),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        v["error"], wrong_pw,
+        "unknown user and wrong password must look the same"
+    );
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/login",
+            None,
+            Some(json!({"username": "alice"})),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST);
+    let (s, v, _) = api.call(Method::GET, "/api/health", None, None).await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"status": "ok"})));
+    let (_, v, _) = api
+        .call(Method::GET, "/api/health", Some(&token), None)
+        .await;
+    assert_eq!(v, json!({"status": "ok", "username": "alice"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_throttling_answers_429_with_retry_after() {
+    let app = spawn_app_with(|c| c.throttle.max_failures_per_user = 3).await;
+    let api = Api {
+        app,
+        http: Client::new(),
+    };
+    api.user("carol").await;
+    for _ in 0..3 {
+        let (s, _, _) = api
+            .call(
+                Method::POST,
+                "/api/login",
+                None,
+                Some(json!({"username": "carol", "password": "nope-nope"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let (s, v, h) = api
+        .call(
+            Method::POST,
+            "/api/login",
+            None,
+            Some(json!({"username": "carol", "password": "password123"})),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::TOO_MANY_REQUESTS);
+    assert!(h.get("retry-after").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_attacks_get_401() {
+    let api = Api::new().await;
+    let good = api.user("dave").await;
+    let user = Username::parse("dave").unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let cfg = ApiConfig::new(TEST_SECRET.as_bytes().to_vec(), CorsOrigins::Any).unwrap();
+    let other = ApiConfig::new(vec![7; 32], CorsOrigins::Any).unwrap();
+    let expired = jwt::issue(&cfg, &user, now - 7200).unwrap();
+    let wrong_secret = jwt::issue(&other, &user, now).unwrap();
+    let payload = URL_SAFE_NO_PAD.encode(format!(
+        r#"{{"sub":"dave","iat":{now},"exp":{},"jti":"x"}}"#,
+        now + 3600
+    ));
+    let none = format!(
+        "{}.{payload}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#)
+    );
+    let parts: Vec<&str> = good.split('.').collect();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"sub":"eve","iat":{now},"exp":{},"jti":"x"}}"#,
+            now + 3600
+        )),
+        parts[2]
+    );
+    for token in [
+        None,
+        Some("garbage"),
+        Some(expired.as_str()),
+        Some(wrong_secret.as_str()),
+        Some(none.as_str()),
+        Some(tampered.as_str()),
+    ] {
+        let (s, v, _) = api.call(Method::GET, "/api/decks", token, None).await;
+        assert_error(s, &v, StatusCode::UNAUTHORIZED);
+    }
+    let (s, _, _) = api.call(Method::GET, "/api/decks", Some(&good), None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decks_cards_stats_shapes_and_errors() {
+    let api = Api::new().await;
+    let t = api.user("erin").await;
+    let t = Some(t.as_str());
+    let (s, v, h) = api.call(Method::GET, "/api/decks", t, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let sid = h["x-session-id"].to_str().unwrap().to_owned();
+    assert_eq!(v["session_id"], sid.as_str());
+    let decks = v["decks"].as_array().unwrap();
+    let vt = decks
+        .iter()
+        .find(|d| d["name"] == "Verbal Tenses")
+        .expect("starter deck");
+    let vt_id = vt["id"].as_i64().unwrap();
+    assert!(
+        decks.iter().all(|d| d["name"] != "Default"),
+        "empty Default is hidden"
+    );
+
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/decks",
+            t,
+            Some(json!({"name": "Español ✓"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["name"], "Español ✓");
+    let deck = v["id"].as_i64().unwrap();
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/decks",
+            t,
+            Some(json!({"name": "español ✓"})),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::CONFLICT);
+    let (s, v, h) = api
+        .call(Method::POST, "/api/decks", t, Some(json!({"name": "  "})))
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST);
+    assert!(
+        h.get("x-session-id").is_some(),
+        "errors carry the session id too"
+    );
+
+    let (s, v, _) = api
+        .call(
+            Method::PUT,
+            "/api/decks/current",
+            t,
+            Some(json!({"deckId": deck})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v, _) = api
+        .call(
+            Method::PUT,
+            "/api/decks/current",
+            t,
+            Some(json!({"deckId": 999})),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::NOT_FOUND);
+    let (s, v, _) = api
+        .call(Method::PUT, "/api/decks/current", t, Some(json!({})))
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST);
+    let (s, v, _) = api
+        .call(
+            Method::PUT,
+            &format!("/api/decks/{deck}/rename"),
+            t,
+            Some(json!({"name": "Renamed"})),
+        )
+        .await;
+    assert_eq!(
+        (s, &v["name"], &v["id"]),
+        (StatusCode::OK, &json!("Renamed"), &json!(deck))
+    );
+    let (s, v, _) = api
+        .call(
+            Method::PUT,
+            "/api/decks/abc/rename",
+            t,
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST);
+
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/cards",
+            t,
+            Some(json!({"front": "日本語 <b>bold</b>", "back": "Japanese 🎌"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["card_id"], v["cardId"]);
+    assert_eq!(v["note_id"], v["noteId"]);
+    let card = v["cardId"].as_i64().unwrap();
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/cards",
+            t,
+            Some(json!({"front": " ", "back": "x"})),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST);
+    let (s, v, _) = api
+        .call(Method::GET, &format!("/api/cards/{card}"), t, None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (&v["front"], &v["back"], &v["deckId"]),
+        (
+            &json!("日本語 <b>bold</b>"),
+            &json!("Japanese 🎌"),
+            &json!(deck)
+        )
+    );
+    for k in ["cardId", "noteId", "queue", "due", "session_id"] {
+        assert!(v.get(k).is_some(), "{k} missing in {v}");
+    }
+    let (s, v, _) = api
+        .call(
+            Method::PUT,
+            &format!("/api/cards/{card}"),
+            t,
+            Some(json!({"front": "f2", "back": "b2"})),
+        )
+        .await;
+    assert_eq!((s, &v["success"]), (StatusCode::OK, &json!(true)));
+    let (s, v, _) = api
+        .call(
+            Method::GET,
+            &format!("/api/decks/{deck}/cards?page=1&perPage=10"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["deckName"], "Renamed");
+    assert_eq!(v["cards"][0]["front"], "f2");
+    assert_eq!(
+        v["pagination"],
+        json!({"total": 1, "page": 1, "perPage": 10, "totalPages": 1})
+    );
+    for q in ["page=0", "perPage=0", "perPage=101", "page=x"] {
+        let (s, v, _) = api
+            .call(
+                Method::GET,
+                &format!("/api/decks/{deck}/cards?{q}"),
+                t,
+                None,
+            )
+            .await;
+        assert_error(s, &v, StatusCode::BAD_REQUEST);
+    }
+    let (s, v, _) = api
+        .call(Method::GET, &format!("/api/decks/{vt_id}/stats"), t, None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v["counts"]["New"].as_i64().unwrap() >= 30);
+    assert_eq!(v["total"], v["counts"]["New"]);
+    let (s, v, _) = api
+        .call(Method::DELETE, &format!("/api/cards/{card}"), t, None)
+        .await;
+    assert_eq!((s, &v["success"]), (StatusCode::OK, &json!(true)));
+    let (s, v, _) = api
+        .call(Method::DELETE, &format!("/api/cards/{card}"), t, None)
+        .await;
+    assert_error(s, &v, StatusCode::NOT_FOUND);
+    let (s, v, _) = api.call(Method::GET, "/api/cards/123", t, None).await;
+    assert_error(s, &v, StatusCode::NOT_FOUND);
+    let (s, v, _) = api.call(Method::DELETE, "/api/decks/1", t, None).await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST);
+    let (s, v, _) = api
+        .call(Method::DELETE, &format!("/api/decks/{deck}"), t, None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        v["message"],
+        "Deck 'Renamed' and 0 cards deleted successfully"
+    );
+    let (s, v, _) = api
+        .call(Method::DELETE, &format!("/api/decks/{deck}"), t, None)
+        .await;
+    assert_error(s, &v, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_and_ease_types() {
+    let api = Api::new().await;
+    let t = api.user("frank").await;
+    let t = Some(t.as_str());
+    let (s, v, h) = api.call(Method::GET, "/api/review", t, None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(h.get("x-session-id").is_some());
+    let labels = v["intervals"].as_array().expect("intervals");
+    assert_eq!(labels.len(), 4, "{v}");
+    assert_eq!(labels[..3], [json!("1m"), json!("6m"), json!("10m")]);
+    let card = v["cardId"].as_i64().unwrap();
+    for ease in [
+        json!(true),
+        json!("3"),
+        json!(3.5),
+        json!(3.0),
+        json!(0),
+        json!(5),
+        json!(null),
+    ] {
+        let (s, v, _) = api
+            .call(
+                Method::POST,
+                "/api/review",
+                t,
+                Some(json!({"cardId": card, "ease": ease})),
+            )
+            .await;
+        assert_error(s, &v, StatusCode::BAD_REQUEST);
+    }
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/review",
+            t,
+            Some(json!({"cardId": 42, "ease": 3})),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::NOT_FOUND);
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/review",
+            t,
+            Some(json!({"cardId": card, "ease": 3, "timeTaken": 4000})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["message"], "Review processed successfully");
+    assert_eq!(v["interval"], 0);
+    assert_eq!(v["queue"], 1);
+    assert!(v["newDue"].as_i64().unwrap() > 1_000_000_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_status_and_flush() {
+    let api = Api::new().await;
+    let a = api.user("gina").await;
+    let b = api.user("hank").await;
+    let (_, _, h) = api.call(Method::GET, "/api/decks", Some(&a), None).await;
+    let sid_a = h["x-session-id"].to_str().unwrap().to_owned();
+    let (s, v, _) = api
+        .call(Method::GET, "/api/session/status", Some(&a), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (&v["has_session"], &v["session_id"], &v["status"]),
+        (&json!(true), &json!(sid_a), &json!("active"))
+    );
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/session/flush",
+            Some(&b),
+            Some(json!({"session_id": sid_a})),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::NOT_FOUND);
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/session/flush",
+            Some(&a),
+            Some(json!({})),
+        )
+        .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST);
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/session/flush",
+            Some(&a),
+            Some(json!({"session_id": sid_a})),
+        )
+        .await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"success": true})));
+    let (_, _, h) = api.call(Method::GET, "/api/decks", Some(&a), None).await;
+    assert_ne!(
+        h["x-session-id"].to_str().unwrap(),
+        sid_a,
+        "a flush ends the session"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_and_import() {
+    let api = Api::new().await;
+    let a = api.user("ivy").await;
+    let resp = api
+        .http
+        .get(format!("{}/api/export", api.app.base))
+        .bearer_auth(&a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/zip");
+    let cd = resp.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cd.starts_with("attachment; filename=\"ivy_export_") && cd.ends_with(".apkg\""),
+        "{cd}"
+    );
+    assert!(resp.headers().get("x-session-id").is_some());
+    let apkg = resp.bytes().await.unwrap();
+    assert_eq!(&apkg[..2], b"PK");
+
+    let b = api.user("jack").await;
+    let resp = api
+        .http
+        .post(format!("{}/api/import", api.app.base))
+        .bearer_auth(&b)
+        .header("content-type", "application/octet-stream")
+        .body(apkg.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: Value = resp.json().await.unwrap();
+    assert!(
+        v["decks"].is_array() && v["notes"].is_u64() && v["cards"].is_u64() && v["revlog"].is_u64(),
+        "{v}"
+    );
+
+    let resp = api
+        .http
+        .post(format!("{}/api/import", api.app.base))
+        .bearer_auth(&b)
+        .header("content-type", "application/octet-stream")
+        .body(b"not a zip".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let big = vec![0u8; 10 * 1024 * 1024 + 10];
+    let resp = api
+        .http
+        .post(format!("{}/api/import", api.app.base))
+        .bearer_auth(&b)
+        .header("content-type", "application/octet-stream")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let v: Value = resp.json().await.unwrap();
+    assert!(v["error"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_json_errors() {
+    let api = Api::new().await;
+    let t = api.user("kim").await;
+    let (s, v, _) = api.call(Method::GET, "/nope", None, None).await;
+    assert_error(s, &v, StatusCode::NOT_FOUND);
+    let (s, v, _) = api
+        .call(Method::DELETE, "/api/review", Some(&t), None)
+        .await;
+    assert_error(s, &v, StatusCode::METHOD_NOT_ALLOWED);
+    let post = |body: Vec<u8>, ct: Option<&str>| {
+        let mut rb = api
+            .http
+            .post(format!("{}/api/cards", api.app.base))
+            .bearer_auth(&t)
+            .body(body);
+        if let Some(ct) = ct {
+            rb = rb.header("content-type", ct);
+        }
+        rb.send()
+    };
+    let r = post(b"{not json".to_vec(), Some("application/json"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.json::<Value>().await.unwrap()["error"].is_string());
+    let r = post(br#"{"front":"a","back":"b"}"#.to_vec(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(r.json::<Value>().await.unwrap()["error"].is_string());
+    let huge = serde_json::to_vec(&json!({"front": "x".repeat(1_100_000), "back": "b"})).unwrap();
+    let r = post(huge, Some("application/json")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.json::<Value>().await.unwrap()["error"].is_string());
+    // Under the body limit but over the engine's field limit: a 4xx, never a 500.
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/cards",
+            Some(&t),
+            Some(json!({"front": "y".repeat(300_000), "back": "b"})),
+        )
+        .await;
+    assert!(s.is_client_error(), "{s} {v}");
+    assert!(v["error"].is_string());
+}
+
+mod corpus {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const PATHS: &[&str] = &[
+        "/api/register",
+        "/register",
+        "/api/login",
+        "/login",
+        "/api/health",
+        "/api/decks",
+        "/api/decks/current",
+        "/api/decks/1/rename",
+        "/api/decks/-1",
+        "/api/decks/99999999999999999999/stats",
+        "/api/decks/1/cards?page=-3",
+        "/api/cards",
+        "/api/cards/0",
+        "/api/cards/abc",
+        "/api/review",
+        "/api/session/status",
+        "/api/session/flush",
+        "/api/export",
+        "/api/import",
+        "/",
+        "/api",
+        "/api/decks/%00",
+        "/api/../etc/passwd",
+    ];
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
+            ".{0,40}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("username".to_owned()),
+                        Just("name".to_owned()),
+                        Just("password".to_owned()),
+                        Just("front".to_owned()),
+                        Just("back".to_owned()),
+                        Just("deckId".to_owned()),
+                        Just("cardId".to_owned()),
+                        Just("ease".to_owned()),
+                        Just("session_id".to_owned()),
+                        ".{0,8}"
+                    ],
+                    inner,
+                    0..5,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    #[test]
+    fn generated_requests_never_500_and_4xx_is_json() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (api, token) = rt.block_on(async {
+            let api = Api::new().await;
+            let token = api.user("fuzz").await;
+            (api, token)
+        });
+        let methods = [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+        ];
+        proptest!(ProptestConfig::with_cases(96), |(
+            m in 0..methods.len(), p in 0..PATHS.len(), auth in any::<bool>(),
+            body in prop::option::of(json_value()), raw in prop::option::of(".{0,60}"),
+        )| {
+            let (status, v) = rt.block_on(async {
+                let mut rb = api.http.request(methods[m].clone(), format!("{}{}", api.app.base, PATHS[p]));
+                if auth {
+                    rb = rb.bearer_auth(&token);
+                }
+                rb = match (&body, &raw) {
+                    (_, Some(r)) => rb.header("content-type", "application/json").body(r.clone()),
+                    (Some(b), None) => rb.json(b),
+                    (None, None) => rb,
+                };
+                let resp = rb.send().await.unwrap();
+                let status = resp.status();
+                let text = resp.text().await.unwrap();
+                (status, serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)))
+            });
+            prop_assert!(!status.is_server_error(), "{} {} -> {} {}", methods[m], PATHS[p], status, v);
+            if status.is_client_error() {
+                prop_assert!(v["error"].is_string(), "{} {} -> {} {}", methods[m], PATHS[p], status, v);
+            }
+        });
+    }
+}
