@@ -18,6 +18,7 @@ ANKI_PKGS    := anki==26.9.3 genanki==0.13.1
 include tests/e2e/e2e.mk
 include infra-cdk/cdk.mk
 include shared/storage-aws/aws.mk
+include tests/load/load.mk
 
 help:
 	@echo "make run    build (release) and start javumbo-local on http://127.0.0.1:8080"
@@ -55,7 +56,7 @@ $(ANKI_PY):
 
 deps-build: $(CACHE)/libclang.stamp
 # Everything `make test` needs: the Anki referee, the emulator, Chromium, the CDK's node modules.
-deps-test: deps-build $(CACHE)/faketime.stamp $(ANKI_PY) $(MINISTACK_VENV)/.$(MINISTACK_PIN).stamp deps-e2e deps-cdk
+deps-test: deps-build $(CACHE)/faketime.stamp $(ANKI_PY) $(MINISTACK_STAMP) deps-e2e deps-cdk
 deps: deps-test
 
 ## ---- product -------------------------------------------------------------------------------
@@ -75,7 +76,9 @@ test: deps-test
 	$(MAKE) --no-print-directory test-e2e
 
 # Unit, interop (official Anki), simulation, HTTP and AWS-adapter (ministack) tests.
+# javumbo-local is built first: the HTTP, load-smoke and browser tests start it as a process.
 test-rust: deps-test
+	$(CARGO) build --locked -p javumbo-local
 	JAVUMBO_ANKI_PYTHON=$(abspath $(ANKI_PY)) $(CARGO) test --workspace --locked --no-fail-fast
 
 lint: deps-build

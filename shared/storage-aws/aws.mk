@@ -44,10 +44,15 @@ test-aws: deps-build $(MINISTACK_STAMP)
 	$(CARGO) test --locked -p javumbo-storage-aws
 
 # cargo-lambda is called through cargo, so its venv's bin (cargo-lambda, zig) goes on PATH.
+# rusqlite's `session` feature runs bindgen on sqlite3.h; under zig, cargo-zigbuild adds
+# -nostdinc to bindgen's clang args, which then cannot find the compiler's own stdarg.h:
+# zig's copy of those headers is added back explicitly.
+ZIG_CLANG_INCLUDE = $(shell $(LAMBDA_VENV)/bin/python -c 'import ziglang,os; print(os.path.join(os.path.dirname(ziglang.__file__),"lib","include"))' 2>/dev/null)
 package: deps-build $(LAMBDA_STAMP)
 	@if [ "$(LAMBDA_ARCH)" = arm64 ]; then \
 	  echo "building for arm64: needs the aarch64-unknown-linux-gnu std (rustup target add); x86_64 is the default"; fi
 	PATH="$(abspath $(LAMBDA_VENV))/bin:$$PATH" AWS_LC_SYS_NO_JITTER_ENTROPY=1 \
+	  BINDGEN_EXTRA_CLANG_ARGS="-isystem $(ZIG_CLANG_INCLUDE)" \
 	  $(CARGO) lambda build --release --locked --output-format zip --lambda-dir $(LAMBDA_DIR) \
 	  $(if $(filter arm64,$(LAMBDA_ARCH)),--arm64,--x86-64) \
 	  $(foreach b,$(LAMBDA_BINS),-p $(b))

@@ -1,6 +1,9 @@
 //! The `auth` function driven by API Gateway HTTP API (payload 2.0) events.
 
-#[allow(dead_code, reason = "shared with the other functions' tests; each uses a subset")]
+#[allow(
+    dead_code,
+    reason = "shared with the other functions' tests; each uses a subset"
+)]
 mod support;
 
 use support::{Container, fixture, header, invoke, json_body, status};

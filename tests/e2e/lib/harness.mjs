@@ -162,8 +162,11 @@ export async function launch({ locale = 'en-US', viewport = { width: 1200, heigh
   });
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
   page.on('requestfailed', (req) => {
-    // Downloads are handed to the download manager, which aborts the page's own request.
-    if (!req.url().startsWith('blob:')) problems.push(`requestfailed: ${req.url()} ${req.failure()?.errorText}`);
+    // Downloads are handed to the download manager, which aborts the page's own request; and a
+    // reload (the language picker, a test's page.goto) aborts subresources still in flight.
+    // Neither is a failure of the app: anything else (refused, reset, DNS...) is.
+    const aborted = req.failure()?.errorText === 'net::ERR_ABORTED';
+    if (!req.url().startsWith('blob:') && !aborted) problems.push(`requestfailed: ${req.url()} ${req.failure()?.errorText}`);
   });
   return {
     context,
