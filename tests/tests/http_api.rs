@@ -265,6 +265,12 @@ async fn decks_cards_stats_shapes_and_errors() {
         decks.iter().all(|d| d["name"] != "Default"),
         "empty Default is hidden"
     );
+    assert_eq!(vt["current"], true, "the starter deck is current");
+    assert_eq!(
+        decks.iter().filter(|d| d["current"] == true).count(),
+        1,
+        "exactly one deck is current"
+    );
 
     let (s, v, _) = api
         .call(

@@ -145,7 +145,11 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
             Method::OPTIONS,
         ])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .expose_headers([HeaderName::from_static(SESSION_HEADER)])
+        // Content-Disposition carries the export's file name to cross-origin clients.
+        .expose_headers([
+            HeaderName::from_static(SESSION_HEADER),
+            axum::http::header::CONTENT_DISPOSITION,
+        ])
 }
 
 /// Counts requests and 5xx answers in the container's metrics (`/_local/metrics`, EMF).

@@ -66,7 +66,14 @@ struct FlushBody {
 }
 
 async fn list_decks(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {
-    let (decks, sid) = on_collection(&s, &user, |col| col.decks()).await?;
+    let ((decks, current), sid) =
+        on_collection(&s, &user, |col| Ok((col.decks()?, col.current_deck_id()?))).await?;
+    // `current` is an addition to the old contract: clients no longer have to remember which
+    // deck they made current (the old React client ignores unknown fields).
+    let decks: Vec<_> = decks
+        .into_iter()
+        .map(|d| json!({ "id": d.id, "name": d.name, "desc": d.desc, "current": d.id == current }))
+        .collect();
     Ok(session_json_with_id(
         StatusCode::OK,
         &sid,
