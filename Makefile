@@ -71,6 +71,7 @@ run: build
 
 test: deps-test
 	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(MAKE) --no-print-directory test-rust
 	$(MAKE) --no-print-directory test-cdk
 	$(MAKE) --no-print-directory test-e2e

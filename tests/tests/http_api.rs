@@ -255,6 +255,11 @@ async fn decks_cards_stats_shapes_and_errors() {
     assert_eq!(s, StatusCode::OK);
     let sid = h["x-session-id"].to_str().unwrap().to_owned();
     assert_eq!(v["session_id"], sid.as_str());
+    let timing = h["server-timing"].to_str().unwrap();
+    assert!(
+        timing.starts_with("app;dur=") && timing[8..].parse::<f64>().is_ok(),
+        "{timing}"
+    );
     let decks = v["decks"].as_array().unwrap();
     let vt = decks
         .iter()

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, Method, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use javumbo_collection::SharedClock;
@@ -152,16 +152,25 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
         ])
 }
 
-/// Counts requests and 5xx answers in the container's metrics (`/_local/metrics`, EMF).
+/// Counts requests and 5xx answers in the container's metrics (`/_local/metrics`, EMF), and
+/// reports the time spent inside the container as `Server-Timing: app;dur=<ms>`, so a load
+/// harness can tell server time from network and gateway time.
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let metrics = state.metrics();
     Metrics::incr(&metrics.requests);
-    let resp = next.run(req).await;
+    let started = std::time::Instant::now();
+    let mut resp = next.run(req).await;
     if resp.status().is_server_error() {
         Metrics::incr(&metrics.errors_5xx);
     }
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={ms:.3}")) {
+        resp.headers_mut().append(SERVER_TIMING, v);
+    }
     resp
 }
+
+const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 
 async fn not_found() -> ApiError {
     ApiError::NotFound("Not found".into())
