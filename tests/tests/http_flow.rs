@@ -2,6 +2,8 @@
 //! containers (threads, then processes with one SIGKILLed mid-flow): nothing acknowledged is lost.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use javumbo_tests::spawn::{spawn_app, spawn_local_process};
@@ -28,13 +30,25 @@ async fn register_login(http: &Client, base: &str, user: &str) -> String {
     v["access_token"].as_str().unwrap().to_owned()
 }
 
+/// GET that expects 200. A read is idempotent, so a 502 (the container serving it died
+/// mid-request, which the SIGKILL test provokes on purpose) or a 503 (takeover retries ran
+/// out) is retried, as any client would; anything else fails the test at once.
 async fn get(http: &Client, base: &str, token: &str, path: &str) -> (Value, String) {
-    let r = http
-        .get(format!("{base}{path}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let mut attempt = 0;
+    let r = loop {
+        let r = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        if matches!(r.status().as_u16(), 502 | 503) && attempt < 20 {
+            attempt += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        break r;
+    };
     assert_eq!(r.status(), StatusCode::OK, "{path}");
     let sid = r
         .headers()
@@ -133,10 +147,11 @@ async fn add_cards_concurrently(
     token: &str,
     clients: usize,
     per_client: usize,
+    acks: Arc<AtomicUsize>,
 ) -> (BTreeSet<i64>, usize) {
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (base, token) = (base.to_owned(), token.to_owned());
+        let (base, token, acks) = (base.to_owned(), token.to_owned(), acks.clone());
         tasks.push(tokio::spawn(async move {
             let http = Client::builder()
                 .timeout(Duration::from_secs(60))
@@ -154,6 +169,7 @@ async fn add_cards_concurrently(
                     Ok(r) if r.status() == StatusCode::CREATED => {
                         let v: Value = r.json().await.unwrap();
                         acked.push(v["cardId"].as_i64().unwrap());
+                        acks.fetch_add(1, Ordering::SeqCst);
                     }
                     Ok(r) => {
                         assert!(
@@ -217,7 +233,8 @@ async fn four_thread_containers_random_routing_lose_nothing() {
     let t = register_login(&http, &local.base, "roamer").await;
     let deck = starter_deck(&http, &local.base, &t).await;
     let before = current_deck_card_ids(&http, &local.base, &t, deck).await;
-    let (acked, _) = add_cards_concurrently(&local.base, &t, 4, 8).await;
+    let (acked, _) =
+        add_cards_concurrently(&local.base, &t, 4, 8, Arc::new(AtomicUsize::new(0))).await;
     assert!(!acked.is_empty());
     let after = current_deck_card_ids(&http, &local.base, &t, deck).await;
     assert!(
@@ -250,8 +267,15 @@ async fn sigkilled_container_process_loses_nothing_acknowledged() {
     let before = current_deck_card_ids(&http, &local.base, &t, deck).await;
 
     let base = local.base.clone();
+    let acks = Arc::new(AtomicUsize::new(0));
+    let seen = acks.clone();
+    // Kill once writes are flowing (not after a fixed delay: on a slow machine the adds had
+    // not started yet, on a fast one they were already over), so the kill lands mid-traffic.
     let killer = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while seen.load(Ordering::SeqCst) < 5 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let v: Value = Client::new()
             .get(format!("{base}/_local/containers"))
             .send()
@@ -268,7 +292,7 @@ async fn sigkilled_container_process_loses_nothing_acknowledged() {
             .success();
         assert!(ok, "kill -9 {pid}");
     });
-    let (acked, _failed) = add_cards_concurrently(&local.base, &t, 3, 10).await;
+    let (acked, _failed) = add_cards_concurrently(&local.base, &t, 3, 10, acks).await;
     killer.await.unwrap();
     let after = current_deck_card_ids(&http, &local.base, &t, deck).await;
     assert!(
