@@ -15,6 +15,9 @@ use crate::username::Username;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryMeta {
     pub session_id: String,
+    /// The session's owner when this copy was acquired: commits are fenced on it (with epoch
+    /// and seq), whoever this container is.
+    pub owner: String,
     pub epoch: u64,
     /// Journal seq the collection reflects.
     pub seq: u64,
@@ -22,6 +25,8 @@ pub struct EntryMeta {
     pub snapshot_etag: Option<String>,
     /// The `seq` metadata of that snapshot.
     pub snapshot_seq: u64,
+    /// The session item's `snapshot_seq` when acquired: how far the journal was folded.
+    pub folded_seq: u64,
     pub schema_fingerprint: String,
 }
 
@@ -170,6 +175,8 @@ mod tests {
             path,
             EntryMeta {
                 session_id: "s".into(),
+                owner: "c".into(),
+                folded_seq: 0,
                 epoch: 1,
                 seq: 0,
                 snapshot_etag: None,

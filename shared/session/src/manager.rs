@@ -43,6 +43,9 @@ pub struct SessionConfig {
     pub session_ttl: Duration,
     /// Compressed changesets above this many bytes spill to the blob store.
     pub spill_threshold: usize,
+    /// Once the journal holds this many entries past the snapshot, the committing container
+    /// asks for a flush (over the bus), which folds them into the snapshot and trims them.
+    pub compact_after: u64,
     /// Run SQLite work on the calling task instead of `spawn_blocking`. Only for the
     /// deterministic simulation, whose single-threaded scheduler must see every step.
     pub run_inline: bool,
@@ -61,6 +64,7 @@ impl SessionConfig {
             max_fence_retries: 3,
             session_ttl: Duration::from_secs(3600),
             spill_threshold: 350 * 1024,
+            compact_after: 64,
             run_inline: false,
         }
     }
@@ -331,8 +335,10 @@ impl SessionManager {
             at_ms: now_ms,
             schema_fingerprint: entry.meta.schema_fingerprint.clone(),
         };
+        // Fenced on the session as this copy observed it, not on being its owner: any container
+        // whose copy is at the item's seq may append (DESIGN deviation, docs/ARCHITECTURE.md).
         let fence = Fence {
-            owner: self.cfg.container_id.clone(),
+            owner: entry.meta.owner.clone(),
             epoch: entry.meta.epoch,
             seq: entry.meta.seq,
         };
@@ -356,18 +362,26 @@ impl SessionManager {
             Ok(()) => {
                 Metrics::add(&self.metrics.journal_bytes, len);
                 entry.meta.seq = seq;
+                let fold_due = seq.saturating_sub(entry.meta.folded_seq) >= self.cfg.compact_after;
                 // The write is durable in the journal: answer Ok even if the local COMMIT
                 // fails (the copy is then dropped and the next request replays the entry).
                 if let Some(entry) = self.finish_local(entry, true).await? {
                     self.cache.lock().put(user.clone(), entry);
                 }
+                if fold_due {
+                    self.request_compaction(user).await;
+                }
                 Ok(value)
             }
             Err(StoreError::ConditionFailed) => {
-                tracing::info!(%user, seq, "fenced commit refused: stale copy, retrying");
-                drop(entry);
+                tracing::debug!(%user, seq, "fenced commit refused: copy behind the journal, retrying");
                 if let Some(key) = spilled {
                     let _ = self.ports.blobs.delete(&key).await;
+                }
+                // Rolled back, the copy is exactly at its old seq again (content at a seq is
+                // unique), so the retry only has to catch up from the journal.
+                if let Some(entry) = self.finish_local(entry, false).await? {
+                    self.cache.lock().put(user.clone(), entry);
                 }
                 Err(Attempt::Retry)
             }
@@ -426,10 +440,11 @@ impl SessionManager {
             .map_err(|e| SessionError::Internal(format!("blocking task failed: {e}")))
     }
 
-    /// Get this container a copy of the user's collection at the session's current version,
-    /// owning the session: hit, free claim, or flush-request + poll + claim / takeover.
+    /// Get this container a copy of the user's collection at the session's current version:
+    /// an active session is shared (hit, or catch up from the journal); a free one is claimed;
+    /// one being flushed is waited for (re-asking the flush), then claimed, or taken over after
+    /// the timeout.
     async fn acquire(&self, user: &Username) -> Result<CacheEntry, Attempt> {
-        let me = self.cfg.container_id.as_str();
         let started = Instant::now();
         // Budget for the whole acquisition: holders changing under us restart the takeover
         // clock, but a request must still end.
@@ -456,12 +471,15 @@ impl SessionManager {
                 }
                 return Ok(entry);
             };
-            if it.owner.as_deref() == Some(me) && it.status == SessionStatus::Active {
+            if it.status == SessionStatus::Active && it.owner.is_some() {
+                // An active session is shared: whoever holds it, this container serves the
+                // request from a copy at the item's seq (catching up from the journal) and its
+                // commit is fenced on that seq. No flush, no wait.
                 return self.load(user, it, None).await;
             }
 
-            // Held by another container (or by us while a flush of it is pending): commits
-            // need `Active`, so once the status leaves it nobody can add to the journal.
+            // Being flushed (a compaction or an explicit flush asked for it): commits need
+            // `Active`, so nobody can add to the journal until the flush releases it.
             let since = match &holder {
                 Some((sid, epoch, t)) if *sid == it.session_id && *epoch == it.epoch => *t,
                 _ => {
@@ -521,6 +539,28 @@ impl SessionManager {
         Ok(())
     }
 
+    /// The journal grew past `compact_after` entries since the snapshot: ask for a flush over
+    /// the bus. Best effort — a lost request only leaves the journal longer.
+    async fn request_compaction(&self, user: &Username) {
+        let item = match self.ports.sessions.get(user).await {
+            Ok(Some(it)) => it,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(%user, error = %e, "compaction: cannot read the session");
+                return;
+            }
+        };
+        if item.status != SessionStatus::Active
+            || item.seq.saturating_sub(item.snapshot_seq) < self.cfg.compact_after
+        {
+            return;
+        }
+        Metrics::incr(&self.metrics.compaction);
+        if let Err(Attempt::Fail(e)) = self.request_flush(&item).await {
+            tracing::warn!(%user, error = %e, "compaction request failed");
+        }
+    }
+
     fn record_takeover(&self, waited: Duration) {
         let ms = waited.as_millis() as u64;
         Metrics::incr(&self.metrics.takeover);
@@ -578,13 +618,18 @@ impl SessionManager {
         prefetched: Option<crate::ports::Blob>,
     ) -> Result<CacheEntry, Attempt> {
         let cached = self.cache.lock().take(user);
-        if let Some(mut entry) = cached
-            && entry.meta.seq == item.seq
-        {
-            Metrics::incr(&self.metrics.cache_hit);
-            entry.meta.session_id = item.session_id.clone();
-            entry.meta.epoch = item.epoch;
-            return Ok(entry);
+        if let Some(mut entry) = cached {
+            if entry.meta.seq == item.seq {
+                Metrics::incr(&self.metrics.cache_hit);
+                adopt(&mut entry.meta, item);
+                return Ok(entry);
+            }
+            if entry.meta.seq < item.seq
+                && let Some(entry) = self.catch_up(user, entry, item).await?
+            {
+                Metrics::incr(&self.metrics.catch_up);
+                return Ok(entry);
+            }
         }
         Metrics::incr(&self.metrics.cache_miss);
         let state = flush::read_state(&self.ports, user, item.seq, prefetched).await?;
@@ -596,6 +641,8 @@ impl SessionManager {
         let clock = self.clock.clone();
         let mut meta = EntryMeta {
             session_id: item.session_id.clone(),
+            owner: item.owner.clone().unwrap_or_default(),
+            folded_seq: item.snapshot_seq.max(state.snapshot_seq),
             epoch: item.epoch,
             seq: item.seq,
             snapshot_etag: Some(state.blob.etag.clone()),
@@ -620,6 +667,53 @@ impl SessionManager {
             })
             .await??;
         Ok(entry)
+    }
+
+    /// Bring a cached copy from its seq to `item.seq` by replaying the journal entries in
+    /// between. `None` when that is not possible (a flush trimmed them, or the replay failed):
+    /// the caller then loads from the snapshot.
+    async fn catch_up(
+        &self,
+        user: &Username,
+        entry: CacheEntry,
+        item: &SessionItem,
+    ) -> Result<Option<CacheEntry>, Attempt> {
+        let from = entry.meta.seq;
+        let listed = self.ports.sessions.journal(user, from, item.seq).await?;
+        if !journal::is_contiguous(&listed, from, item.seq) {
+            return Ok(None);
+        }
+        let mut entries = Vec::with_capacity(listed.len());
+        for e in listed {
+            match journal::fetch_changeset(&self.ports, &e).await {
+                Ok(raw) => entries.push((e, raw)),
+                Err(SessionError::Store(StoreError::ConditionFailed)) => return Ok(None),
+                Err(err) => return Err(Attempt::Fail(err)),
+            }
+        }
+        let (mut entry, replayed) = self
+            .blocking(move || {
+                let replayed = (|| -> Result<(), SessionError> {
+                    let tx = entry
+                        .col()
+                        .conn()
+                        .unchecked_transaction()
+                        .map_err(CollectionError::from)?;
+                    journal::replay(&tx, &entries)?;
+                    tx.commit().map_err(CollectionError::from)?;
+                    Ok(())
+                })();
+                (entry, replayed)
+            })
+            .await?;
+        if let Err(e) = replayed {
+            // Dropping the entry deletes the copy; the snapshot path rebuilds it.
+            tracing::warn!(%user, error = %e, "journal catch-up failed; reloading");
+            return Ok(None);
+        }
+        entry.meta.seq = item.seq;
+        adopt(&mut entry.meta, item);
+        Ok(Some(entry))
     }
 
     /// `GET /api/session/status`
@@ -657,7 +751,9 @@ impl SessionManager {
         if it.status == SessionStatus::Flushed {
             return Ok(());
         }
-        if it.owner.as_deref() == Some(self.container_id()) && it.status == SessionStatus::Active {
+        // Any container whose copy is current can upload it (no download); the others fold
+        // from the store.
+        if it.status == SessionStatus::Active {
             match self.flush_from_cache(user, &it).await {
                 Ok(true) => return Ok(()),
                 Ok(false) => {}
@@ -760,6 +856,14 @@ impl SessionManager {
             FlushOutcome::Stale => Ok(false),
         }
     }
+}
+
+/// Tag a copy with the session it now serves.
+fn adopt(meta: &mut EntryMeta, item: &SessionItem) {
+    meta.session_id = item.session_id.clone();
+    meta.epoch = item.epoch;
+    meta.owner = item.owner.clone().unwrap_or_default();
+    meta.folded_seq = meta.folded_seq.max(item.snapshot_seq);
 }
 
 fn vacuum_into(col: &Collection, path: &std::path::Path) -> Result<Vec<u8>, SessionError> {

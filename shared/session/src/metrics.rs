@@ -35,6 +35,8 @@ counters!(
     bus_publish,
     cache_hit,
     cache_miss,
+    catch_up,
+    compaction,
     takeover,
     takeover_timeout,
     takeover_wait_ms,
