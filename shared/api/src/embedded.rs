@@ -19,6 +19,8 @@ pub enum EmbeddedError {
     Open { path: PathBuf, reason: String },
     #[error(transparent)]
     Config(#[from] crate::ConfigError),
+    #[error("session settings: {0}")]
+    Session(String),
 }
 
 /// Fault injection for load tests (local mode only); all zero = transparent.
@@ -95,7 +97,9 @@ pub fn container_state(
 ) -> Result<AppState, EmbeddedError> {
     let metrics = Arc::new(Metrics::default());
     let ports = open_ports(data, &metrics, &clock, faults)?;
-    let cfg = SessionConfig::new(container_id, data.join("containers").join(container_id));
+    let cfg = SessionConfig::new(container_id, data.join("containers").join(container_id))
+        .with_env_overrides()
+        .map_err(EmbeddedError::Session)?;
     let users = ports.users.clone();
     let sessions = SessionManager::new(cfg, ports, clock.clone(), metrics);
     Ok(AppState::new(sessions, users, config, clock))

@@ -40,8 +40,11 @@ pub async fn app_state(function: &str) -> Result<(AppState, Arc<EmfEmitter>), Aw
     let id = uuid::Uuid::new_v4().to_string();
     let cache_dir = PathBuf::from(LAMBDA_TMP).join("containers").join(&id);
     let users = container.ports.users.clone();
+    let session_cfg = SessionConfig::new(id, cache_dir)
+        .with_env_overrides()
+        .map_err(AwsStoreError::Config)?;
     let sessions = SessionManager::new(
-        SessionConfig::new(id, cache_dir),
+        session_cfg,
         container.ports,
         clock.clone(),
         container.metrics,
