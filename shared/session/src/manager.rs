@@ -56,7 +56,7 @@ impl SessionConfig {
         Self {
             container_id: container_id.into(),
             cache_dir,
-            cache_max_entries: 64,
+            cache_max_entries: 256,
             cache_max_bytes: 512 * 1024 * 1024,
             takeover_timeout: Duration::from_secs(5),
             poll_initial: Duration::from_millis(10),

@@ -21,6 +21,9 @@ pub enum LocalStoreError {
     InvalidArgument(String),
     #[error("background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// A shared failure (one group commit's transaction) reported to each of its callers.
+    #[error("{message}")]
+    Shared { message: String, transient: bool },
 }
 
 impl From<LocalStoreError> for StoreError {
@@ -33,6 +36,9 @@ impl From<LocalStoreError> for StoreError {
             }
             // A cancelled blocking task may or may not have run its write.
             LocalStoreError::Task(j) if j.is_cancelled() => StoreError::Unavailable(e.to_string()),
+            LocalStoreError::Shared {
+                transient: true, ..
+            } => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Other(e.to_string()),
         }
     }
