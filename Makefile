@@ -25,6 +25,7 @@ help:
 	@echo "make test   install test prerequisites, then fmt check + the whole test suite"
 	@echo "make build  build target/release/javumbo-local without running it"
 	@echo "make lint   cargo fmt --check + clippy -D warnings"
+	@echo "make test-emulator   the HTTP end-to-end suites on the whole stack in the local AWS emulator"
 	@echo "make package / deploy / emulator-up / emulator-down   AWS: see infra-cdk/README.md"
 
 ## ---- prerequisites -------------------------------------------------------------------------
@@ -55,7 +56,8 @@ $(ANKI_PY):
 	$(ANKI_VENV)/bin/pip install --quiet --disable-pip-version-check $(ANKI_PKGS)
 
 deps-build: $(CACHE)/libclang.stamp
-# Everything `make test` needs: the Anki referee, the emulator, Chromium, the CDK's node modules.
+# Everything `make test` needs: the Anki referee, the emulator, Chromium, the CDK's node modules
+# (the emulator stage deploys the CDK stack into ministack).
 deps-test: deps-build $(CACHE)/faketime.stamp $(ANKI_PY) $(MINISTACK_STAMP) deps-e2e deps-cdk
 deps: deps-test
 
@@ -73,6 +75,7 @@ test: deps-test
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(MAKE) --no-print-directory test-rust
+	$(MAKE) --no-print-directory test-emulator
 	$(MAKE) --no-print-directory test-cdk
 	$(MAKE) --no-print-directory test-e2e
 
@@ -80,7 +83,7 @@ test: deps-test
 # javumbo-local is built first: the HTTP, load-smoke and browser tests start it as a process.
 test-rust: deps-test
 	$(CARGO) build --locked -p javumbo-local
-	JAVUMBO_ANKI_PYTHON=$(abspath $(ANKI_PY)) $(CARGO) test --workspace --locked --no-fail-fast
+	JAVUMBO_E2E_URL= JAVUMBO_ANKI_PYTHON=$(abspath $(ANKI_PY)) $(CARGO) test --workspace --locked --no-fail-fast
 
 lint: deps-build
 	$(CARGO) fmt --all -- --check

@@ -46,6 +46,12 @@ export interface JavumboConfig {
   readonly authThrottleBurst: number;
   /** Optional e-mail address subscribed to the alarm topic. */
   readonly alarmEmail?: string;
+  /**
+   * Journal entries past the snapshot before a flush (compaction) is requested over SNS
+   * (`JAVUMBO_COMPACT_AFTER`). The emulator test sets it low so every few writes exercise the
+   * SNS → flush-handler path.
+   */
+  readonly compactAfter: number;
 }
 
 export class ConfigError extends Error {
@@ -133,6 +139,8 @@ export function configFromContext(node: Node): JavumboConfig {
   if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
     throw new ConfigError(`logRetentionDays must be one of ${LOG_RETENTION_DAYS.join(', ')}`);
   }
+  const compactAfter = positiveInt('compactAfter', ctx('compactAfter'), 64);
+  if (compactAfter < 1) throw new ConfigError('compactAfter must be at least 1');
   const email = ctx('alarmEmail');
   const emulator = bool('emulator', ctx('emulator'), false);
   return {
@@ -149,5 +157,6 @@ export function configFromContext(node: Node): JavumboConfig {
     authThrottleRate: positiveInt('authThrottleRate', ctx('authThrottleRate'), 10),
     authThrottleBurst: positiveInt('authThrottleBurst', ctx('authThrottleBurst'), 20),
     alarmEmail: typeof email === 'string' && email !== '' ? email : undefined,
+    compactAfter,
   };
 }

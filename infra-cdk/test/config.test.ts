@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, parseCorsOrigins } from '../lib/config';
-import { FIXTURES, makeStack } from './helpers';
+import { FIXTURES, makeStack, synth } from './helpers';
 
 describe('context validation', () => {
   it('CORS origins are trimmed, de-duplicated and must be exact origins', () => {
@@ -39,5 +39,16 @@ describe('context validation', () => {
     assert.throws(() => makeStack({ throttleRate: '-1' }), /non-negative integer/);
     assert.throws(() => makeStack({ reservedConcurrency: '{"nope":1}' }), /unknown function nope/);
     assert.throws(() => makeStack({ reservedConcurrency: 'flushHandler=1' }), /must be JSON/);
+    assert.throws(() => makeStack({ compactAfter: '0' }), /compactAfter must be at least 1/);
+    assert.throws(() => makeStack({ compactAfter: 'often' }), /compactAfter must be a non-negative integer/);
+  });
+
+  it('compactAfter reaches every function as JAVUMBO_COMPACT_AFTER', () => {
+    const t = synth({ compactAfter: '4' });
+    const fns = Object.values(t.toJSON().Resources as Record<string, any>).filter(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.JAVUMBO_BACKEND,
+    );
+    assert.equal(fns.length, 5);
+    for (const f of fns) assert.equal(f.Properties.Environment.Variables.JAVUMBO_COMPACT_AFTER, '4');
   });
 });

@@ -7,6 +7,8 @@
 #   make emulator-up    ministack on a free loopback port + the CDK stack deployed into it; the
 #                       API base URL is the last line printed and .emulator/url
 #   make emulator-down  stop it
+#   make test-emulator  emulator-up, the HTTP end-to-end suites against its API, emulator-down
+#                       (always); part of `make test`
 #
 # Knobs: LAMBDA_ARCH=x86_64|arm64 (arm64 needs the aarch64 std, which cargo-lambda fetches with
 # rustup and which may not be obtainable offline).
@@ -21,7 +23,7 @@ LAMBDA_ARCH      ?= x86_64
 LAMBDA_DIR       := target/lambda
 LAMBDA_BINS      := javumbo-auth javumbo-review javumbo-crud javumbo-export javumbo-flush-handler
 
-.PHONY: deps-aws test-aws package emulator-up emulator-down
+.PHONY: deps-aws test-aws package emulator-up emulator-down test-emulator
 
 # The version is part of the stamp's name, so changing it reinstalls.
 $(MINISTACK_STAMP):
@@ -65,3 +67,14 @@ emulator-up: $(MINISTACK_STAMP) deps-cdk
 
 emulator-down:
 	tests/emulator/stop.sh
+
+# The HTTP end-to-end suites (tests/tests/emulator_e2e.rs, and http_api + http_flow, which run
+# against JAVUMBO_E2E_URL when it is set) on the whole stack in the emulator; see
+# tests/emulator/test.sh, which always ends with emulator-down and keeps the tests' status.
+# The five function binaries come from the same build as `make test-rust`'s tests (`cargo test
+# --workspace`), so after test-rust this compiles nothing: a `cargo build -p <the five>` resolves
+# features without the tests' (tokio's test-util...) and would build everything above tokio, the
+# AWS SDK included, a second time. deploy.sh zips them from $(CARGO_TARGET_DIR or target)/debug.
+test-emulator: deps-build $(MINISTACK_STAMP) deps-cdk $(ANKI_PY)
+	$(CARGO) test --workspace --locked --no-run
+	CARGO="$(CARGO)" MAKE="$(MAKE)" JAVUMBO_ANKI_PYTHON=$(abspath $(ANKI_PY)) tests/emulator/test.sh

@@ -4,9 +4,11 @@
 # .emulator/url. Re-running redeploys (CloudFormation update) onto the same emulator.
 #
 # Function code: $JAVUMBO_LAMBDA_DIR (default target/lambda, i.e. `make package`). When any of
-# the five bootstrap.zip files is missing there, a debug build is zipped into .emulator/lambda
-# instead: ministack runs `bootstrap` as a local process, so a binary linked on this machine works
-# and saves the ~15 min release build.
+# the five bootstrap.zip files is missing there, or JAVUMBO_LAMBDA_DEBUG=1, a debug build is
+# zipped into .emulator/lambda instead: ministack runs `bootstrap` as a local process, so a binary
+# linked on this machine works and saves the ~15 min release build. The debug binaries are taken
+# from ${CARGO_TARGET_DIR:-target}/debug after a `cargo build` of the five, which
+# JAVUMBO_LAMBDA_NO_BUILD=1 skips (`make test-emulator` builds them itself, see aws.mk).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 state="$root/.emulator"
@@ -22,14 +24,21 @@ curl -fsS -m 2 "$endpoint/_ministack/health" >/dev/null || { echo "ministack at 
 lambda_dir="${JAVUMBO_LAMBDA_DIR:-$root/target/lambda}"
 missing=0
 for b in "${bins[@]}"; do [[ -f "$lambda_dir/$b/bootstrap.zip" ]] || missing=1; done
-if (( missing )); then
-  echo "no release zips in $lambda_dir: zipping a debug build into $state/lambda" >&2
+if (( missing )) || [[ "${JAVUMBO_LAMBDA_DEBUG:-0}" == 1 ]]; then
+  if (( missing )); then echo "no release zips in $lambda_dir: zipping a debug build into $state/lambda" >&2; fi
   target="${CARGO_TARGET_DIR:-$root/target}"
-  (cd "$root" && cargo build --locked $(printf -- ' -p %s' "${bins[@]}"))
+  [[ "$target" = /* ]] || target="$root/$target"
+  if [[ "${JAVUMBO_LAMBDA_NO_BUILD:-0}" != 1 ]]; then
+    (cd "$root" && "${CARGO:-cargo}" build --locked $(printf -- ' -p %s' "${bins[@]}"))
+  fi
   lambda_dir="$state/lambda"
   for b in "${bins[@]}"; do
+    [[ -x "$target/debug/$b" ]] || { echo "$target/debug/$b is not built" >&2; exit 1; }
     mkdir -p "$lambda_dir/$b"
-    cp "$target/debug/$b" "$lambda_dir/$b/bootstrap"
+    # Without DWARF (symbols stay): ~40 MB instead of ~200, so zipping, hashing and uploading
+    # the assets takes seconds, not tens of them.
+    strip --strip-debug -o "$lambda_dir/$b/bootstrap" "$target/debug/$b" 2>/dev/null ||
+      cp "$target/debug/$b" "$lambda_dir/$b/bootstrap"
     # zip(1) may be absent; Python's zipfile keeps the executable bit Lambda needs.
     "$py" - "$lambda_dir/$b" <<'EOF'
 import os, sys, zipfile
@@ -69,7 +78,8 @@ rm -rf "$out"
 (
   cd "$cdk_dir"
   npx tsc -p tsconfig.json
-  npx cdk synth --quiet -o "$out" -c emulator=true -c web=false -c lambdaDir="$lambda_dir"
+  npx cdk synth --quiet -o "$out" -c emulator=true -c web=false -c lambdaDir="$lambda_dir" \
+    -c compactAfter="${JAVUMBO_COMPACT_AFTER:-4}"
   npx cdk deploy --app "$out" --all --require-approval never --progress events \
     --outputs-file "$state/outputs.json"
 ) >"$state/deploy.log" 2>&1 || { tail -40 "$state/deploy.log" >&2; echo "deploy failed; see $state/deploy.log" >&2; exit 1; }

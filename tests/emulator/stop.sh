@@ -4,7 +4,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 state="$root/.emulator"
-[[ -f "$state/pid" ]] || { echo "no emulator recorded in $state"; exit 0; }
+[[ -f "$state/pid" ]] || { rm -rf "$state/tmp"; echo "no emulator recorded in $state"; exit 0; }
 pid="$(cat "$state/pid")"
 if kill -0 "$pid" 2>/dev/null; then
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
@@ -14,4 +14,5 @@ if kill -0 "$pid" 2>/dev/null; then
   fi
 fi
 rm -f "$state/pid" "$state/port" "$state/endpoint" "$state/url"
+rm -rf "$state/tmp"   # start.sh's TMPDIR for it (the unzipped function code)
 echo "ministack stopped"

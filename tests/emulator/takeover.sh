@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Cross-container takeovers on the emulator deployment (make emulator-up):
-#  1. review <-> crud alternation: two functions are two containers, so every switch finds the
-#     session held by the other one (DESIGN §5 step 5: flush request over SNS, then claim);
+# Cross-container probes on the emulator deployment (make emulator-up):
+#  1. review <-> crud alternation: two functions are two containers sharing the active session
+#     (same X-Session-ID, the other side catching up from the journal); every compactAfter-th
+#     write (4 on the emulator) sends a flush request over SNS, after which the id changes;
 #  2. PAIRS rounds of two concurrent GET /api/review: ministack starts a second review process
-#     (one process per concurrent invocation, as Lambda does), and the two contend for the session.
+#     (one process per concurrent invocation, as Lambda does), and both serve the one session.
 # Prints `<label> <status> <seconds> <X-Session-ID>`; then read the flush handler's log with
 # `.cache/venv-ministack/bin/python tests/emulator/logs.py flush`.
 set -euo pipefail

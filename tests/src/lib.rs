@@ -1,4 +1,5 @@
-//! Helpers shared by the cross-crate tests: locating the official Anki referee.
+//! Helpers shared by the cross-crate tests: locating the official Anki referee, starting the
+//! API (or pointing at a deployed one) and driving it over HTTP.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -52,4 +53,5 @@ pub fn run_oracle(script: &str, args: &[&str], input: &str) -> String {
     );
     String::from_utf8(out.stdout).expect("oracle printed non-UTF-8")
 }
+pub mod http;
 pub mod spawn;

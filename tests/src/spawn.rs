@@ -1,8 +1,12 @@
 //! Start the API for HTTP tests: in-process on port 0 ([`spawn_app`]), or the real
 //! `javumbo-local` binary as a child process ([`spawn_local_process`]). Each gets a fresh
 //! temporary data directory; nothing listens on a fixed port.
+//!
+//! Or use a deployed API: with `JAVUMBO_E2E_URL` set (e.g. the emulator stack of
+//! `make emulator-up`), [`target`] hands out that base URL instead of spawning, and tests that
+//! need the in-process internals skip themselves with [`skip_on_remote`].
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -99,6 +103,90 @@ impl Drop for LocalProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The variable naming a deployed API's base URL (no trailing slash needed).
+pub const E2E_URL_ENV: &str = "JAVUMBO_E2E_URL";
+
+/// The deployed API's base URL, when `JAVUMBO_E2E_URL` is set and not empty.
+pub fn remote_base() -> Option<String> {
+    std::env::var(E2E_URL_ENV)
+        .ok()
+        .map(|u| u.trim().trim_end_matches('/').to_owned())
+        .filter(|u| !u.is_empty())
+}
+
+/// Where an HTTP test sends its requests: a fresh in-process app ([`spawn_app`]) by default,
+/// the deployed API of `JAVUMBO_E2E_URL` when set.
+pub struct Target {
+    /// `http://127.0.0.1:<port>` or the deployed API's base URL.
+    pub base: String,
+    /// The in-process app; `None` on a remote target.
+    pub app: Option<TestApp>,
+}
+
+impl Target {
+    pub fn is_remote(&self) -> bool {
+        self.app.is_none()
+    }
+
+    /// A username for this test run: `stem` itself in-process (fresh storage per test), made
+    /// unique on a remote target, whose stores outlive the run.
+    pub fn user(&self, stem: &str) -> String {
+        if self.is_remote() {
+            unique_username(stem)
+        } else {
+            stem.to_owned()
+        }
+    }
+}
+
+/// [`spawn_app`], or the deployed API when `JAVUMBO_E2E_URL` is set.
+pub async fn target() -> Target {
+    match remote_base() {
+        Some(base) => Target { base, app: None },
+        None => {
+            let app = spawn_app().await;
+            Target {
+                base: app.base.clone(),
+                app: Some(app),
+            }
+        }
+    }
+}
+
+/// Prints `skipped on remote target: <reason>` and returns true when `JAVUMBO_E2E_URL` is set:
+/// for tests (or parts of tests) that need what only an in-process or local server gives
+/// (its state, its secret, its config, its processes). Written straight to stderr, past the
+/// test harness's output capture, so a skip is always visible.
+pub fn skip_on_remote(reason: &str) -> bool {
+    let remote = remote_base().is_some();
+    if remote {
+        let _ = writeln!(std::io::stderr(), "skipped on remote target: {reason}");
+    }
+    remote
+}
+
+/// `stem` plus a token unique to this test process (time and pid), within the 20 characters a
+/// username may have: `<stem>-<token>`. Remote stores keep users across runs; this keeps runs
+/// from colliding with each other.
+pub fn unique_username(stem: &str) -> String {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    let token = TOKEN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let mut n = nanos ^ (u128::from(std::process::id()) << 64);
+        let mut s = String::new();
+        for _ in 0..8 {
+            s.push(char::from_digit((n % 36) as u32, 36).unwrap_or('0'));
+            n /= 36;
+        }
+        s
+    });
+    let keep = 20 - token.len() - 1;
+    let stem = &stem[..stem.len().min(keep)];
+    format!("{stem}-{token}")
 }
 
 /// Build `javumbo-local` once per test binary (with the same cargo and target dir as the

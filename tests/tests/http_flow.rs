@@ -1,144 +1,23 @@
 //! A new user's whole study flow over HTTP, then the same user hammered through several
 //! containers (threads, then processes with one SIGKILLed mid-flow): nothing acknowledged is lost.
+//! With `JAVUMBO_E2E_URL` set the study flow runs against that deployed API and the
+//! `javumbo-local` tests say they are skipped.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use javumbo_tests::spawn::{spawn_app, spawn_local_process};
+use javumbo_tests::http::{get, new_user_study_flow, register_login};
+use javumbo_tests::spawn::{skip_on_remote, spawn_local_process, target};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-async fn register_login(http: &Client, base: &str, user: &str) -> String {
-    let r = http
-        .post(format!("{base}/api/register"))
-        .json(&json!({"username": user, "name": "Flow", "password": "password123"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
-    let v: Value = http
-        .post(format!("{base}/api/login"))
-        .json(&json!({"username": user, "password": "password123"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["access_token"].as_str().unwrap().to_owned()
-}
-
-/// GET that expects 200. A read is idempotent, so a 502 (the container serving it died
-/// mid-request, which the SIGKILL test provokes on purpose) or a 503 (takeover retries ran
-/// out) is retried, as any client would; anything else fails the test at once.
-async fn get(http: &Client, base: &str, token: &str, path: &str) -> (Value, String) {
-    let mut attempt = 0;
-    let r = loop {
-        let r = http
-            .get(format!("{base}{path}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        if matches!(r.status().as_u16(), 502 | 503) && attempt < 20 {
-            attempt += 1;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        }
-        break r;
-    };
-    assert_eq!(r.status(), StatusCode::OK, "{path}");
-    let sid = r
-        .headers()
-        .get("x-session-id")
-        .map(|h| h.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (r.json().await.unwrap(), sid)
-}
-
+/// Runs against `JAVUMBO_E2E_URL` too (a deployed stack: the emulator's).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_user_study_flow_survives_flush() {
-    let app = spawn_app().await;
-    let (http, base) = (Client::new(), app.base.clone());
-    let t = register_login(&http, &base, "learner").await;
-
-    let (decks, sid) = get(&http, &base, &t, "/api/decks").await;
-    let vt = decks["decks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["name"] == "Verbal Tenses")
-        .unwrap()
-        .clone();
-    let vt_id = vt["id"].as_i64().unwrap();
-    let (before, _) = get(&http, &base, &t, &format!("/api/decks/{vt_id}/stats")).await;
-    let new_before = before["counts"]["New"].as_i64().unwrap();
-
-    for _ in 0..5 {
-        let (card, _) = get(&http, &base, &t, "/api/review").await;
-        assert_eq!(
-            card["deckId"], vt_id,
-            "Verbal Tenses is the current deck: {card}"
-        );
-        let r = http
-            .post(format!("{base}/api/review"))
-            .bearer_auth(&t)
-            .json(&json!({"cardId": card["cardId"], "ease": 3, "timeTaken": 3000}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-    }
-    let (stats, _) = get(&http, &base, &t, &format!("/api/decks/{vt_id}/stats")).await;
-    assert_eq!(stats["counts"]["New"], new_before - 5);
-    assert_eq!(stats["counts"]["Learning"], 5);
-
-    let r = http
-        .get(format!("{base}/api/export"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let apkg = r.bytes().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("learner.apkg");
-    std::fs::write(&path, &apkg).unwrap();
-    let checked: Value = serde_json::from_str(&javumbo_tests::run_oracle(
-        "apkg_check.py",
-        &[path.to_str().unwrap()],
-        "",
-    ))
-    .unwrap();
-    assert!(
-        checked["decks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|d| d == "Verbal Tenses"),
-        "{checked}"
-    );
-    assert_eq!(
-        checked["revlog_count"], 5,
-        "the five answers are in the export"
-    );
-
-    let r = http
-        .post(format!("{base}/api/session/flush"))
-        .bearer_auth(&t)
-        .json(&json!({"session_id": sid}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let (after, new_sid) = get(&http, &base, &t, &format!("/api/decks/{vt_id}/stats")).await;
-    assert_ne!(new_sid, sid);
-    assert_eq!(
-        after["counts"], stats["counts"],
-        "everything is still there after the flush"
-    );
+    let target = target().await;
+    new_user_study_flow(&target.base, &target.user("learner")).await;
 }
 
 /// Add cards from several concurrent clients; return the ids of the acknowledged ones.
@@ -228,6 +107,9 @@ async fn starter_deck(http: &Client, base: &str, token: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_thread_containers_random_routing_lose_nothing() {
+    if skip_on_remote("four_thread_containers_random_routing_lose_nothing starts javumbo-local") {
+        return;
+    }
     let local = spawn_local_process(4, "threads");
     let http = Client::new();
     let t = register_login(&http, &local.base, "roamer").await;
@@ -260,6 +142,11 @@ async fn four_thread_containers_random_routing_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_container_process_loses_nothing_acknowledged() {
+    if skip_on_remote(
+        "sigkilled_container_process_loses_nothing_acknowledged kills javumbo-local's processes",
+    ) {
+        return;
+    }
     let local = spawn_local_process(2, "processes");
     let http = Client::new();
     let t = register_login(&http, &local.base, "survivor").await;

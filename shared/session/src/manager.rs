@@ -137,13 +137,6 @@ pub enum SessionError {
     Internal(String),
 }
 
-impl SessionError {
-    fn is_client_error(&self) -> bool {
-        matches!(self, Self::Collection(e) if e.is_client_error())
-            || matches!(self, Self::SessionNotFound)
-    }
-}
-
 /// An error plus the session id, if one was acquired (API.md: `X-Session-ID` on errors too).
 #[derive(Debug)]
 pub struct Failed {
@@ -266,7 +259,7 @@ impl SessionManager {
         F: Fn(&Collection) -> Result<T, CollectionError> + Send + Sync + 'static,
         T: Send + 'static,
     {
-        Metrics::incr(&self.metrics.requests);
+        // `requests` and `errors_5xx` are counted once, by the HTTP layer that answers.
         let lock = self.user_lock(user);
         let _serialised = lock.lock().await;
         let op = Arc::new(op);
@@ -284,7 +277,6 @@ impl SessionManager {
                     Metrics::incr(&self.metrics.fence_retry);
                     retries += 1;
                     if retries > self.cfg.max_fence_retries {
-                        Metrics::incr(&self.metrics.errors_5xx);
                         let error = SessionError::Busy {
                             retry_after_secs: 1,
                         };
@@ -292,9 +284,6 @@ impl SessionManager {
                     }
                 }
                 Err(Attempt::Fail(error)) => {
-                    if !error.is_client_error() {
-                        Metrics::incr(&self.metrics.errors_5xx);
-                    }
                     return Err(Failed { error, session_id });
                 }
             }
@@ -523,8 +512,10 @@ impl SessionManager {
                     t
                 }
             };
+            // Whoever moved the session out of `Active` asked for the flush already; ask again
+            // only once it is late (a lost message), not on every waiter's first look.
             let key = (it.session_id.clone(), it.epoch);
-            if asked.as_ref() != Some(&key) {
+            if asked.as_ref() != Some(&key) && since.elapsed() >= self.cfg.takeover_timeout / 4 {
                 self.request_flush(it).await?;
                 asked = Some(key);
                 continue;

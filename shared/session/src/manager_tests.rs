@@ -374,7 +374,6 @@ async fn ambiguous_commit_that_keeps_failing_is_never_acknowledged() {
         err.error,
         SessionError::Store(StoreError::Unavailable(_))
     ));
-    assert_eq!(count(a.metrics(), |m| &m.errors_5xx), 1);
     // The cache was dropped: the next request rebuilds from the store and sees the entry that
     // did land, exactly once.
     let read = a.with_collection(&w.user, fronts).await.unwrap();
