@@ -14,7 +14,7 @@ LOAD_FLAGS      := --quiet --think-ms 0 --seed 42 --server-bin $(LOAD_SERVER)
 LOAD_FAULTS     := --kill-every 5 --fault-bus-drop 0.05 --fault-bus-dup 0.05 \
                    --fault-bus-delay-ms 50 --fault-store-fail 0.01 --fault-store-ambiguous 0.005
 
-.PHONY: bench bench-build bench-runs bench-micro
+.PHONY: bench bench-build bench-runs bench-micro bench-emulator
 
 bench-build: deps-build
 	$(CARGO) build --release --locked -p javumbo-local -p javumbo-load
@@ -35,7 +35,18 @@ bench-runs: bench-build
 bench-micro: deps-build
 	$(CARGO) bench --locked -p javumbo-load
 
-bench: bench-runs bench-micro
+# The same kind of load on the AWS adapters, when `make emulator-up` left a stack running
+# (deploy it with JAVUMBO_COMPACT_AFTER=64 for production settings). Few users: ministack starts
+# one function process per concurrent invocation and adds ~50 ms to every call, so this run
+# measures the AWS path's behaviour and audit, not AWS's speed.
+bench-emulator: bench-build
+	@if [ -f .emulator/url ] && curl -fsS -o /dev/null "$$(cat .emulator/endpoint)/_ministack/health"; then \
+	  $(LOAD_BIN) $(LOAD_FLAGS) --target "$$(cat .emulator/url)" --users 4 --duration 30 --scenario mix \
+	    --title "AWS adapters on the emulator stack (ministack), 4 users" --report $(BENCH_RUNS)/emulator || true; \
+	else echo "no emulator stack running (make emulator-up): skipping the AWS-adapter run"; fi
+
+bench: bench-runs bench-emulator bench-micro
 	$(LOAD_BIN) bench-report --out bench/REPORT.md --criterion $(LOAD_TARGET_DIR)/criterion \
-	  $(BENCH_RUNS)/single-user $(BENCH_RUNS)/saturation-1 $(BENCH_RUNS)/saturation-8 $(BENCH_RUNS)/fault-8
+	  $(BENCH_RUNS)/single-user $(BENCH_RUNS)/saturation-1 $(BENCH_RUNS)/saturation-8 $(BENCH_RUNS)/fault-8 \
+	  $$(test -d $(BENCH_RUNS)/emulator && echo $(BENCH_RUNS)/emulator)
 	@echo "wrote bench/REPORT.md"
