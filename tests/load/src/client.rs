@@ -225,6 +225,32 @@ impl Api {
 mod tests {
     use super::*;
 
+    /// AWS targets are `https://…execute-api…`: the client must speak TLS. A TLS-less reqwest
+    /// refuses the URL before connecting ("scheme is not http"); with rustls it starts a
+    /// handshake, which this plain-TCP listener breaks.
+    #[tokio::test]
+    async fn https_targets_get_a_tls_handshake() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                drop(sock);
+            }
+        });
+        let http = Api::build_http(Duration::from_secs(5)).unwrap();
+        let err = http
+            .get(format!("https://{addr}/api/health"))
+            .send()
+            .await
+            .unwrap_err();
+        // hyper's refusal has no error kind of its own, only this message.
+        let chain = format!("{err:?}");
+        assert!(
+            !chain.contains("scheme is not http"),
+            "https is not supported: {chain}"
+        );
+    }
+
     #[test]
     fn server_timing_is_read_in_milliseconds() {
         assert_eq!(
