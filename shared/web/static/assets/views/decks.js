@@ -3,8 +3,9 @@
 import { h, mount } from '../dom.js';
 import { t } from '../i18n.js';
 
-// The API has no "which deck is current" read, so remember what this browser last chose. A deck
-// object carrying `current: true` (if the server ever sends it) wins.
+// `GET /api/decks` marks the current deck (`current: true`), and that always wins. The browser
+// also remembers its last choice, for the study screen and for an API that marks none (after
+// the current deck was deleted, the server falls back to the hidden Default deck).
 const currentKey = (session) => `javumbo.current.${session.user?.username || ''}`;
 export const getCurrentDeck = (session) => Number(localStorage.getItem(currentKey(session))) || null;
 export const rememberCurrentDeck = (session, id) => localStorage.setItem(currentKey(session), String(id));
