@@ -29,6 +29,11 @@ pub enum FlushOutcome {
     Stale,
 }
 
+/// Entries a flush leaves in the journal below the new snapshot's seq. They are already folded,
+/// so nothing needs them for durability; they let another container whose copy is a little
+/// behind catch up by replaying them instead of downloading the new snapshot.
+pub const JOURNAL_KEEP: u64 = 64;
+
 /// How many times a read of snapshot + journal is retried when a concurrent flush trimmed the
 /// journal between the two reads.
 const READ_ATTEMPTS: usize = 4;
@@ -206,7 +211,7 @@ pub(crate) async fn release(
         Err(e) => return Err(e.into()),
     }
     Metrics::incr(&metrics.flush);
-    trim(ports, &item.username, item.seq).await?;
+    trim(ports, &item.username, item.seq.saturating_sub(JOURNAL_KEEP)).await?;
     Ok(FlushOutcome::Flushed { seq: item.seq })
 }
 

@@ -238,8 +238,52 @@ async fn long_journal_is_compacted_through_the_bus() {
     assert_ne!(read.session_id, first.session_id);
     let snap = w.backend.blob(&snapshot_key(&w.user)).unwrap();
     assert_eq!(snap.metadata.get("seq").map(String::as_str), Some("3"));
-    assert!(w.backend.journal_seqs(&w.user).is_empty());
+    // Folded, but kept for catch-ups (flush::JOURNAL_KEEP).
+    assert_eq!(w.backend.journal_seqs(&w.user), vec![1, 2, 3]);
     assert_eq!(count(a.metrics(), |m| &m.blob_get), 1, "still one download");
+}
+
+#[tokio::test]
+async fn a_copy_behind_a_flush_catches_up_from_the_kept_journal() {
+    let w = World::new().await;
+    let a = w.container("a", |_| {});
+    let b = w.container("b", |_| {});
+    let s = a.with_collection(&w.user, add("one")).await.unwrap();
+    b.with_collection(&w.user, fronts).await.unwrap(); // b's copy at seq 1
+    a.with_collection(&w.user, add("two")).await.unwrap();
+    a.with_collection(&w.user, add("three")).await.unwrap();
+    a.flush(&w.user, &s.session_id).await.unwrap(); // snapshot at seq 3
+    let read = b.with_collection(&w.user, fronts).await.unwrap();
+    assert!(
+        read.value
+            .ends_with(&["one".to_owned(), "two".to_owned(), "three".to_owned()])
+    );
+    assert_eq!(count(b.metrics(), |m| &m.catch_up), 1);
+    assert_eq!(
+        count(b.metrics(), |m| &m.blob_get),
+        1,
+        "no download of the new snapshot"
+    );
+}
+
+#[tokio::test]
+async fn flush_trims_the_journal_beyond_what_it_keeps() {
+    let w = World::new().await;
+    let a = w.container("a", |c| c.compact_after = 1_000);
+    let n = flush::JOURNAL_KEEP + 6;
+    let mut sid = String::new();
+    for i in 0..n {
+        sid = a
+            .with_collection(&w.user, move |c| {
+                Ok(c.add_card(&format!("k{i}"), "b", None)?.card_id)
+            })
+            .await
+            .unwrap()
+            .session_id;
+    }
+    a.flush(&w.user, &sid).await.unwrap();
+    let kept = w.backend.journal_seqs(&w.user);
+    assert_eq!(kept, (7..=n).collect::<Vec<_>>(), "entries 1..=6 trimmed");
 }
 
 #[tokio::test]
@@ -406,11 +450,34 @@ async fn large_changesets_spill_and_flush_cleans_them_up() {
     assert!(read.value.contains(&"spilled".to_owned()));
     assert_eq!(read.session_id, s.session_id);
     b.flush(&w.user, &s.session_id).await.unwrap();
+    // The folded entry is kept for catch-ups, and its spilled payload with it...
+    assert_eq!(w.backend.journal_seqs(&w.user), vec![1]);
     assert!(
         w.backend
             .blob_keys()
             .iter()
-            .all(|k| !k.starts_with("journal/"))
+            .any(|k| k.starts_with("journal/alice/1-"))
+    );
+    // ...until a later flush trims it: then the payload goes too.
+    let c = w.container("c", |c| c.compact_after = 1_000);
+    let mut sid = String::new();
+    for i in 0..flush::JOURNAL_KEEP {
+        sid = c
+            .with_collection(&w.user, move |col| {
+                Ok(col.add_card(&format!("x{i}"), "b", None)?.card_id)
+            })
+            .await
+            .unwrap()
+            .session_id;
+    }
+    c.flush(&w.user, &sid).await.unwrap();
+    assert!(!w.backend.journal_seqs(&w.user).contains(&1));
+    assert!(
+        w.backend
+            .blob_keys()
+            .iter()
+            .all(|k| !k.starts_with("journal/alice/1-")),
+        "the trimmed entry's spill blob is deleted"
     );
 }
 
@@ -437,7 +504,11 @@ async fn owner_flush_uploads_from_cache_and_releases() {
     let view = a.status(&w.user).await.unwrap();
     assert!(!view.has_session);
     assert_eq!(view.status, "flushed");
-    assert!(w.backend.journal_seqs(&w.user).is_empty());
+    assert_eq!(
+        w.backend.journal_seqs(&w.user),
+        vec![1, 2],
+        "kept for catch-ups"
+    );
     // Flushing again is a no-op; the next request gets a new session without a download.
     a.flush(&w.user, &s.session_id).await.unwrap();
     let next = a.with_collection(&w.user, fronts).await.unwrap();
