@@ -83,23 +83,8 @@ pub(crate) async fn read_state(
                 entries: Vec::new(),
             });
         }
-        let listed = ports.sessions.journal(user, s, upto).await?;
-        if !journal::is_contiguous(&listed, s, upto) {
-            continue;
-        }
-        let mut entries = Vec::with_capacity(listed.len());
-        let mut complete = true;
-        for e in listed {
-            match journal::fetch_changeset(ports, &e).await {
-                Ok(raw) => entries.push((e, raw)),
-                Err(SessionError::Store(StoreError::ConditionFailed)) => {
-                    complete = false;
-                    break;
-                }
-                Err(err) => return Err(err),
-            }
-        }
-        if complete {
+        // A gap means a concurrent flush trimmed the range: the next snapshot read covers it.
+        if let Some(entries) = journal::fetch_range(ports, user, s, upto).await? {
             return Ok(StateRead {
                 blob,
                 snapshot_seq: s,

@@ -135,6 +135,29 @@ pub async fn fetch_changeset(ports: &Ports, entry: &JournalEntry) -> Result<Vec<
     }
 }
 
+/// The entries `after+1 ..= upto` with their changesets, or `None` when the range cannot be
+/// read whole: a concurrent flush trimmed part of it, or deleted a spilled payload it folded.
+pub async fn fetch_range(
+    ports: &Ports,
+    user: &Username,
+    after: u64,
+    upto: u64,
+) -> Result<Option<Vec<(JournalEntry, Vec<u8>)>>, SessionError> {
+    let listed = ports.sessions.journal(user, after, upto).await?;
+    if !is_contiguous(&listed, after, upto) {
+        return Ok(None);
+    }
+    let mut entries = Vec::with_capacity(listed.len());
+    for e in listed {
+        match fetch_changeset(ports, &e).await {
+            Ok(raw) => entries.push((e, raw)),
+            Err(SessionError::Store(StoreError::ConditionFailed)) => return Ok(None),
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(Some(entries))
+}
+
 /// Entries must be exactly `after+1 ..= upto`; anything else means a concurrent trim (or a
 /// broken store) and the state cannot be rebuilt from this read.
 pub fn is_contiguous(entries: &[JournalEntry], after: u64, upto: u64) -> bool {

@@ -703,19 +703,10 @@ impl SessionManager {
         entry: CacheEntry,
         item: &SessionItem,
     ) -> Result<Option<CacheEntry>, Attempt> {
-        let from = entry.meta.seq;
-        let listed = self.ports.sessions.journal(user, from, item.seq).await?;
-        if !journal::is_contiguous(&listed, from, item.seq) {
+        let fetched = journal::fetch_range(&self.ports, user, entry.meta.seq, item.seq).await;
+        let Some(entries) = fetched.map_err(Attempt::Fail)? else {
             return Ok(None);
-        }
-        let mut entries = Vec::with_capacity(listed.len());
-        for e in listed {
-            match journal::fetch_changeset(&self.ports, &e).await {
-                Ok(raw) => entries.push((e, raw)),
-                Err(SessionError::Store(StoreError::ConditionFailed)) => return Ok(None),
-                Err(err) => return Err(Attempt::Fail(err)),
-            }
-        }
+        };
         let (mut entry, replayed) = self
             .blocking(move || {
                 let replayed = (|| -> Result<(), SessionError> {
