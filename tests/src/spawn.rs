@@ -10,11 +10,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use javumbo_api::embedded::{self, Faults};
 use javumbo_api::{ApiConfig, AppState, CorsOrigins};
-use javumbo_collection::{SharedClock, SystemClock};
+use javumbo_runtime::{Profile, Runtime, Settings};
 use tempfile::TempDir;
 
 /// The secret tests sign their own (forged, expired...) tokens with.
@@ -49,15 +48,24 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ApiConfig)) -> TestApp {
     let mut config =
         ApiConfig::new(TEST_SECRET.as_bytes().to_vec(), CorsOrigins::Any).expect("config");
     adjust(&mut config);
-    let clock: SharedClock = Arc::new(SystemClock);
-    let state = embedded::container_state(
-        data.path(),
-        "test-container",
-        clock,
-        config,
-        &Faults::default(),
+    // One `javumbo-local` container, as the binary builds it (the session settings still come
+    // from the environment, like the binary's).
+    let settings = Settings::from_args(
+        Profile::Local,
+        [
+            "javumbo-local".into(),
+            "--data".into(),
+            data.path().as_os_str().to_owned(),
+        ],
     )
-    .expect("embedded state");
+    .expect("settings");
+    let runtime = Runtime::new(settings, Profile::Local, "test")
+        .await
+        .expect("embedded backend");
+    let container = runtime
+        .container_with_id("test-container")
+        .expect("embedded state");
+    let state = javumbo_app::state(&container, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -1,6 +1,6 @@
 //! Lambda function `auth`: javumbo's auth routes behind API Gateway (HTTP API, payload v2).
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    javumbo_auth::run().await
+async fn main() -> Result<(), javumbo_app::Error> {
+    javumbo_app::run(javumbo_auth::GROUP).await
 }

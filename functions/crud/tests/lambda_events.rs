@@ -1,23 +1,18 @@
 //! The `crud` function driven by API Gateway HTTP API (payload 2.0) events.
 
-#[allow(
-    dead_code,
-    reason = "shared with the other functions' tests; each uses a subset"
-)]
-#[path = "../../auth/tests/support/mod.rs"]
-mod support;
-
-use javumbo_api::SESSION_HEADER;
-use support::{Container, fixture, header, invoke, json_body, sign_up, status};
+use javumbo_test_support::{
+    Deployment, SESSION_HEADER, fixture, header, invoke, json_body, sign_up, status,
+};
 
 #[tokio::test]
 async fn decks_and_cards_over_api_gateway_events() {
-    let c = Container::new();
-    let token = sign_up(&c.state).await;
-    let router = || javumbo_crud::router(c.state.clone());
+    let d = Deployment::new().await;
+    let token = sign_up(&d).await;
+    let function = d.function(javumbo_crud::GROUP).await;
+    let router = || function.clone();
     let auth = [("token", token.as_str())];
 
-    let resp = invoke(router(), &fixture("decks-list.json", &auth)).await;
+    let resp = invoke(router(), &fixture!("decks-list.json", &auth)).await;
     assert_eq!(status(&resp), 200, "{resp}");
     let sid = header(&resp, SESSION_HEADER)
         .expect("X-Session-ID on a collection route")
@@ -35,7 +30,7 @@ async fn decks_and_cards_over_api_gateway_events() {
         "{body}"
     );
 
-    let resp = invoke(router(), &fixture("card-create.json", &auth)).await;
+    let resp = invoke(router(), &fixture!("card-create.json", &auth)).await;
     assert_eq!(status(&resp), 201, "{resp}");
     assert_eq!(header(&resp, SESSION_HEADER), Some(sid.as_str()));
     let added = json_body(&resp);
@@ -45,7 +40,7 @@ async fn decks_and_cards_over_api_gateway_events() {
     assert_eq!(added["card_id"], card_id);
 
     // Path parameter and query string both come from the event (`rawPath`, `rawQueryString`).
-    let resp = invoke(router(), &fixture("deck-cards.json", &auth)).await;
+    let resp = invoke(router(), &fixture!("deck-cards.json", &auth)).await;
     assert_eq!(status(&resp), 200, "{resp}");
     let page = json_body(&resp);
     assert_eq!(page["deckId"], 1);
@@ -58,15 +53,15 @@ async fn decks_and_cards_over_api_gateway_events() {
 
 #[tokio::test]
 async fn truncated_json_body_is_a_json_400() {
-    let c = Container::new();
-    let token = sign_up(&c.state).await;
-    let event = fixture("card-create.json", &[("token", &token)])
+    let d = Deployment::new().await;
+    let token = sign_up(&d).await;
+    let event = fixture!("card-create.json", &[("token", &token)])
         .replace(r#""deckId\": 1}"#, r#""deckId\": 1"#);
     assert!(
         !event.contains(r#""deckId\": 1}"#),
         "the fixture changed shape"
     );
-    let resp = invoke(javumbo_crud::router(c.state.clone()), &event).await;
+    let resp = invoke(d.function(javumbo_crud::GROUP).await, &event).await;
     assert_eq!(status(&resp), 400, "{resp}");
     assert!(json_body(&resp)["error"].is_string(), "{resp}");
 }

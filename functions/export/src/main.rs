@@ -1,6 +1,6 @@
 //! Lambda function `export`: javumbo's export routes behind API Gateway (HTTP API, payload v2).
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    javumbo_export::run().await
+async fn main() -> Result<(), javumbo_app::Error> {
+    javumbo_app::run(javumbo_export::GROUP).await
 }

@@ -1,18 +1,12 @@
 //! The `export` function driven by API Gateway HTTP API (payload 2.0) events.
 
-#[allow(
-    dead_code,
-    reason = "shared with the other functions' tests; each uses a subset"
-)]
-#[path = "../../auth/tests/support/mod.rs"]
-mod support;
-
 use std::io::Cursor;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use javumbo_api::SESSION_HEADER;
-use support::{Container, fixture, header, invoke, json_body, sign_up, status};
+use javumbo_test_support::{
+    Deployment, SESSION_HEADER, fixture, header, invoke, json_body, sign_up, status,
+};
 
 /// The entries of a zip archive.
 fn zip_entries(bytes: &[u8]) -> Vec<String> {
@@ -24,14 +18,15 @@ fn zip_entries(bytes: &[u8]) -> Vec<String> {
 
 #[tokio::test]
 async fn export_is_a_base64_zip_and_import_takes_a_base64_multipart_body() {
-    let c = Container::new();
-    let token = sign_up(&c.state).await;
-    let router = || javumbo_export::router(c.state.clone());
+    let d = Deployment::new().await;
+    let token = sign_up(&d).await;
+    let function = d.function(javumbo_export::GROUP).await;
+    let router = || function.clone();
     let auth = [("token", token.as_str())];
 
     // The fixture's body is a genanki-built package (two notes in deck "Geography") inside the
     // browser's multipart form, which API Gateway hands over base64-encoded.
-    let resp = invoke(router(), &fixture("import.json", &auth)).await;
+    let resp = invoke(router(), &fixture!("import.json", &auth)).await;
     assert_eq!(status(&resp), 200, "{resp}");
     let sid = header(&resp, SESSION_HEADER)
         .expect("X-Session-ID")
@@ -40,7 +35,7 @@ async fn export_is_a_base64_zip_and_import_takes_a_base64_multipart_body() {
     assert_eq!(summary["notes"], 2, "{summary}");
     assert_eq!(summary["cards"], 2, "{summary}");
 
-    let resp = invoke(router(), &fixture("export.json", &auth)).await;
+    let resp = invoke(router(), &fixture!("export.json", &auth)).await;
     assert_eq!(status(&resp), 200, "{resp}");
     // Binary must reach API Gateway base64-encoded, or it mangles the zip into UTF-8.
     assert_eq!(resp["isBase64Encoded"], true, "{resp}");
@@ -62,9 +57,9 @@ async fn export_is_a_base64_zip_and_import_takes_a_base64_multipart_body() {
 
 #[tokio::test]
 async fn export_without_a_token_is_a_json_401() {
-    let c = Container::new();
-    let event = fixture("export.json", &[("token", "")]);
-    let resp = invoke(javumbo_export::router(c.state.clone()), &event).await;
+    let d = Deployment::new().await;
+    let event = fixture!("export.json", &[("token", "")]);
+    let resp = invoke(d.function(javumbo_export::GROUP).await, &event).await;
     assert_eq!(status(&resp), 401, "{resp}");
     assert!(json_body(&resp)["error"].is_string(), "{resp}");
 }

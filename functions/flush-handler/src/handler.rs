@@ -1,19 +1,8 @@
 //! SNS event → flush requests → `handle_flush_request`.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use aws_lambda_events::sns::SnsEvent;
-use javumbo_collection::SharedClock;
-use javumbo_session::manager::Ports;
-use javumbo_session::{FlushOutcome, FlushRequest, Metrics, SessionError, handle_flush_request};
-
-pub struct Context {
-    pub ports: Ports,
-    pub clock: SharedClock,
-    pub metrics: Arc<Metrics>,
-    pub work_dir: PathBuf,
-}
+use javumbo_runtime::FlushContext;
+use javumbo_session::{FlushOutcome, FlushRequest, SessionError, handle_flush_request};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlushHandlerError {
@@ -24,7 +13,7 @@ pub enum FlushHandlerError {
 
 /// Outcomes per record, in order. A malformed message is logged and skipped: redelivering it
 /// cannot fix it, and failing the batch would block the well-formed ones.
-pub async fn handle(ctx: &Context, event: SnsEvent) -> Result<Vec<String>, FlushHandlerError> {
+pub async fn handle(ctx: &FlushContext, event: SnsEvent) -> Result<Vec<String>, FlushHandlerError> {
     let mut outcomes = Vec::with_capacity(event.records.len());
     for record in event.records {
         let req: FlushRequest = match serde_json::from_str(&record.sns.message) {

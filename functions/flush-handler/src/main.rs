@@ -1,5 +1,5 @@
 //! Lambda function `flush-handler`: the SNS subscriber that folds a user's journal into the
-//! snapshot and releases the session (DESIGN §6).
+//! snapshot and releases the session.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

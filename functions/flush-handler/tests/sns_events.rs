@@ -5,12 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use aws_lambda_events::sns::SnsEvent;
-use javumbo_api::embedded::{self, Faults};
-use javumbo_collection::{SharedClock, SystemClock};
-use javumbo_flush_handler::{Context, invoke};
-use javumbo_session::manager::{SessionConfig, SessionManager};
+use javumbo_flush_handler::{FUNCTION, invoke};
+use javumbo_runtime::{FlushContext, Profile, Runtime, Settings};
 use javumbo_session::{
-    Metrics, SNAPSHOT_SEQ_META, SessionItem, SessionStatus, Username, snapshot_key,
+    SNAPSHOT_SEQ_META, SessionConfig, SessionItem, SessionManager, SessionStatus, Username,
+    snapshot_key,
 };
 use lambda_runtime::LambdaEvent;
 use tempfile::TempDir;
@@ -19,12 +18,12 @@ use tempfile::TempDir;
 /// snapshot, and the flush handler's context on the same stores.
 struct Scenario {
     data: TempDir,
-    ctx: Context,
+    ctx: FlushContext,
     user: Username,
     card_id: i64,
 }
 
-fn manager(data: &Path, id: &str, ctx: &Context) -> Arc<SessionManager> {
+fn manager(data: &Path, id: &str, ctx: &FlushContext) -> Arc<SessionManager> {
     let cfg = SessionConfig::new(id, data.join("containers").join(id));
     SessionManager::new(
         cfg,
@@ -37,16 +36,21 @@ fn manager(data: &Path, id: &str, ctx: &Context) -> Arc<SessionManager> {
 impl Scenario {
     async fn new() -> Self {
         let data = tempfile::tempdir().expect("temp dir");
-        let clock: SharedClock = Arc::new(SystemClock);
-        let metrics = Arc::new(Metrics::default());
-        let ports = embedded::open_ports(data.path(), &metrics, &clock, &Faults::default())
-            .expect("embedded stores open");
-        let ctx = Context {
-            ports,
-            clock,
-            metrics,
-            work_dir: data.path().join("flush-work"),
-        };
+        // The flush handler's container as its binary builds it, on the embedded stores.
+        let settings = Settings::from_args(
+            Profile::Lambda,
+            [
+                "bootstrap".into(),
+                "--backend=local".into(),
+                "--data".into(),
+                data.path().as_os_str().to_owned(),
+            ],
+        )
+        .expect("settings");
+        let rt = Runtime::new(settings, Profile::Lambda, FUNCTION)
+            .await
+            .expect("embedded backend");
+        let ctx = rt.flush_context().expect("embedded stores open");
         let user = Username::parse("alice").expect("valid username");
         let a = manager(data.path(), "container-a", &ctx);
         a.create_collection(&user).await.expect("collection");
@@ -103,7 +107,7 @@ impl Scenario {
     }
 
     async fn invoke(&self, name: &str, session: &SessionItem) -> Vec<String> {
-        invoke(&self.ctx, None, self.event(name, session))
+        invoke(&self.ctx, self.event(name, session))
             .await
             .expect("flush succeeds")
     }

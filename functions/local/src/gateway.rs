@@ -1,6 +1,7 @@
 //! The gateway in front of the containers, and the container side of `--isolate processes`.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -15,6 +16,7 @@ use axum::http::{HeaderName, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use javumbo_api::{ApiError, AppState};
+use javumbo_runtime::Secret;
 use javumbo_session::Metrics;
 use serde_json::{Value, json};
 use slot::SlotAddr;
@@ -129,9 +131,10 @@ async fn route_to_random_container(State(t): State<Arc<Threads>>, req: Request) 
 /// How to start a container process.
 #[derive(Debug, Clone)]
 pub struct ChildSpec {
-    pub data: PathBuf,
-    pub secret: String,
-    pub extra_args: Vec<String>,
+    /// The gateway's JWT secret (possibly generated), so every container signs alike.
+    pub secret: Secret,
+    /// The gateway's own command-line settings (the environment is inherited).
+    pub args: Vec<OsString>,
 }
 
 mod slot {
@@ -209,11 +212,9 @@ async fn spawn_child(exe: &std::path::Path, spec: &ChildSpec) -> Result<Running,
         .arg("--child")
         .arg(&id)
         .arg("--addr=127.0.0.1:0")
-        .arg("--data")
-        .arg(&spec.data)
-        .args(&spec.extra_args)
+        .args(&spec.args)
         // Through the environment, not argv: `ps` shows argv to every local user.
-        .env("JAVUMBO_JWT_SECRET", &spec.secret)
+        .env("JAVUMBO_JWT_SECRET", spec.secret.expose())
         // The child exits when this pipe closes, i.e. when the gateway dies for any reason.
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

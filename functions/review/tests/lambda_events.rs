@@ -1,23 +1,22 @@
 //! The `review` function driven by API Gateway HTTP API (payload 2.0) events.
 
-#[allow(
-    dead_code,
-    reason = "shared with the other functions' tests; each uses a subset"
-)]
-#[path = "../../auth/tests/support/mod.rs"]
-mod support;
-
-use javumbo_api::SESSION_HEADER;
-use support::{Container, fixture, header, invoke, json_body, sign_up, status};
+use javumbo_test_support::{
+    Deployment, SESSION_HEADER, fixture, header, invoke, json_body, sign_up, status,
+};
 
 #[tokio::test]
 async fn next_card_then_answer_over_api_gateway_events() {
-    let c = Container::new();
-    let token = sign_up(&c.state).await;
-    let router = || javumbo_review::router(c.state.clone());
+    let d = Deployment::new().await;
+    let token = sign_up(&d).await;
+    let function = d.function(javumbo_review::GROUP).await;
+    let router = || function.clone();
 
     // A new collection comes with the starter deck, so there is a new card to study.
-    let resp = invoke(router(), &fixture("review-next.json", &[("token", &token)])).await;
+    let resp = invoke(
+        router(),
+        &fixture!("review-next.json", &[("token", &token)]),
+    )
+    .await;
     assert_eq!(status(&resp), 200, "{resp}");
     let sid = header(&resp, SESSION_HEADER)
         .expect("X-Session-ID on a collection route")
@@ -36,7 +35,7 @@ async fn next_card_then_answer_over_api_gateway_events() {
     );
     let card_id = card["cardId"].as_i64().expect("cardId");
 
-    let answer = fixture(
+    let answer = fixture!(
         "review-answer.json",
         &[("token", &token), ("card_id", &card_id.to_string())],
     );
@@ -54,7 +53,11 @@ async fn next_card_then_answer_over_api_gateway_events() {
         "{result}"
     );
 
-    let resp = invoke(router(), &fixture("review-next.json", &[("token", &token)])).await;
+    let resp = invoke(
+        router(),
+        &fixture!("review-next.json", &[("token", &token)]),
+    )
+    .await;
     assert_eq!(status(&resp), 200, "{resp}");
     let next = json_body(&resp);
     assert_ne!(
@@ -65,10 +68,10 @@ async fn next_card_then_answer_over_api_gateway_events() {
 
 #[tokio::test]
 async fn missing_or_forged_token_is_a_json_401() {
-    let c = Container::new();
+    let d = Deployment::new().await;
     let resp = invoke(
-        javumbo_review::router(c.state.clone()),
-        &fixture(
+        d.function(javumbo_review::GROUP).await,
+        &fixture!(
             "review-next.json",
             &[("token", "eyJhbGciOiJIUzI1NiJ9.e30.forged")],
         ),

@@ -1,4 +1,4 @@
-//! Settings of the HTTP layer, read once per container.
+//! Settings of the HTTP layer, built once per container (the composition root reads them).
 
 use std::time::Duration;
 
@@ -77,12 +77,8 @@ pub const MIN_SECRET_BYTES: usize = 32;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("JAVUMBO_JWT_SECRET is not set")]
-    MissingSecret,
     #[error("the JWT secret must be at least {MIN_SECRET_BYTES} bytes")]
     ShortSecret,
-    #[error("JAVUMBO_CORS_ORIGINS is not set (there is no default outside local mode)")]
-    MissingCors,
 }
 
 impl ApiConfig {
@@ -99,18 +95,6 @@ impl ApiConfig {
             throttle: ThrottleConfig::default(),
             trust_forwarded_for: false,
         })
-    }
-
-    /// From `JAVUMBO_JWT_SECRET` and `JAVUMBO_CORS_ORIGINS`. Outside local mode both are
-    /// required: a production deployment must never run on a default secret or open CORS.
-    pub fn from_env(local_mode: bool) -> Result<Self, ConfigError> {
-        let secret = std::env::var("JAVUMBO_JWT_SECRET").map_err(|_| ConfigError::MissingSecret)?;
-        let cors = match std::env::var("JAVUMBO_CORS_ORIGINS") {
-            Ok(v) => CorsOrigins::parse(&v),
-            Err(_) if local_mode => CorsOrigins::Any,
-            Err(_) => return Err(ConfigError::MissingCors),
-        };
-        Self::new(secret.into_bytes(), cors)
     }
 }
 

@@ -5,19 +5,16 @@
 //! - [`error`]: [`ApiError`], the single mapping of failures to `{"error"}` + status.
 //! - [`extract`]: JSON/path/query/auth extractors that reject with [`ApiError`].
 //! - [`jwt`], [`password`], [`throttle`]: access tokens, password hashing, login throttling.
-//! - [`config`]: [`ApiConfig`], read once per container.
-//! - [`embedded`]: wiring of the embedded stores; `lambda` (feature): the Lambda glue.
+//! - [`config`]: [`ApiConfig`], built once per container by the composition root
+//!   (`javumbo-app`, from `javumbo-runtime`'s settings).
 //!
 //! Every group router is complete on its own (fallbacks, CORS, body limits), so a Lambda serves
 //! exactly one group; [`app`] merges all four for `javumbo-local`.
 
 pub mod config;
-pub mod embedded;
 pub mod error;
 pub mod extract;
 pub mod jwt;
-#[cfg(feature = "lambda")]
-pub mod lambda;
 pub mod password;
 pub mod routes;
 pub mod throttle;

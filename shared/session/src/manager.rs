@@ -68,40 +68,6 @@ impl SessionConfig {
             run_inline: false,
         }
     }
-
-    /// Operator overrides from the environment (the same names on Lambda and locally):
-    /// `JAVUMBO_COMPACT_AFTER`, `JAVUMBO_TAKEOVER_TIMEOUT_MS`, `JAVUMBO_CACHE_MAX_ENTRIES`,
-    /// `JAVUMBO_CACHE_MAX_BYTES`. A value that does not parse is an error, not a silent default.
-    pub fn with_env_overrides(self) -> Result<Self, String> {
-        self.with_overrides(|k| std::env::var(k).ok())
-    }
-
-    fn with_overrides(mut self, var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let num = |k: &str| -> Result<Option<u64>, String> {
-            var(k)
-                .map(|v| {
-                    v.trim()
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| format!("{k}={v:?} is not a positive integer"))
-                })
-                .transpose()
-        };
-        if let Some(n) = num("JAVUMBO_COMPACT_AFTER")? {
-            self.compact_after = n;
-        }
-        if let Some(n) = num("JAVUMBO_TAKEOVER_TIMEOUT_MS")? {
-            self.takeover_timeout = Duration::from_millis(n);
-        }
-        if let Some(n) = num("JAVUMBO_CACHE_MAX_ENTRIES")? {
-            self.cache_max_entries = usize::try_from(n).map_err(|e| e.to_string())?;
-        }
-        if let Some(n) = num("JAVUMBO_CACHE_MAX_BYTES")? {
-            self.cache_max_bytes = n;
-        }
-        Ok(self)
-    }
 }
 
 #[derive(Clone)]

@@ -16,8 +16,6 @@ mod config;
 mod dynamo;
 pub mod emf;
 mod error;
-#[cfg(feature = "lambda")]
-pub mod lambda;
 mod provision;
 mod s3;
 mod sns;
@@ -103,46 +101,7 @@ impl AwsClients {
     }
 }
 
-/// Builds every port on AWS from `cfg` and the standard environment: what a Lambda `main`
-/// calls once at init.
+/// Builds every port on AWS from `cfg` and the standard environment (region, credentials).
 pub async fn build_ports(cfg: &AwsConfig, metrics: Arc<Metrics>) -> Ports {
     AwsClients::load(cfg).await.ports(cfg, metrics)
-}
-
-/// Everything a Lambda container builds once at init on the AWS backend.
-pub struct AwsContainer {
-    pub config: AwsConfig,
-    pub clients: AwsClients,
-    pub metrics: Arc<Metrics>,
-    pub ports: Ports,
-    /// Call [`emf::EmfEmitter::emit`] after each invocation.
-    pub emf: emf::EmfEmitter,
-}
-
-impl AwsContainer {
-    /// Reads [`AwsConfig::from_env`] and builds clients and ports; `function` names the EMF
-    /// dimension (e.g. "review").
-    pub async fn from_env(function: &str) -> Result<Self, AwsStoreError> {
-        let config = AwsConfig::from_env()?;
-        let clients = AwsClients::load(&config).await;
-        let metrics = Arc::new(Metrics::default());
-        let ports = clients.ports(&config, metrics.clone());
-        Ok(Self {
-            config,
-            clients,
-            metrics,
-            ports,
-            emf: emf::EmfEmitter::new(function),
-        })
-    }
-
-    /// The JWT signing key from `JAVUMBO_JWT_SECRET_ARN`.
-    pub async fn jwt_secret(&self) -> Result<Vec<u8>, AwsStoreError> {
-        let arn = self
-            .config
-            .jwt_secret_arn
-            .as_deref()
-            .ok_or_else(|| AwsStoreError::Config(format!("{ENV_JWT_SECRET_ARN} is not set")))?;
-        Ok(self.clients.secret_string(arn).await?.into_bytes())
-    }
 }

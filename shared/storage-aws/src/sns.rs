@@ -57,7 +57,7 @@ pub struct NoTopicBus;
 impl FlushBus for NoTopicBus {
     async fn publish(&self, _request: &FlushRequest) -> StoreResult<()> {
         Err(
-            AwsStoreError::Config(format!("{} is not set", crate::config::ENV_FLUSH_TOPIC_ARN))
+            AwsStoreError::Config("no flush topic is configured (JAVUMBO_FLUSH_TOPIC_ARN)".into())
                 .into(),
         )
     }

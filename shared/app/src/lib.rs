@@ -1,0 +1,96 @@
+//! The HTTP composition: turns `javumbo-runtime`'s containers into the API's [`AppState`] and
+//! routers, and serves one [`RouteGroup`] as a Lambda function.
+//!
+//! Kept apart from `javumbo-runtime` so the flush handler, which needs the runtime but no HTTP,
+//! links no axum, argon2 or jsonwebtoken (cargo unifies features across a build, so a feature
+//! could not keep them out).
+
+mod lambda;
+
+use javumbo_api::axum::Router;
+use javumbo_api::{ApiConfig, AppState, ConfigError, CorsOrigins};
+use javumbo_runtime::{Container, Runtime, RuntimeError};
+
+/// What a Lambda function's `main` returns.
+pub type Error = lambda_http::Error;
+
+/// The routes one Lambda function serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteGroup {
+    /// `POST /api/register`, `/api/login` (+ legacy `/register`, `/login`), `GET /api/health`.
+    Auth,
+    /// `GET`/`POST /api/review`.
+    Review,
+    /// Decks, cards, stats and `/api/session/*`.
+    Crud,
+    /// `GET /api/export`, `POST /api/import`.
+    Export,
+}
+
+impl RouteGroup {
+    pub const ALL: [Self; 4] = [Self::Auth, Self::Review, Self::Crud, Self::Export];
+
+    /// The function's name: its EMF lines' `function` property.
+    pub fn function(self) -> &'static str {
+        match self {
+            Self::Auth => "auth",
+            Self::Review => "review",
+            Self::Crud => "crud",
+            Self::Export => "export",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// The group's routes over `state` (complete on their own: fallbacks, CORS, body limits).
+pub fn router(group: RouteGroup, state: AppState) -> Router {
+    match group {
+        RouteGroup::Auth => javumbo_api::auth_router(state),
+        RouteGroup::Review => javumbo_api::review_router(state),
+        RouteGroup::Crud => javumbo_api::crud_router(state),
+        RouteGroup::Export => javumbo_api::export_router(state),
+    }
+}
+
+/// The HTTP settings of every container of `rt`: JWT key and CORS origins from its settings.
+/// `trust_forwarded_for` only behind our own proxy (the `javumbo-local` gateway).
+pub async fn api_config(rt: &Runtime, trust_forwarded_for: bool) -> Result<ApiConfig, AppError> {
+    let cors = CorsOrigins::parse(rt.cors_origins()?);
+    let mut config = ApiConfig::new(rt.jwt_secret().await?.into_bytes(), cors)?;
+    config.trust_forwarded_for = trust_forwarded_for;
+    Ok(config)
+}
+
+/// The API's state over one container.
+pub fn state(container: &Container, config: ApiConfig) -> AppState {
+    AppState::new(
+        container.sessions.clone(),
+        container.users.clone(),
+        config,
+        container.clock.clone(),
+    )
+}
+
+/// One Lambda container serving `group`: a new container of `rt`, its state, and the router
+/// exactly as [`run`] hands it to the Lambda runtime (also what the fixture tests drive).
+pub async fn build(group: RouteGroup, rt: &Runtime) -> Result<Router, AppError> {
+    let config = api_config(rt, false).await?;
+    let container = rt.container()?;
+    let routes = router(group, state(&container, config));
+    Ok(lambda::serve_router(routes, container.reporter))
+}
+
+/// A Lambda function serving `group`: build the container once, then serve invocations until
+/// it is frozen for good.
+pub async fn run(group: RouteGroup) -> Result<(), Error> {
+    let rt = Runtime::lambda(group.function()).await?;
+    let router = build(group, &rt).await?;
+    lambda_http::run(router).await
+}
