@@ -19,8 +19,8 @@
 //! | `coordination` | compaction requests, waiting for `flushed`, explicit flush, `status` |
 //! | `acquire` | a copy at the session's seq: hit, catch-up, load, claim, takeover |
 //! | `request` | `with_collection`: acquire → capture → commit → settle |
-//! | [`memory`], [`faults`] | in-memory ports and seeded fault injection (feature `testing`) |
-//! | [`conformance`] | the checks every adapter must pass (feature `conformance`) |
+//! | `memory`, `faults` | in-memory ports and seeded fault injection (feature `testing`) |
+//! | `conformance` | the checks every adapter must pass (feature `conformance`) |
 //!
 //! `coordination`, `acquire` and `request` add methods to `SessionManager`; the shared state
 //! they work on (and why its locks are what they are) is documented on the struct.

@@ -4,10 +4,10 @@
 //! Its methods live beside the protocol step they implement:
 //! - here: construction, registration (`create_collection`) and the small helpers the steps
 //!   share (the blocking-task runner, per-user locks, cache take/keep);
-//! - [`crate::request`]: `with_collection`, the request path (capture → commit → settle);
-//! - [`crate::acquire`]: getting a copy at the session's `seq` (hit, catch-up, load, claim,
+//! - `request`: `with_collection`, the request path (capture → commit → settle);
+//! - `acquire`: getting a copy at the session's `seq` (hit, catch-up, load, claim,
 //!   takeover);
-//! - [`crate::coordination`]: flushes (compaction requests, waiting for `flushed`, explicit
+//! - `coordination`: flushes (compaction requests, waiting for `flushed`, explicit
 //!   flush) and `status`.
 //!
 //! Requests of one user on one container are serialised by a per-user async mutex; across
