@@ -123,7 +123,7 @@ impl From<SessionError> for ApiError {
             SessionError::SessionNotFound => Self::NotFound("Session not found".into()),
             SessionError::NoCollection => Self::Internal("user has no collection".into()),
             SessionError::Store(s) => s.into(),
-            SessionError::Internal(m) => Self::Internal(m),
+            SessionError::Internal(e) => Self::Internal(e.to_string()),
         }
     }
 }

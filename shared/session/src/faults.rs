@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::manager::Ports;
+use crate::ports::Ports;
 use crate::ports::{
     Blob, BlobStore, Fence, FlushBus, FlushRequest, JournalEntry, PutCondition, SessionExpect,
     SessionItem, SessionStore, StoreError, StoreResult, UserRecord, UserStore,

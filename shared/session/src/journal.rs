@@ -1,5 +1,7 @@
 //! Journal entries: capturing one request's writes as a SQLite session-extension changeset,
-//! encoding it for the store, and replaying entries onto a snapshot (DESIGN §3, CHANGESETS.md).
+//! encoding it for the store, and replaying entries onto a snapshot. A card answer's entry is a
+//! few hundred bytes once compressed; the session extension's pitfalls (tables without a primary
+//! key, schemas that differ) are in `docs/ARCHITECTURE.md#changesets`.
 
 use bytes::Bytes;
 use javumbo_collection::{Collection, CollectionError};
@@ -7,14 +9,15 @@ use rusqlite::Connection;
 use rusqlite::session::{ConflictAction, ConflictType, Session};
 use sha2::{Digest, Sha256};
 
-use crate::manager::{Ports, SessionError};
-use crate::ports::{JournalEntry, JournalPayload, StoreError, spill_key};
+use crate::error::{InternalError, SessionError};
+use crate::ports::{JournalEntry, JournalPayload, Ports, PutCondition, StoreError, spill_key};
 use crate::username::Username;
 
 const ZSTD_LEVEL: i32 = 3;
 
 /// Fingerprint of the schema a changeset is captured on. The session extension silently skips
-/// tables whose schema differs (CHANGESETS.md pitfall 2), so replay compares this first.
+/// tables whose schema differs (`apply` returns Ok and drops those changes), so replay compares
+/// this first.
 pub fn schema_fingerprint(conn: &Connection) -> rusqlite::Result<String> {
     let mut stmt =
         conn.prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name")?;
@@ -81,11 +84,11 @@ pub fn apply_changeset(conn: &Connection, changeset: &[u8]) -> rusqlite::Result<
 }
 
 pub fn compress(raw: &[u8]) -> Result<Vec<u8>, SessionError> {
-    zstd::bulk::compress(raw, ZSTD_LEVEL).map_err(|e| SessionError::Internal(format!("zstd: {e}")))
+    zstd::bulk::compress(raw, ZSTD_LEVEL).map_err(|e| InternalError::Zstd(e).into())
 }
 
 pub fn decompress(data: &[u8]) -> Result<Vec<u8>, SessionError> {
-    zstd::stream::decode_all(data).map_err(|e| SessionError::Internal(format!("zstd: {e}")))
+    zstd::stream::decode_all(data).map_err(|e| InternalError::Zstd(e).into())
 }
 
 /// Blob key of a spilled entry. Suffixed with the request id: a stale writer whose commit is
@@ -113,12 +116,7 @@ pub async fn make_payload(
     let key = spill_blob_key(user, seq, request_id);
     ports
         .blobs
-        .put(
-            &key,
-            Bytes::from(z),
-            Default::default(),
-            crate::ports::PutCondition::Any,
-        )
+        .put(&key, Bytes::from(z), Default::default(), PutCondition::Any)
         .await?;
     Ok((JournalPayload::Spilled { blob_key: key, len }, len))
 }
@@ -176,13 +174,11 @@ pub fn replay(conn: &Connection, entries: &[(JournalEntry, Vec<u8>)]) -> Result<
     let fp = schema_fingerprint(conn).map_err(CollectionError::from)?;
     for (entry, raw) in entries {
         if entry.schema_fingerprint != fp {
-            return Err(SessionError::Internal(format!(
-                "journal entry {} was captured on another schema; refusing to replay",
-                entry.seq
-            )));
+            return Err(InternalError::SchemaMismatch { seq: entry.seq }.into());
         }
-        apply_changeset(conn, raw).map_err(|e| {
-            SessionError::Internal(format!("replaying journal entry {}: {e}", entry.seq))
+        apply_changeset(conn, raw).map_err(|source| InternalError::Replay {
+            seq: entry.seq,
+            source,
         })?;
     }
     Ok(())
@@ -275,7 +271,9 @@ mod tests {
         };
         assert!(matches!(
             replay(a.conn(), &[(entry, raw)]),
-            Err(SessionError::Internal(_))
+            Err(SessionError::Internal(InternalError::SchemaMismatch {
+                seq: 1
+            }))
         ));
     }
 

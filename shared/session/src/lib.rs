@@ -1,30 +1,58 @@
-//! Session caching and loss-free flush coordination (DESIGN §2–§7).
+//! Session caching and loss-free flush coordination: the protocol that lets any container serve
+//! a user's collection from a cached copy while no acknowledged write is ever lost
+//! (`docs/ARCHITECTURE.md#the-session-protocol`).
 //!
-//! - [`ports`]: the storage traits (`BlobStore`, `UserStore`, `SessionStore`, `FlushBus`).
-//! - [`metrics`]: per-container counters every adapter and the manager update.
-//! - [`username`]: the validated `Username` every key is built from.
-//! - [`journal`]: capturing a request's writes as a changeset; replaying entries.
-//! - [`manager`]: the request middleware (`SessionManager::with_collection`) and its cache.
-//! - [`flush`]: the flush handler (`handle_flush_request`).
-//! - [`cache`]: the LRU of open collections.
-//! - [`memory`]: in-memory ports (unit tests, simulation); [`faults`]: seeded fault injection.
+//! One concern per file, in dependency order (a file imports only files above it):
+//!
+//! | file | concern |
+//! |---|---|
+//! | [`username`] | the validated `Username` every key and path is built from |
+//! | [`metrics`] | per-container counters every adapter and the manager update |
+//! | [`ports`] | the storage traits (`BlobStore`, `UserStore`, `SessionStore`, `FlushBus`), their data, `StoreError`, and the `Ports` bundle |
+//! | [`error`] | `SessionError` (what the HTTP layer maps) |
+//! | [`outcome`] | `Served` / `Failed`: what a request answers, with its session id |
+//! | [`cache`] | the LRU of open collections; an entry owns its file |
+//! | [`journal`] | a request's writes as a changeset: capture, encode, fetch, replay |
+//! | `snapshot` | the snapshot blob: read it with the journal tail, materialize, upload |
+//! | [`flush`] | the flush handler (`handle_flush_request`): fold the journal, release |
+//! | [`manager`] | `SessionManager`: configuration and the state a container's requests share |
+//! | `coordination` | compaction requests, waiting for `flushed`, explicit flush, `status` |
+//! | `acquire` | a copy at the session's seq: hit, catch-up, load, claim, takeover |
+//! | `request` | `with_collection`: acquire → capture → commit → settle |
+//! | `memory`, `faults` | in-memory ports and seeded fault injection (feature `testing`) |
+//! | `conformance` | the checks every adapter must pass (feature `conformance`) |
+//!
+//! `coordination`, `acquire` and `request` add methods to `SessionManager`; the shared state
+//! they work on (and why its locks are what they are) is documented on the struct.
 
 pub mod cache;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod error;
+#[cfg(any(test, feature = "testing"))]
 pub mod faults;
 pub mod flush;
 pub mod journal;
 pub mod manager;
+#[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod metrics;
+pub mod outcome;
 pub mod ports;
+mod snapshot;
 pub mod username;
 
+mod acquire;
+mod coordination;
+mod request;
+#[cfg(test)]
+mod test_support;
+
+pub use coordination::SessionView;
+pub use error::{InternalError, SessionError};
 pub use flush::{FlushOutcome, handle_flush_request};
-pub use manager::{
-    Failed, Ports, Served, SessionConfig, SessionError, SessionManager, SessionView,
-};
+pub use manager::{SessionConfig, SessionManager};
 pub use metrics::Metrics;
+pub use outcome::{Failed, Served};
 pub use ports::*;
 pub use username::{InvalidUsername, Username};

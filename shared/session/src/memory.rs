@@ -14,8 +14,8 @@ use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
-use crate::manager::Ports;
 use crate::metrics::Metrics;
+use crate::ports::Ports;
 use crate::ports::{
     Blob, BlobStore, Fence, FlushBus, FlushRequest, JournalEntry, PutCondition, SessionExpect,
     SessionItem, SessionStatus, SessionStore, StoreError, StoreResult, UserRecord, UserStore,

@@ -1,6 +1,6 @@
-//! Per-container counters (DESIGN §7). Adapters count their store calls here; the session
-//! manager counts cache hits, takeovers and journal bytes. `javumbo-local` sums them over
-//! containers for `GET /_local/metrics`; on Lambda they are emitted as EMF.
+//! Per-container counters (`docs/ARCHITECTURE.md#metrics`). Adapters count their store calls
+//! here; the session manager counts cache hits, takeovers and journal bytes. `javumbo-local`
+//! sums them over containers for `GET /_local/metrics`; on Lambda they are emitted as EMF.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,13 +1,14 @@
-//! The narrow storage traits the session protocol runs on (DESIGN §2). Each has an embedded
-//! adapter (`javumbo-storage-local`, the default) and an AWS adapter (S3 / DynamoDB / SNS); the
-//! semantics below are exactly what those services guarantee, so one conformance suite
-//! (`crate::conformance`) holds both to them.
+//! The narrow storage traits the session protocol runs on (`docs/ARCHITECTURE.md#ports`). Each
+//! has an embedded adapter (`javumbo-storage-local`, the default) and an AWS adapter (S3 /
+//! DynamoDB / SNS); the semantics below are exactly what those services guarantee, so one
+//! conformance suite (`crate::conformance`) holds both to them.
 //!
 //! Every adapter counts its calls in the container's [`Metrics`](crate::metrics::Metrics):
 //! `blob_get`/`blob_put`/`blob_delete` per blob call, `table_read`/`table_write` per item call,
 //! `journal_commit` per fenced commit, `journal_read` per journal query, `bus_publish` per publish.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -18,15 +19,38 @@ use crate::username::Username;
 /// Failures of a store call. `ConditionFailed` is a definite "no" (nothing was written);
 /// `Unavailable` is ambiguous (the write may or may not have happened) and callers must treat
 /// it that way.
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("condition failed")]
     ConditionFailed,
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A definite failure that is not a precondition: the adapter's own error, kept whole.
     #[error("store error: {0}")]
-    Other(String),
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
+
+impl StoreError {
+    /// `Other`, caused by an adapter's error.
+    pub fn other(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Other(Box::new(cause))
+    }
+}
+
+/// Causes are not comparable, so two `Other`s are equal when they say the same thing; the
+/// protocol itself only ever compares against `ConditionFailed`.
+impl PartialEq for StoreError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::ConditionFailed, Self::ConditionFailed) => true,
+            (Self::Unavailable(a), Self::Unavailable(b)) => a == b,
+            (Self::Other(a), Self::Other(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for StoreError {}
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -134,7 +158,7 @@ impl SessionStatus {
     }
 }
 
-/// The `sessions` item of one user (DESIGN §3).
+/// The `sessions` item of one user (`docs/ARCHITECTURE.md#durable-state`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionItem {
     pub username: Username,
@@ -147,7 +171,7 @@ pub struct SessionItem {
     /// Last committed journal entry (0 = none ever).
     pub seq: u64,
     /// The last entry known to be folded into the snapshot (advisory: the snapshot's own
-    /// metadata is authoritative, DESIGN §4.4).
+    /// metadata is authoritative: it alone says which entries the snapshot contains).
     pub snapshot_seq: u64,
     pub requested_by: Option<String>,
     /// Epoch milliseconds.
@@ -191,7 +215,7 @@ pub enum JournalPayload {
     Spilled { blob_key: String, len: u64 },
 }
 
-/// One request's writes (DESIGN §3 `journal`).
+/// One request's writes: one item of the `journal` table, keyed by user and `seq`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalEntry {
     pub seq: u64,
@@ -205,7 +229,7 @@ pub struct JournalEntry {
     pub schema_fingerprint: String,
 }
 
-/// The fencing token of a journal commit (DESIGN §4.2).
+/// The fencing token of a journal commit (`docs/ARCHITECTURE.md#fenced-commit`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fence {
     pub owner: String,
@@ -253,7 +277,8 @@ pub trait SessionStore: Send + Sync + 'static {
 // Flush bus (SNS)
 // ---------------------------------------------------------------------------------------------
 
-/// Published by a container that finds the session held by another (DESIGN §5.5).
+/// Asks the flush handler to fold a session's journal into the snapshot: published for a
+/// compaction, or by a request that finds the session's flush late.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlushRequest {
     pub username: Username,
@@ -267,6 +292,19 @@ pub struct FlushRequest {
 #[async_trait]
 pub trait FlushBus: Send + Sync + 'static {
     async fn publish(&self, request: &FlushRequest) -> StoreResult<()>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bundle a container runs on
+// ---------------------------------------------------------------------------------------------
+
+/// One adapter per port: what the session manager and the flush handler are built from.
+#[derive(Clone)]
+pub struct Ports {
+    pub blobs: Arc<dyn BlobStore>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub users: Arc<dyn UserStore>,
+    pub bus: Arc<dyn FlushBus>,
 }
 
 /// Blob key of a user's collection snapshot.

@@ -42,7 +42,7 @@ impl From<AwsStoreError> for StoreError {
         match e {
             AwsStoreError::ConditionFailed => StoreError::ConditionFailed,
             AwsStoreError::Unavailable { .. } => StoreError::Unavailable(e.to_string()),
-            _ => StoreError::Other(e.to_string()),
+            _ => StoreError::other(e),
         }
     }
 }

@@ -39,7 +39,7 @@ impl From<LocalStoreError> for StoreError {
             LocalStoreError::Shared {
                 transient: true, ..
             } => StoreError::Unavailable(e.to_string()),
-            _ => StoreError::Other(e.to_string()),
+            _ => StoreError::other(e),
         }
     }
 }

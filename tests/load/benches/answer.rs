@@ -22,7 +22,7 @@ fn collection() -> (tempfile::TempDir, Collection, Arc<ManualClock>) {
         &CreateOptions::default(),
     )
     .expect("create collection");
-    // As `javumbo_session::flush::materialize` opens every cached copy.
+    // As the session crate's `snapshot::materialize` opens every cached copy.
     col.conn()
         .execute_batch("PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY;")
         .expect("cache pragmas");
