@@ -70,7 +70,7 @@ fn assert_refused(bytes: &[u8], limits: &ImportLimits, want: Want) {
     let before = dump(&col);
     let err = import_apkg(&col, bytes, limits).expect_err("hostile package was accepted");
     match (&err, &want) {
-        (ApkgError::InvalidPackage(m), Want::Invalid(needle)) => {
+        (ApkgError::InvalidPackage { reason: m, .. }, Want::Invalid(needle)) => {
             assert!(
                 m.to_lowercase().contains(&needle.to_lowercase()),
                 "message {m:?} lacks {needle:?}"
@@ -228,7 +228,10 @@ fn lying_size_headers_do_not_bypass_the_limit() {
     // Either the streaming limit trips, or the reader stops at the claimed size and the CRC
     // or the content check refuses it: never more than the limit is written.
     assert!(
-        matches!(err, ApkgError::TooLarge(_) | ApkgError::InvalidPackage(_)),
+        matches!(
+            err,
+            ApkgError::TooLarge(_) | ApkgError::InvalidPackage { .. }
+        ),
         "{err:?}"
     );
     assert_eq!(before, dump(&col));

@@ -1,6 +1,6 @@
-//! Replay equivalence (DESIGN.md §4.3) for every engine operation: the SQLite session
-//! changeset captured around one operation, applied to a copy of the state before it, must
-//! reproduce the state after it row for row, in every table.
+//! Replay equivalence (`docs/ARCHITECTURE.md#replay-equivalence`) for every engine operation:
+//! the SQLite session changeset captured around one operation, applied to a copy of the state
+//! before it, must reproduce the state after it row for row, in every table.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -99,7 +99,7 @@ fn assert_replays(fx: &Fixture, name: &str, op: impl FnOnce(&Collection)) {
     assert_ne!(pre, post, "{name}: the operation changed nothing");
     assert!(!bytes.is_empty(), "{name}: empty changeset");
 
-    // The session extension silently skips tables without a primary key (CHANGESETS.md):
+    // The session extension silently skips tables without a primary key (such as `graves`):
     // every table an operation writes must have one.
     for ((table, before), (_, after)) in pre.iter().zip(&post) {
         if before != after {

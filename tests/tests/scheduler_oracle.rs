@@ -7,8 +7,8 @@
 //! (`SCHED_ORACLE_SEED=<u64>` and `SCHED_ORACLE_SCENARIOS=<n>` explore other scenario sets).
 
 use javumbo_scheduler::{
-    CardState, DeckConfig, Ease, QUEUE_DAY_LEARN, QUEUE_LEARN, QUEUE_NEW, QUEUE_REVIEW, answer,
-    format_interval, next_intervals, timing,
+    CardQueue, CardState, CardType, DeckConfig, Ease, answer, format_interval, next_intervals,
+    timing,
 };
 use javumbo_tests::run_oracle;
 use rand::rngs::StdRng;
@@ -168,8 +168,8 @@ fn gen_gap(rng: &mut StdRng, card: &CardState, now: i64, today: i64) -> i64 {
         return rng.random_range(0..upper);
     }
     match card.queue {
-        QUEUE_NEW => rng.random_range(0..60),
-        QUEUE_LEARN => {
+        CardQueue::New => rng.random_range(0..60),
+        CardQueue::Learn => {
             let wait = card.due - now;
             let jitter = match rng.random_range(0..10) {
                 0 | 1 => -rng.random_range(0..=300),
@@ -179,7 +179,7 @@ fn gen_gap(rng: &mut StdRng, card: &CardState, now: i64, today: i64) -> i64 {
             };
             (wait + jitter).max(0)
         }
-        QUEUE_REVIEW | QUEUE_DAY_LEARN => {
+        CardQueue::Review | CardQueue::DayLearn => {
             let k = match rng.random_range(0..20) {
                 0..=2 => -rng.random_range(1..=3),
                 3..=12 => 0,
@@ -200,8 +200,8 @@ fn gen_gap(rng: &mut StdRng, card: &CardState, now: i64, today: i64) -> i64 {
 fn new_card(id: i64) -> CardState {
     CardState {
         id,
-        ctype: 0,
-        queue: QUEUE_NEW,
+        ctype: CardType::New,
+        queue: CardQueue::New,
         due: 1,
         ivl: 0,
         factor: 0,
@@ -260,7 +260,7 @@ fn gen_scenario(rng: &mut StdRng, index: usize) -> Scenario {
         "card_id": card_id,
         "config": if index == 0 { json!({}) } else { oracle_config(&dconf) },
         "answers": answers.iter().map(|&(e, gap, taken)| json!({
-            "ease": e as u8, "seconds_later": gap, "taken_ms": taken,
+            "ease": i64::from(e), "seconds_later": gap, "taken_ms": taken,
         })).collect::<Vec<_>>(),
     });
     Scenario {
@@ -281,7 +281,7 @@ fn fixed_scenarios() -> Vec<Scenario> {
         Scenario {
             json: json!({
                 "name": name, "start": start, "card_id": card_id, "config": oracle_config(&dconf),
-                "answers": answers.iter().map(|&(e, gap, _)| json!({"ease": e as u8, "seconds_later": gap}))
+                "answers": answers.iter().map(|&(e, gap, _)| json!({"ease": i64::from(e), "seconds_later": gap}))
                     .collect::<Vec<_>>(),
             }),
             conf: DeckConfig::from_dconf_json(&dconf),
@@ -300,7 +300,8 @@ fn fixed_scenarios() -> Vec<Scenario> {
         d
     };
     vec![
-        // The oracle README's table.
+        // One card over 26 days with stock options (the scheduler crate's unit tests replay it
+        // too, as `readme_example_table`).
         fixed(
             "readme",
             noon,
@@ -451,10 +452,11 @@ fn scheduler_matches_anki() {
             // `left` is compared whole: Anki 26.9 writes the bare step count (no today*1000).
             let ours = json!({
                 "timing": {"today": t.days_elapsed, "next_day_at": t.next_day_at},
-                "after": {"type": c.ctype, "queue": c.queue, "due": c.due, "ivl": c.ivl,
-                          "factor": c.factor, "left": c.left, "lapses": c.lapses, "reps": c.reps},
-                "revlog": {"ease": r.ease, "ivl": r.ivl, "lastIvl": r.last_ivl, "factor": r.factor,
-                           "time": r.time_ms, "type": r.kind},
+                "after": {"type": i64::from(c.ctype), "queue": i64::from(c.queue), "due": c.due,
+                          "ivl": c.ivl, "factor": c.factor, "left": c.left, "lapses": c.lapses,
+                          "reps": c.reps},
+                "revlog": {"ease": i64::from(r.ease), "ivl": r.ivl, "lastIvl": r.last_ivl,
+                           "factor": r.factor, "time": r.time_ms, "type": i64::from(r.kind)},
                 "leech": tagged,
                 "labels": next_intervals(&card, &sc.conf, &t).map(format_interval),
             });

@@ -86,6 +86,7 @@ impl From<CollectionError> for ApiError {
         match e {
             CollectionError::NotFound(m) => Self::NotFound(m),
             CollectionError::InvalidInput(m) => Self::BadRequest(m),
+            e @ CollectionError::InvalidEase(_) => Self::BadRequest(e.to_string()),
             CollectionError::Conflict(m) => Self::Conflict(m),
             e @ CollectionError::InvalidPackage(_) => Self::BadRequest(e.to_string()),
             CollectionError::TooLarge(m) => Self::PayloadTooLarge(m),

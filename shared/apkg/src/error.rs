@@ -1,3 +1,5 @@
+use std::error::Error as StdError;
+
 use javumbo_collection::CollectionError;
 use thiserror::Error;
 
@@ -5,8 +7,14 @@ use thiserror::Error;
 /// 400/413); `Collection` is a failure of our own store.
 #[derive(Debug, Error)]
 pub enum ApkgError {
-    #[error("invalid Anki package: {0}")]
-    InvalidPackage(String),
+    /// `reason` says what is wrong with the upload; `source` is the error that revealed it (a
+    /// zip, SQLite or JSON error reading the package), when there is one.
+    #[error("invalid Anki package: {reason}")]
+    InvalidPackage {
+        reason: String,
+        #[source]
+        source: Option<Box<dyn StdError + Send + Sync>>,
+    },
     #[error("package too large: {0}")]
     TooLarge(String),
     #[error(transparent)]
@@ -14,8 +22,34 @@ pub enum ApkgError {
 }
 
 impl ApkgError {
-    pub(crate) fn invalid(msg: impl Into<String>) -> Self {
-        Self::InvalidPackage(msg.into())
+    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
+        Self::InvalidPackage {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn invalid_because(
+        reason: impl Into<String>,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        Self::InvalidPackage {
+            reason: reason.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The reason an upload was refused with its cause appended, `reason (cause)`: the message
+    /// the uploader gets.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::InvalidPackage {
+                reason,
+                source: Some(source),
+            } => format!("{reason} ({source})"),
+            Self::InvalidPackage { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        }
     }
 }
 
@@ -25,7 +59,7 @@ impl From<CollectionError> for ApkgError {
     /// same package error, not as an opaque collection failure.
     fn from(e: CollectionError) -> Self {
         match e {
-            CollectionError::InvalidPackage(m) => Self::InvalidPackage(m),
+            CollectionError::InvalidPackage(m) => Self::invalid(m),
             CollectionError::TooLarge(m) => Self::TooLarge(m),
             other => Self::Collection(other),
         }
@@ -47,9 +81,11 @@ impl From<std::io::Error> for ApkgError {
 }
 
 impl From<ApkgError> for CollectionError {
+    /// The package error tunnels through `CollectionError` as text (the session layer's
+    /// operations return `CollectionError`); the text keeps the cause, as the uploader sees it.
     fn from(e: ApkgError) -> Self {
         match e {
-            ApkgError::InvalidPackage(m) => CollectionError::InvalidPackage(m),
+            e @ ApkgError::InvalidPackage { .. } => CollectionError::InvalidPackage(e.detail()),
             ApkgError::TooLarge(m) => CollectionError::TooLarge(m),
             ApkgError::Collection(c) => c,
         }

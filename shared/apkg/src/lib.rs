@@ -67,7 +67,7 @@ pub fn import_apkg(
     let data = source::read_package_collection(extracted.path())?;
     // The temp file is no longer needed once everything is in memory; drop it before writing.
     drop(extracted);
-    let summary = col.atomic(|c| merge::merge(c, &data).map_err(Into::into))?;
+    let summary = col.atomic(|c| merge::merge(c, &data))?;
     tracing::info!(
         notes = summary.notes,
         cards = summary.cards,
@@ -412,7 +412,7 @@ mod tests {
         let before = dump(&target);
         let err = import_apkg(&target, &package, &ImportLimits::default()).unwrap_err();
         assert!(
-            matches!(&err, ApkgError::InvalidPackage(m) if m.contains("has 1 fields")),
+            matches!(&err, ApkgError::InvalidPackage { reason, .. } if reason.contains("has 1 fields")),
             "{err}"
         );
         assert_eq!(before, dump(&target));
@@ -432,7 +432,7 @@ mod tests {
             &ImportLimits::default(),
         )
         .unwrap_err();
-        assert!(matches!(err, ApkgError::InvalidPackage(m) if m.contains("v1")));
+        assert!(matches!(err, ApkgError::InvalidPackage { reason, .. } if reason.contains("v1")));
     }
 
     #[test]
@@ -444,7 +444,18 @@ mod tests {
         ));
         let back: ApkgError =
             javumbo_collection::CollectionError::InvalidPackage("y".into()).into();
-        assert!(matches!(back, ApkgError::InvalidPackage(_)));
+        assert!(matches!(back, ApkgError::InvalidPackage { .. }));
+        // The uploader's message keeps the cause that revealed the problem.
+        let json_error = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        let e = ApkgError::invalid_because("col.decks is not valid JSON", json_error);
+        assert!(std::error::Error::source(&e).is_some());
+        let javumbo_collection::CollectionError::InvalidPackage(message) = e.into() else {
+            panic!("not an invalid package");
+        };
+        assert!(
+            message.starts_with("col.decks is not valid JSON (EOF while parsing"),
+            "{message}"
+        );
     }
 
     use std::collections::BTreeSet;

@@ -28,7 +28,7 @@ pub(crate) fn extract_collection(
         return Err(ApkgError::invalid("the file is empty"));
     }
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|e| ApkgError::invalid(format!("not a zip file ({e})")))?;
+        .map_err(|e| ApkgError::invalid_because("not a zip file", e))?;
     if archive.len() > limits.max_entries {
         return Err(ApkgError::invalid(format!(
             "the package has {} entries; at most {} are accepted (media is not imported: \
@@ -39,7 +39,7 @@ pub(crate) fn extract_collection(
     }
     let mut names = Vec::with_capacity(archive.len());
     for name in archive.file_names() {
-        let name = name.map_err(|e| ApkgError::invalid(format!("unreadable entry name ({e})")))?;
+        let name = name.map_err(|e| ApkgError::invalid_because("unreadable entry name", e))?;
         check_member_name(&name)?;
         names.push(name.into_owned());
     }
@@ -66,7 +66,7 @@ pub(crate) fn extract_collection(
         .min(limits.max_uncompressed_bytes);
     let mut entry = archive
         .by_name(member)
-        .map_err(|e| ApkgError::invalid(format!("cannot read {member} ({e})")))?;
+        .map_err(|e| ApkgError::invalid_because(format!("cannot read {member}"), e))?;
     let too_large =
         || ApkgError::TooLarge(format!("{member} decompresses to more than {limit} bytes"));
     if entry.size() > limit {
@@ -78,7 +78,7 @@ pub(crate) fn extract_collection(
     loop {
         let n = entry
             .read(&mut buf)
-            .map_err(|e| ApkgError::invalid(format!("{member} is damaged ({e})")))?;
+            .map_err(|e| ApkgError::invalid_because(format!("{member} is damaged"), e))?;
         if n == 0 {
             break;
         }
@@ -153,18 +153,24 @@ mod tests {
     #[test]
     fn refuses_bad_archives() {
         let d = ImportLimits::default();
-        assert!(matches!(err(b"", &d), ApkgError::InvalidPackage(m) if m.contains("empty")));
         assert!(
-            matches!(err(b"hello", &d), ApkgError::InvalidPackage(m) if m.contains("not a zip"))
+            matches!(err(b"", &d), ApkgError::InvalidPackage { reason: m, .. } if m.contains("empty"))
+        );
+        assert!(
+            matches!(err(b"hello", &d), ApkgError::InvalidPackage { reason: m, .. } if m.contains("not a zip"))
         );
         let z = zip_of(&[("media", b"{}")]);
-        assert!(matches!(err(&z, &d), ApkgError::InvalidPackage(m) if m.contains("no collection")));
+        assert!(
+            matches!(err(&z, &d), ApkgError::InvalidPackage { reason: m, .. } if m.contains("no collection"))
+        );
         let z = zip_of(&[("collection.anki21b", b"zstd"), ("meta", b"")]);
-        assert!(matches!(err(&z, &d), ApkgError::InvalidPackage(m) if m.contains("older Anki")));
+        assert!(
+            matches!(err(&z, &d), ApkgError::InvalidPackage { reason: m, .. } if m.contains("older Anki"))
+        );
         for name in ["../../etc/passwd", "/etc/passwd", "a\\..\\b", "C:/x"] {
             let z = zip_of(&[("collection.anki2", b"x"), (name, b"x")]);
             assert!(
-                matches!(err(&z, &d), ApkgError::InvalidPackage(m) if m.contains("unsafe")),
+                matches!(err(&z, &d), ApkgError::InvalidPackage { reason: m, .. } if m.contains("unsafe")),
                 "{name}"
             );
         }
@@ -190,6 +196,8 @@ mod tests {
             ..ImportLimits::default()
         };
         let z = zip_of(&[("collection.anki2", b"x"), ("media", b"{}")]);
-        assert!(matches!(err(&z, &few), ApkgError::InvalidPackage(m) if m.contains("entries")));
+        assert!(
+            matches!(err(&z, &few), ApkgError::InvalidPackage { reason: m, .. } if m.contains("entries"))
+        );
     }
 }

@@ -4,8 +4,11 @@
 use std::path::Path;
 
 use javumbo_collection::schema::{REQUIRED_COLUMNS, SCHEMA_VERSION};
+use javumbo_collection::storage::cards::Card;
+use javumbo_collection::storage::revlog::{RevlogEntry, ease_from_stored};
+use javumbo_collection::{CardQueue, CardType, RevlogKind};
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, Row};
 use serde_json::{Map, Value};
 
 use crate::ApkgError;
@@ -44,39 +47,6 @@ pub(crate) struct SrcNote {
     pub data: String,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct SrcCard {
-    pub id: i64,
-    pub nid: i64,
-    pub did: i64,
-    pub ord: i64,
-    pub mod_secs: i64,
-    pub ctype: i64,
-    pub queue: i64,
-    pub due: i64,
-    pub ivl: i64,
-    pub factor: i64,
-    pub reps: i64,
-    pub lapses: i64,
-    pub left: i64,
-    pub odue: i64,
-    pub odid: i64,
-    pub flags: i64,
-    pub data: String,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct SrcRevlog {
-    pub id: i64,
-    pub cid: i64,
-    pub ease: i64,
-    pub ivl: i64,
-    pub last_ivl: i64,
-    pub factor: i64,
-    pub time: i64,
-    pub kind: i64,
-}
-
 /// Everything the merge needs from the package, already validated.
 #[derive(Debug, Clone)]
 pub(crate) struct SourceData {
@@ -84,13 +54,14 @@ pub(crate) struct SourceData {
     pub notetypes: std::collections::HashMap<i64, SrcNotetype>,
     pub decks: std::collections::HashMap<i64, SrcDeck>,
     pub notes: Vec<SrcNote>,
-    pub cards: Vec<SrcCard>,
-    pub revlog: Vec<SrcRevlog>,
+    /// As the package stores them (`usn` included; the merge decides what it writes).
+    pub cards: Vec<Card>,
+    pub revlog: Vec<RevlogEntry>,
 }
 
 /// SQLite errors while reading the upload are the upload's fault.
 fn bad_db(e: rusqlite::Error) -> ApkgError {
-    ApkgError::invalid(format!("the collection database is unreadable ({e})"))
+    ApkgError::invalid_because("the collection database is unreadable", e)
 }
 
 pub(crate) fn read_package_collection(path: &Path) -> Result<SourceData, ApkgError> {
@@ -264,68 +235,22 @@ fn read_all(conn: &Connection) -> Result<SourceData, ApkgError> {
     )?;
     let cards = query(
         conn,
-        "SELECT id, nid, did, ord, mod, type, queue, due, ivl, factor, reps, lapses, left, odue, \
-         odid, flags, data FROM cards ORDER BY id",
-        |r| {
-            Ok(SrcCard {
-                id: r.get(0)?,
-                nid: r.get(1)?,
-                did: r.get(2)?,
-                ord: r.get(3)?,
-                mod_secs: r.get(4)?,
-                ctype: r.get(5)?,
-                queue: r.get(6)?,
-                due: r.get(7)?,
-                ivl: r.get(8)?,
-                factor: r.get(9)?,
-                reps: r.get(10)?,
-                lapses: r.get(11)?,
-                left: r.get(12)?,
-                odue: r.get(13)?,
-                odid: r.get(14)?,
-                flags: r.get(15)?,
-                data: r.get(16)?,
-            })
-        },
+        "SELECT id, nid, did, ord, mod, usn, type, queue, due, ivl, factor, reps, lapses, left, \
+         odue, odid, flags, data FROM cards ORDER BY id",
+        package_card,
     )?;
     let revlog = query(
         conn,
-        "SELECT id, cid, ease, ivl, lastIvl, factor, time, type FROM revlog ORDER BY id",
-        |r| {
-            Ok(SrcRevlog {
-                id: r.get(0)?,
-                cid: r.get(1)?,
-                ease: r.get(2)?,
-                ivl: r.get(3)?,
-                last_ivl: r.get(4)?,
-                factor: r.get(5)?,
-                time: r.get(6)?,
-                kind: r.get(7)?,
-            })
-        },
+        "SELECT id, cid, usn, ease, ivl, lastIvl, factor, time, type FROM revlog ORDER BY id",
+        package_revlog_entry,
     )?;
-    for c in &cards {
-        if !(0..=3).contains(&c.ctype) || !(-3..=4).contains(&c.queue) || c.ord < 0 {
-            return Err(ApkgError::invalid(format!(
-                "card {} has an invalid type/queue/ordinal ({}/{}/{})",
-                c.id, c.ctype, c.queue, c.ord
-            )));
-        }
-    }
-    if let Some(r) = revlog
-        .iter()
-        .find(|r| !(0..=4).contains(&r.ease) || !(0..=5).contains(&r.kind))
-    {
-        return Err(ApkgError::invalid(format!(
-            "review log entry {} is invalid",
-            r.id
-        )));
-    }
+    let cards = cards.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let revlog = revlog.into_iter().collect::<Result<Vec<_>, _>>()?;
     // A collection still on Anki's v1 scheduler keeps learning cards and revlog eases in a
     // different encoding; Anki converts them on import. We do not, so refuse rather than
     // silently mis-schedule. (All-new packages, e.g. genanki's, are the same in both.)
     let sched_ver = conf.get("schedVer").and_then(Value::as_i64).unwrap_or(1);
-    if sched_ver < 2 && cards.iter().any(|c| c.queue != 0) {
+    if sched_ver < 2 && cards.iter().any(|c| c.queue != CardQueue::New) {
         return Err(ApkgError::invalid(
             "this collection uses Anki's old v1 scheduler; open it in a current Anki version \
              (which upgrades it) and export it again",
@@ -339,6 +264,65 @@ fn read_all(conn: &Connection) -> Result<SourceData, ApkgError> {
         cards,
         revlog,
     })
+}
+
+/// A package's card, or why it is refused: a type, queue or ordinal no Anki writes.
+fn package_card(r: &Row<'_>) -> rusqlite::Result<Result<Card, ApkgError>> {
+    let (id, ord, ctype, queue): (i64, i64, i64, i64) =
+        (r.get(0)?, r.get(3)?, r.get(6)?, r.get(7)?);
+    let (Ok(typed_ctype), Ok(typed_queue), true) = (
+        CardType::try_from(ctype),
+        CardQueue::try_from(queue),
+        ord >= 0,
+    ) else {
+        return Ok(Err(ApkgError::invalid(format!(
+            "card {id} has an invalid type/queue/ordinal ({ctype}/{queue}/{ord})"
+        ))));
+    };
+    Ok(Ok(Card {
+        id,
+        note_id: r.get(1)?,
+        deck_id: r.get(2)?,
+        ord,
+        mtime: r.get(4)?,
+        usn: r.get(5)?,
+        ctype: typed_ctype,
+        queue: typed_queue,
+        due: r.get(8)?,
+        ivl: r.get(9)?,
+        factor: r.get(10)?,
+        reps: r.get(11)?,
+        lapses: r.get(12)?,
+        left: r.get(13)?,
+        original_due: r.get(14)?,
+        original_deck_id: r.get(15)?,
+        flags: r.get(16)?,
+        data: r.get(17)?,
+    }))
+}
+
+/// A package's review log entry, or why it is refused: a button or type no Anki writes.
+fn package_revlog_entry(r: &Row<'_>) -> rusqlite::Result<Result<RevlogEntry, ApkgError>> {
+    let id: i64 = r.get(0)?;
+    let (Ok(ease), Ok(kind)) = (
+        ease_from_stored(r.get(3)?),
+        RevlogKind::try_from(r.get::<_, i64>(8)?),
+    ) else {
+        return Ok(Err(ApkgError::invalid(format!(
+            "review log entry {id} is invalid"
+        ))));
+    };
+    Ok(Ok(RevlogEntry {
+        id,
+        card_id: r.get(1)?,
+        usn: r.get(2)?,
+        ease,
+        ivl: r.get(4)?,
+        last_ivl: r.get(5)?,
+        factor: r.get(6)?,
+        time_ms: r.get(7)?,
+        kind,
+    }))
 }
 
 fn check_version(ver: i64) -> Result<(), ApkgError> {
@@ -372,9 +356,10 @@ fn parse_object(text: &str, what: &str) -> Result<Map<String, Value>, ApkgError>
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(ApkgError::invalid(format!("{what} is not a JSON object"))),
-        Err(e) => Err(ApkgError::invalid(format!(
-            "{what} is not valid JSON ({e})"
-        ))),
+        Err(e) => Err(ApkgError::invalid_because(
+            format!("{what} is not valid JSON"),
+            e,
+        )),
     }
 }
 

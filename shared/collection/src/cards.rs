@@ -3,13 +3,15 @@
 //! Notes we create have one card (template 0). A card of an imported note type shows the
 //! fields its templates show (see `Sides`); editing it rewrites only those two fields.
 
-use rusqlite::{OptionalExtension, params};
+use javumbo_scheduler::{CardQueue, CardType};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::coljson::{ColJson, JsonObject, json_i64};
 use crate::ids::{IdTable, field_checksum, new_guid, strip_html};
-use crate::{Collection, CollectionError, Result};
+use crate::storage::cards::Card;
+use crate::storage::notes::Note;
+use crate::{Collection, CollectionError, Result, storage};
 
 /// Largest accepted field, in bytes. Anki has no hard limit, but a flashcard side over 100 KB
 /// is a mistake or an attack, and every edit is journaled whole.
@@ -30,6 +32,8 @@ pub struct CardDetail {
     pub deck_id: i64,
     pub front: String,
     pub back: String,
+    /// `cards.queue` as Anki numbers it (`CardQueue` converts); the HTTP contract exposes the
+    /// number.
     pub queue: i64,
     /// As stored: a position (new), epoch seconds (queue 1) or a day number (queues 2/3).
     pub due: i64,
@@ -211,28 +215,47 @@ impl Collection {
 
         let now = self.clock().now_secs();
         let note_id = self.next_id(IdTable::Notes)?;
-        let flds = format!("{front}{FIELD_SEP}{back}");
-        self.conn().execute(
-            "INSERT INTO notes (id, guid, mid, mod, usn, tags, flds, sfld, csum, flags, data)
-             VALUES (?1, ?2, ?3, ?4, -1, '', ?5, ?6, ?7, 0, '')",
-            params![
-                note_id,
-                new_guid(),
-                model.id,
-                now,
-                flds,
-                strip_html(front),
-                field_checksum(front)
-            ],
+        storage::notes::insert(
+            self.conn(),
+            &Note {
+                id: note_id,
+                guid: new_guid(),
+                mid: model.id,
+                mtime: now,
+                usn: -1,
+                tags: String::new(),
+                flds: format!("{front}{FIELD_SEP}{back}"),
+                sfld: strip_html(front),
+                csum: field_checksum(front),
+                flags: 0,
+                data: String::new(),
+            },
         )?;
         let card_id = self.next_id(IdTable::Cards)?;
-        // A new card: queue/type 0, due = its position in the new queue, data "{}" (what
-        // Anki 26 writes until the first answer adds `pos` and `lrt`).
-        self.conn().execute(
-            "INSERT INTO cards (id, nid, did, ord, mod, usn, type, queue, due, ivl, factor, reps,
-                                lapses, left, odue, odid, flags, data)
-             VALUES (?1, ?2, ?3, 0, ?4, -1, 0, 0, ?5, 0, 0, 0, 0, 0, 0, 0, 0, '{}')",
-            params![card_id, note_id, deck_id, now, position],
+        // A new card: due = its position in the new queue, data "{}" (what Anki 26 writes until
+        // the first answer adds `pos` and `lrt`).
+        storage::cards::insert(
+            self.conn(),
+            &Card {
+                id: card_id,
+                note_id,
+                deck_id,
+                ord: 0,
+                mtime: now,
+                usn: -1,
+                ctype: CardType::New,
+                queue: CardQueue::New,
+                due: position,
+                ivl: 0,
+                factor: 0,
+                reps: 0,
+                lapses: 0,
+                left: 0,
+                original_due: 0,
+                original_deck_id: 0,
+                flags: 0,
+                data: "{}".into(),
+            },
         )?;
         Ok(AddedCard { card_id, note_id })
     }
@@ -261,26 +284,17 @@ impl Collection {
 
     pub fn card(&self, id: i64) -> Result<CardDetail> {
         let sides = Sides::load(self)?;
-        self.conn()
-            .query_row(
-                "SELECT c.id, c.nid, c.did, n.flds, c.queue, c.due, n.mid, c.ord
-                 FROM cards c JOIN notes n ON n.id = c.nid WHERE c.id = ?1",
-                [id],
-                |r| {
-                    let (front, back) = sides.render(r.get(6)?, r.get(7)?, &r.get::<_, String>(3)?);
-                    Ok(CardDetail {
-                        card_id: r.get(0)?,
-                        note_id: r.get(1)?,
-                        deck_id: r.get(2)?,
-                        front,
-                        back,
-                        queue: r.get(4)?,
-                        due: r.get(5)?,
-                    })
-                },
-            )
-            .optional()?
-            .ok_or_else(|| card_not_found(id))
+        let c = storage::cards::with_note(self.conn(), id)?.ok_or_else(|| card_not_found(id))?;
+        let (front, back) = sides.render(c.mid, c.ord, &c.flds);
+        Ok(CardDetail {
+            card_id: c.card_id,
+            note_id: c.note_id,
+            deck_id: c.deck_id,
+            front,
+            back,
+            queue: i64::from(c.queue),
+            due: c.due,
+        })
     }
 
     /// Replace the front and back of the card's note (the two fields the card shows). An edit
@@ -289,16 +303,13 @@ impl Collection {
         let front = clean_field("front", front)?;
         let back = clean_field("back", back)?;
         self.atomic(|c| {
-            let (nid, mid, ord, flds): (i64, i64, i64, String) = c
-                .conn()
-                .query_row(
-                    "SELECT n.id, n.mid, c.ord, n.flds FROM cards c JOIN notes n ON n.id = c.nid
-                     WHERE c.id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()?
-                .ok_or_else(|| card_not_found(id))?;
+            let storage::cards::CardWithNote {
+                note_id,
+                mid,
+                ord,
+                flds,
+                ..
+            } = storage::cards::with_note(c.conn(), id)?.ok_or_else(|| card_not_found(id))?;
             let (fi, bi) = Sides::load(c)?.indices(mid, ord);
             let mut fields: Vec<&str> = flds.split(FIELD_SEP).collect();
             fields.resize(fields.len().max(fi.max(bi) + 1), "");
@@ -309,15 +320,13 @@ impl Collection {
                 return Ok(());
             }
             let sort = fields.get(c.sort_field(mid)?).copied().unwrap_or_default();
-            c.conn().execute(
-                "UPDATE notes SET flds = ?2, sfld = ?3, csum = ?4, mod = ?5, usn = -1 WHERE id = ?1",
-                params![
-                    nid,
-                    new_flds,
-                    strip_html(sort),
-                    field_checksum(fields[0]),
-                    c.clock().now_secs()
-                ],
+            storage::notes::set_fields(
+                c.conn(),
+                note_id,
+                &new_flds,
+                &strip_html(sort),
+                field_checksum(fields[0]),
+                c.clock().now_secs(),
             )?;
             c.touch()
         })
@@ -326,28 +335,29 @@ impl Collection {
     /// Delete a card, and its note when no other card is left on it. Review history stays.
     pub fn delete_card(&self, id: i64) -> Result<()> {
         self.atomic(|c| {
-            if c.delete_cards_where("id = ?1", id)? == 0 {
+            if c.delete_cards(Doomed::Card(id))? == 0 {
                 return Err(card_not_found(id));
             }
             c.touch()
         })
     }
 
-    /// Delete the cards matching `filter` (one `?1` parameter) and the notes they orphan.
-    /// Returns how many cards went.
-    pub(crate) fn delete_cards_where(&self, filter: &str, param: i64) -> Result<i64> {
+    /// Delete a card or a deck's cards, and the notes left without cards. Returns how many
+    /// cards went.
+    pub(crate) fn delete_cards(&self, doomed: Doomed) -> Result<i64> {
         let conn = self.conn();
-        let nids_sql = format!("SELECT DISTINCT nid FROM cards WHERE {filter}");
-        let nids: Vec<i64> = conn
-            .prepare(&nids_sql)?
-            .query_map([param], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        let deleted = conn.execute(&format!("DELETE FROM cards WHERE {filter}"), [param])?;
-        let mut orphan = conn.prepare(
-            "DELETE FROM notes WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM cards WHERE nid = ?1)",
-        )?;
+        let (nids, deleted) = match doomed {
+            Doomed::Card(id) => (
+                storage::cards::note_ids_of_card(conn, id)?,
+                storage::cards::delete(conn, id)?,
+            ),
+            Doomed::Deck(did) => (
+                storage::cards::note_ids_in_deck(conn, did)?,
+                storage::cards::delete_in_deck(conn, did)?,
+            ),
+        };
         for nid in nids {
-            orphan.execute([nid])?;
+            storage::notes::delete_if_orphan(conn, nid)?;
         }
         Ok(deleted as i64)
     }
@@ -365,31 +375,23 @@ impl Collection {
             ));
         }
         let deck = self.deck_row(deck_id)?;
-        let dids = self.subtree_ids(&deck)?;
+        let dids = storage::id_array(&self.subtree_ids(&deck)?);
         let sides = Sides::load(self)?;
-        let in_list = id_list(&dids);
-        let total: i64 = self.conn().query_row(
-            &format!("SELECT count(*) FROM cards WHERE did IN ({in_list})"),
-            [],
-            |r| r.get(0),
-        )?;
+        let total = storage::cards::count_in_decks(self.conn(), &dids)?;
         let offset = (page - 1).saturating_mul(per_page);
-        let mut stmt = self.conn().prepare(&format!(
-            "SELECT c.id, c.nid, n.flds, n.mod, n.mid, c.ord FROM cards c JOIN notes n ON n.id = c.nid
-             WHERE c.did IN ({in_list}) ORDER BY c.id DESC LIMIT ?1 OFFSET ?2"
-        ))?;
-        let cards = stmt
-            .query_map(params![per_page, offset], |r| {
-                let (front, back) = sides.render(r.get(4)?, r.get(5)?, &r.get::<_, String>(2)?);
-                Ok(CardSummary {
-                    card_id: r.get(0)?,
-                    note_id: r.get(1)?,
+        let cards = storage::cards::page_in_decks(self.conn(), &dids, per_page, offset)?
+            .into_iter()
+            .map(|c| {
+                let (front, back) = sides.render(c.mid, c.ord, &c.flds);
+                CardSummary {
+                    card_id: c.card_id,
+                    note_id: c.note_id,
                     front,
                     back,
-                    modified: r.get(3)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+                    modified: c.note_mtime,
+                }
+            })
+            .collect();
         Ok(CardPage {
             deck_id,
             deck_name: deck.name,
@@ -406,13 +408,18 @@ fn card_not_found(id: i64) -> CollectionError {
     CollectionError::NotFound(format!("card {id} not found"))
 }
 
-/// A SQL `IN` list of integers (ids are i64, so formatting them cannot inject anything).
-pub(crate) fn id_list(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+/// What [`Collection::delete_cards`] removes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Doomed {
+    Card(i64),
+    /// Every card of one deck (not of its subdecks).
+    Deck(i64),
 }
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::params;
+
     use super::*;
     use crate::Clock;
     use crate::schema::DEFAULT_DECK_ID;

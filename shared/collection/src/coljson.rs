@@ -1,4 +1,4 @@
-//! Typed access to the JSON columns of the `col` row (`conf`, `decks`, `dconf`, `models`).
+//! Typed access to the JSON columns of the `col` row (`conf`, `models`, `decks`, `dconf`, `tags`).
 //!
 //! Schema 11 keeps decks, deck options and settings as JSON blobs in one row; every read parses
 //! the blob and every write replaces it whole, as Anki's legacy code did. Values we did not
@@ -6,64 +6,37 @@
 
 use serde_json::{Map, Value};
 
-use crate::{Collection, CollectionError, Result};
+pub use crate::storage::col::ColJson;
+use crate::{Collection, CollectionError, Result, storage};
 
-/// One JSON column of `col`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum ColJson {
-    Conf,
-    Decks,
-    Dconf,
-    Models,
-}
-
-impl ColJson {
-    fn column(self) -> &'static str {
-        match self {
-            Self::Conf => "conf",
-            Self::Decks => "decks",
-            Self::Dconf => "dconf",
-            Self::Models => "models",
-        }
-    }
-}
-
-pub(crate) type JsonObject = Map<String, Value>;
+pub type JsonObject = Map<String, Value>;
 
 impl Collection {
-    pub(crate) fn read_json(&self, which: ColJson) -> Result<JsonObject> {
-        let text: String = self.conn().query_row(
-            &format!("SELECT {} FROM col WHERE id = 1", which.column()),
-            [],
-            |r| r.get(0),
-        )?;
+    /// One JSON column of `col`, parsed. Anything but a JSON object is corruption.
+    pub fn read_json(&self, which: ColJson) -> Result<JsonObject> {
+        let text = storage::col::read_json(self.conn(), which)?;
         match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(map)) => Ok(map),
-            Ok(_) => Err(CollectionError::Corrupt(format!(
+            Ok(_) => Err(CollectionError::corrupt(format!(
                 "col.{} is not a JSON object",
                 which.column()
             ))),
-            Err(e) => Err(CollectionError::Corrupt(format!(
-                "col.{} is not valid JSON: {e}",
-                which.column()
-            ))),
+            Err(e) => Err(CollectionError::corrupt_because(
+                format!("col.{} is not valid JSON", which.column()),
+                e,
+            )),
         }
     }
 
-    pub(crate) fn write_json(&self, which: ColJson, value: &JsonObject) -> Result<()> {
+    /// Replace one JSON column of `col` whole.
+    pub fn write_json(&self, which: ColJson, value: &JsonObject) -> Result<()> {
         let text = serde_json::to_string(value)?;
-        self.conn().execute(
-            &format!("UPDATE col SET {} = ?1 WHERE id = 1", which.column()),
-            [text],
-        )?;
-        Ok(())
+        storage::col::write_json(self.conn(), which, &text)
     }
 
     /// `col.crt`: the collection's creation stamp (seconds, at the rollover hour).
-    pub(crate) fn crt(&self) -> Result<i64> {
-        Ok(self
-            .conn()
-            .query_row("SELECT crt FROM col WHERE id = 1", [], |r| r.get(0))?)
+    pub fn crt(&self) -> Result<i64> {
+        storage::col::crt(self.conn())
     }
 
     /// Anki's "today": days since `crt` at the collection's rollover hour and UTC offset.

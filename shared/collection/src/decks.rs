@@ -7,9 +7,10 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::cards::Doomed;
 use crate::coljson::{ColJson, JsonObject, json_i64};
 use crate::schema::{DEFAULT_DECK_ID, deck_json};
-use crate::{Collection, CollectionError, Result};
+use crate::{Collection, CollectionError, Result, storage};
 
 /// Longest deck name we accept, in characters (the whole `A::B` path).
 pub const MAX_DECK_NAME_CHARS: usize = 100;
@@ -136,11 +137,7 @@ impl Collection {
     /// Every deck, sorted as Anki sorts them. "Default" (deck 1) is hidden while it holds no
     /// cards, like Anki hides it in the deck list, so new users see only their own decks.
     pub fn decks(&self) -> Result<Vec<Deck>> {
-        let default_has_cards: bool = self.conn().query_row(
-            "SELECT EXISTS(SELECT 1 FROM cards WHERE did = ?1)",
-            [DEFAULT_DECK_ID],
-            |r| r.get(0),
-        )?;
+        let default_has_cards = storage::cards::any_in_deck(self.conn(), DEFAULT_DECK_ID)?;
         let mut rows: Vec<DeckRow> = self
             .deck_rows()?
             .into_iter()
@@ -313,7 +310,7 @@ impl Collection {
             let doomed = c.subtree_ids(&deck)?;
             let mut cards_deleted = 0;
             for did in &doomed {
-                cards_deleted += c.delete_cards_where("did = ?1", *did)?;
+                cards_deleted += c.delete_cards(Doomed::Deck(*did))?;
             }
             let mut decks = c.read_json(ColJson::Decks)?;
             decks.retain(|k, v| {

@@ -1,14 +1,19 @@
+use std::error::Error as StdError;
+
 use thiserror::Error;
 
 /// Everything the engine can refuse or fail at. Client mistakes (`NotFound`, `InvalidInput`,
-/// `Conflict`, `InvalidPackage`, `TooLarge`) are distinct from store failures so the HTTP layer
-/// can map them to 4xx without string matching.
+/// `InvalidEase`, `Conflict`, `InvalidPackage`, `TooLarge`) are distinct from store failures so
+/// the HTTP layer can map them to 4xx without string matching.
 #[derive(Debug, Error)]
 pub enum CollectionError {
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
     InvalidInput(String),
+    /// An answer button outside 1..=4 (its message is worded for the client).
+    #[error(transparent)]
+    InvalidEase(#[from] javumbo_scheduler::InvalidEase),
     #[error("{0}")]
     Conflict(String),
     /// An uploaded file that is not a usable Anki package (not a zip, wrong schema, hostile...).
@@ -17,8 +22,8 @@ pub enum CollectionError {
     #[error("{0}")]
     TooLarge(String),
     /// The collection file itself is damaged or not what we wrote (not a client mistake).
-    #[error("corrupt collection: {0}")]
-    Corrupt(String),
+    #[error(transparent)]
+    Corrupt(Corruption),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("json error: {0}")]
@@ -33,11 +38,100 @@ impl CollectionError {
             self,
             Self::NotFound(_)
                 | Self::InvalidInput(_)
+                | Self::InvalidEase(_)
                 | Self::Conflict(_)
                 | Self::InvalidPackage(_)
                 | Self::TooLarge(_)
         )
     }
+
+    /// Damage described by `what` alone.
+    pub fn corrupt(what: impl Into<String>) -> Self {
+        Self::Corrupt(Corruption::new(what))
+    }
+
+    /// Damage described by `what`, revealed by `cause` (kept as the error's source).
+    pub fn corrupt_because(
+        what: impl Into<String>,
+        cause: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        Self::Corrupt(Corruption::because(what, cause))
+    }
+}
+
+/// What is damaged in a collection file, and the error that revealed it when there is one (a
+/// failed read, unparsable JSON, a stored number out of its column's range).
+#[derive(Debug, Error)]
+#[error("corrupt collection: {what}")]
+pub struct Corruption {
+    what: String,
+    #[source]
+    cause: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+impl Corruption {
+    pub fn new(what: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            cause: None,
+        }
+    }
+
+    pub fn because(what: impl Into<String>, cause: impl StdError + Send + Sync + 'static) -> Self {
+        Self {
+            what: what.into(),
+            cause: Some(Box::new(cause)),
+        }
+    }
+
+    /// The damage, without the "corrupt collection" prefix or the cause.
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+}
+
+/// Lets `CollectionError::Corrupt("...".into())` keep working for damage without a cause.
+impl From<&str> for Corruption {
+    fn from(what: &str) -> Self {
+        Self::new(what)
+    }
+}
+
+impl From<String> for Corruption {
+    fn from(what: String) -> Self {
+        Self::new(what)
+    }
 }
 
 pub type Result<T, E = CollectionError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corruption_keeps_its_cause() {
+        let cause = javumbo_scheduler::CardQueue::try_from(9).unwrap_err();
+        let e = CollectionError::corrupt_because("card 5 does not decode", cause);
+        assert_eq!(e.to_string(), "corrupt collection: card 5 does not decode");
+        let source = e.source().expect("the cause is the source");
+        assert_eq!(
+            source.to_string(),
+            "cards.queue 9 is out of range (expected -3 to 4)"
+        );
+        assert!(!e.is_client_error());
+        let plain = CollectionError::Corrupt("no col row".into());
+        assert!(plain.source().is_none());
+        assert_eq!(plain.to_string(), "corrupt collection: no col row");
+    }
+
+    #[test]
+    fn invalid_ease_is_a_client_error_worded_for_the_client() {
+        let e: CollectionError = javumbo_scheduler::Ease::try_from(7).unwrap_err().into();
+        assert!(e.is_client_error());
+        assert_eq!(
+            e.to_string(),
+            "invalid ease 7: expected 1 (again) to 4 (easy)"
+        );
+    }
+}

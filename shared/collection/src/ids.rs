@@ -1,9 +1,8 @@
 //! Anki-style identifiers and checksums.
 
-use rusqlite::OptionalExtension;
 use sha1::{Digest, Sha1};
 
-use crate::{Collection, Result};
+use crate::{Collection, Result, storage};
 
 /// Tables whose primary key is a millisecond timestamp.
 #[derive(Debug, Clone, Copy)]
@@ -11,16 +10,6 @@ pub enum IdTable {
     Notes,
     Cards,
     Revlog,
-}
-
-impl IdTable {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Notes => "notes",
-            Self::Cards => "cards",
-            Self::Revlog => "revlog",
-        }
-    }
 }
 
 impl Collection {
@@ -32,13 +21,12 @@ impl Collection {
     }
 
     pub fn next_id_at(&self, table: IdTable, at_ms: i64) -> Result<i64> {
-        let max: Option<i64> = self
-            .conn()
-            .query_row(&format!("SELECT max(id) FROM {}", table.name()), [], |r| {
-                r.get(0)
-            })
-            .optional()?
-            .flatten();
+        let conn = self.conn();
+        let max = match table {
+            IdTable::Notes => storage::notes::max_id(conn)?,
+            IdTable::Cards => storage::cards::max_id(conn)?,
+            IdTable::Revlog => storage::revlog::max_id(conn)?,
+        };
         Ok(match max {
             Some(m) if m >= at_ms => m + 1,
             _ => at_ms,
@@ -107,7 +95,7 @@ mod tests {
 
     #[test]
     fn checksum_matches_anki() {
-        // Value from a genuine Anki collection (oracle/legacy-schema.md).
+        // The csum a genuine Anki collection stores for a note whose first field is "new card".
         assert_eq!(field_checksum("new card"), 2_973_807_768);
         assert_eq!(field_checksum("<b>new card</b>"), 2_973_807_768);
     }

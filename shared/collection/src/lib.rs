@@ -4,9 +4,10 @@
 //! - [`schema`]: the exact DDL and `col` JSON Anki writes; collection creation.
 //! - [`decks`], [`cards`], [`stats`], [`review`]: the operations the API exposes; [`review`]
 //!   wires the pure scheduler crate (`javumbo-scheduler`) to the tables.
+//! - [`storage`]: every SQL statement, one module per table, over typed rows.
+//! - [`starter`]: the "Verbal Tenses" starter deck.
 //!
 //! `.apkg` export/import live in the `javumbo-apkg` crate.
-//! - [`starter`]: the "Verbal Tenses" starter deck.
 //!
 //! The engine knows nothing of HTTP, sessions or storage: it works on a `rusqlite::Connection`
 //! and takes time from an injected [`Clock`]. Every mutating operation runs inside a savepoint,
@@ -22,6 +23,7 @@ pub mod review;
 pub mod schema;
 pub mod starter;
 pub mod stats;
+pub mod storage;
 #[cfg(test)]
 mod testutil;
 
@@ -30,7 +32,9 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
-pub use error::{CollectionError, Result};
+pub use coljson::{ColJson, JsonObject};
+pub use error::{CollectionError, Corruption, Result};
+pub use javumbo_scheduler::{CardQueue, CardType, Ease, InvalidEase, OutOfRange, RevlogKind};
 pub use schema::CreateOptions;
 
 /// An open collection: a connection plus the clock its operations read.
@@ -58,8 +62,8 @@ impl Collection {
         }
         let conn = Connection::open(path)?;
         configure(&conn)?;
-        let col = Self { conn, clock };
-        col.atomic(|c| {
+        let col = Self::with_connection(conn, clock);
+        col.atomic(|c| -> Result<()> {
             let now = c.clock.now_ms();
             schema::init_empty(&c.conn, now, opts)?;
             if opts.starter_deck {
@@ -77,22 +81,21 @@ impl Collection {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         configure(&conn)?;
-        let ver: i64 = conn
-            .query_row("SELECT ver FROM col WHERE id = 1", [], |r| r.get(0))
-            .map_err(|e| CollectionError::Corrupt(format!("no col row: {e}")))?;
+        let ver = storage::col::schema_version(&conn)
+            .map_err(|e| CollectionError::corrupt_because("no col row", e))?;
         if ver != schema::SCHEMA_VERSION {
-            return Err(CollectionError::Corrupt(format!(
+            return Err(CollectionError::corrupt(format!(
                 "unsupported schema version {ver}"
             )));
         }
-        Ok(Self { conn, clock })
+        Ok(Self::with_connection(conn, clock))
     }
 
     /// Create a collection in memory (tests, and building files before they are written).
     pub fn create_in_memory(clock: SharedClock, opts: &CreateOptions) -> Result<Self> {
         let conn = Connection::open_in_memory()?;
-        let col = Self { conn, clock };
-        col.atomic(|c| {
+        let col = Self::with_connection(conn, clock);
+        col.atomic(|c| -> Result<()> {
             schema::init_empty(&c.conn, c.clock.now_ms(), opts)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
@@ -100,6 +103,12 @@ impl Collection {
             Ok(())
         })?;
         Ok(col)
+    }
+
+    fn with_connection(conn: Connection, clock: SharedClock) -> Self {
+        // Room for every statement in `storage`, so the busiest ones are never evicted.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+        Self { conn, clock }
     }
 
     pub fn conn(&self) -> &Connection {
@@ -115,34 +124,43 @@ impl Collection {
     }
 
     /// Run `f` all-or-nothing. Uses a savepoint so it nests inside an outer transaction (the
-    /// session layer records a changeset around exactly that outer transaction).
-    pub fn atomic<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
-        self.conn.execute_batch("SAVEPOINT javumbo_op")?;
+    /// session layer records a changeset around exactly that outer transaction). `f` may fail
+    /// with its own error type (the `.apkg` importer's, say), as long as ours converts into it.
+    pub fn atomic<T, E>(&self, f: impl FnOnce(&Self) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<CollectionError>,
+    {
+        self.run("SAVEPOINT javumbo_op")?;
         match f(self) {
             Ok(v) => {
-                self.conn.execute_batch("RELEASE javumbo_op")?;
+                self.run("RELEASE javumbo_op")?;
                 Ok(v)
             }
             Err(e) => {
                 // Best effort: if even the rollback fails the connection is unusable and the
                 // caller drops it (the session layer discards the cached copy on any error).
                 let _ = self
-                    .conn
-                    .execute_batch("ROLLBACK TO javumbo_op; RELEASE javumbo_op");
+                    .run("ROLLBACK TO javumbo_op")
+                    .and_then(|()| self.run("RELEASE javumbo_op"));
                 Err(e)
             }
         }
     }
 
-    /// Mark the collection modified (Anki's `col.mod`, milliseconds).
-    pub(crate) fn touch(&self) -> Result<()> {
-        self.conn.execute(
-            "UPDATE col SET mod = ?1 WHERE id = 1",
-            [self.clock.now_ms()],
-        )?;
+    /// One parameterless statement, from the statement cache.
+    fn run(&self, sql: &str) -> Result<()> {
+        self.conn.prepare_cached(sql)?.execute([])?;
         Ok(())
     }
+
+    /// Mark the collection modified (Anki's `col.mod`, milliseconds).
+    pub(crate) fn touch(&self) -> Result<()> {
+        storage::col::set_modified(&self.conn, self.clock.now_ms())
+    }
 }
+
+/// Distinct statements the engine prepares (about 40 today), with room to spare.
+const STATEMENT_CACHE_CAPACITY: usize = 64;
 
 /// Pragmas for every connection the engine opens. `journal_mode=DELETE` keeps a single file that
 /// can be uploaded as a snapshot as-is (Anki also accepts WAL, but a snapshot must be one file).

@@ -4,19 +4,17 @@
 //! and its deck options from the tables, asks the scheduler, and writes the card row and one
 //! revlog row exactly as Anki does.
 
-use javumbo_scheduler::{
-    self as sched, CardState, DeckConfig, Ease, QUEUE_DAY_LEARN, QUEUE_LEARN, QUEUE_NEW,
-    QUEUE_REVIEW, Timing,
-};
-use rusqlite::{OptionalExtension, Row, params};
+use javumbo_scheduler::{self as sched, CardQueue, CardState, DeckConfig, Ease, Timing};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::cards::{Sides, id_list};
+use crate::cards::Sides;
 use crate::coljson::{ColJson, json_i64};
 use crate::ids::IdTable;
 use crate::schema::{DEFAULT_DCONF_ID, default_dconf};
-use crate::{Collection, CollectionError, Result};
+use crate::storage::cards::Card;
+use crate::storage::revlog::RevlogEntry;
+use crate::{Collection, CollectionError, Result, storage};
 
 /// Anki's default learn-ahead limit (`collapseTime`), seconds.
 const DEFAULT_COLLAPSE_SECS: i64 = 1200;
@@ -30,6 +28,7 @@ pub struct NextCard {
     pub note_id: i64,
     pub front: String,
     pub back: String,
+    /// `cards.queue` as Anki numbers it (the HTTP contract exposes the number).
     pub queue: i64,
     pub deck_id: i64,
     /// Button labels for Again, Hard, Good, Easy ("1m", "6m", "10m", "4d").
@@ -73,42 +72,9 @@ pub struct AnswerResult {
     pub new_due_secs: i64,
     /// The card's interval in days (0 while in learning steps).
     pub interval_days: i64,
+    /// `cards.queue` as Anki numbers it (the HTTP contract exposes the number).
     pub queue: i64,
 }
-
-/// The scheduling columns plus what answering needs besides them.
-struct CardRow {
-    state: CardState,
-    note_id: i64,
-    deck_id: i64,
-    original_deck_id: i64,
-    ord: i64,
-    data: String,
-}
-
-fn card_row(r: &Row<'_>) -> rusqlite::Result<CardRow> {
-    Ok(CardRow {
-        state: CardState {
-            id: r.get(0)?,
-            ctype: r.get::<_, i64>(1)?.clamp(0, 3) as u8,
-            queue: r.get::<_, i64>(2)?.clamp(-3, 4) as i8,
-            due: r.get(3)?,
-            ivl: r.get(4)?,
-            factor: r.get(5)?,
-            reps: r.get(6)?,
-            lapses: r.get(7)?,
-            left: r.get(8)?,
-        },
-        note_id: r.get(9)?,
-        deck_id: r.get(10)?,
-        original_deck_id: r.get(11)?,
-        data: r.get(12)?,
-        ord: r.get(13)?,
-    })
-}
-
-const CARD_COLUMNS: &str =
-    "id, type, queue, due, ivl, factor, reps, lapses, left, nid, did, odid, data, ord";
 
 /// Anki's `cards.data` JSON, fields in Anki's order (it serializes a struct, so key order is
 /// stable and a byte-for-byte comparison with Anki's rows is possible).
@@ -171,24 +137,6 @@ impl Collection {
         Ok(DeckConfig::from_dconf_json(&value))
     }
 
-    fn first_card(
-        &self,
-        sql_filter: &str,
-        order: &str,
-        params: impl rusqlite::Params,
-    ) -> Result<Option<CardRow>> {
-        Ok(self
-            .conn()
-            .query_row(
-                &format!(
-                    "SELECT {CARD_COLUMNS} FROM cards WHERE {sql_filter} ORDER BY {order} LIMIT 1"
-                ),
-                params,
-                card_row,
-            )
-            .optional()?)
-    }
-
     /// The next card of the current deck (and its subdecks), in Anki's order: learning cards
     /// due now, then reviews and day-learning cards due today, then new cards by position
     /// within the deck's daily new limit; learning cards due within the learn-ahead limit
@@ -197,61 +145,39 @@ impl Collection {
         let conf = self.read_json(ColJson::Conf)?;
         let timing = self.timing_at(&conf, self.clock().now_secs())?;
         let deck = self.deck_row(self.current_deck_id()?)?;
-        let dids = id_list(&self.subtree_ids(&deck)?);
-        let in_deck = format!("did IN ({dids})");
-
-        let any: bool = self.conn().query_row(
-            &format!("SELECT EXISTS(SELECT 1 FROM cards WHERE {in_deck})"),
-            [],
-            |r| r.get(0),
-        )?;
-        if !any {
+        let dids = storage::id_array(&self.subtree_ids(&deck)?);
+        let conn = self.conn();
+        if !storage::cards::any_in_decks(conn, &dids)? {
             return Ok(Study::Nothing(NothingToStudy::NoCards));
         }
 
         let now = timing.now_secs;
         let today = timing.days_elapsed;
-        if let Some(c) = self.first_card(
-            &format!("{in_deck} AND queue = {QUEUE_LEARN} AND due <= ?1"),
-            "due, id",
-            [now],
-        )? {
+        let learning_due = storage::cards::first_due_in_queue(conn, &dids, CardQueue::Learn, now)?;
+        if let Some(c) = learning_due {
             return self.present(c, &timing).map(Study::Card);
         }
-        if let Some(c) = self.first_card(
-            &format!("{in_deck} AND queue IN ({QUEUE_REVIEW}, {QUEUE_DAY_LEARN}) AND due <= ?1"),
-            "due, id",
-            [today],
-        )? {
+        let day_queues = [CardQueue::Review, CardQueue::DayLearn];
+        if let Some(c) = storage::cards::first_due_in_queues(conn, &dids, day_queues, today)? {
             return self.present(c, &timing).map(Study::Card);
         }
 
         let mut new_limit_hit = false;
         let limit = i64::from(self.deck_config_for(deck.id)?.new_per_day);
         if self.new_cards_introduced_today(&dids, &timing)? < limit {
-            if let Some(c) =
-                self.first_card(&format!("{in_deck} AND queue = {QUEUE_NEW}"), "due, id", [])?
-            {
+            if let Some(c) = storage::cards::first_in_queue(conn, &dids, CardQueue::New)? {
                 return self.present(c, &timing).map(Study::Card);
             }
         } else {
-            new_limit_hit = self.conn().query_row(
-                &format!(
-                    "SELECT EXISTS(SELECT 1 FROM cards WHERE {in_deck} AND queue = {QUEUE_NEW})"
-                ),
-                [],
-                |r| r.get(0),
-            )?;
+            new_limit_hit = storage::cards::any_in_queue(conn, &dids, CardQueue::New)?;
         }
 
         let collapse = json_i64(&conf, "collapseTime")
             .unwrap_or(DEFAULT_COLLAPSE_SECS)
             .max(0);
-        if let Some(c) = self.first_card(
-            &format!("{in_deck} AND queue = {QUEUE_LEARN} AND due <= ?1"),
-            "due, id",
-            [now + collapse],
-        )? {
+        let learn_ahead =
+            storage::cards::first_due_in_queue(conn, &dids, CardQueue::Learn, now + collapse)?;
+        if let Some(c) = learn_ahead {
             return self.present(c, &timing).map(Study::Card);
         }
         Ok(Study::Nothing(if new_limit_hit {
@@ -261,36 +187,24 @@ impl Collection {
         }))
     }
 
-    /// New cards of these decks first answered since today's rollover: a revlog row of a
-    /// learning answer with no previous interval is the first answer of a new card.
+    /// New cards of these decks (a JSON array of ids) first answered since today's rollover.
     fn new_cards_introduced_today(&self, dids: &str, timing: &Timing) -> Result<i64> {
         let day_start_ms = (timing.next_day_at - 86_400) * 1000;
-        Ok(self.conn().query_row(
-            &format!(
-                "SELECT count(DISTINCT cid) FROM revlog
-                 WHERE id >= ?1 AND type = 0 AND lastIvl = 0
-                   AND cid IN (SELECT id FROM cards WHERE did IN ({dids}))"
-            ),
-            [day_start_ms],
-            |r| r.get(0),
-        )?)
+        storage::revlog::new_cards_first_answered_since(self.conn(), dids, day_start_ms)
     }
 
-    fn present(&self, c: CardRow, timing: &Timing) -> Result<NextCard> {
-        let (mid, flds): (i64, String) = self.conn().query_row(
-            "SELECT mid, flds FROM notes WHERE id = ?1",
-            [c.note_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+    fn present(&self, c: Card, timing: &Timing) -> Result<NextCard> {
+        let (mid, flds) = storage::notes::mid_and_fields(self.conn(), c.note_id)?;
         let (front, back) = Sides::load(self)?.render(mid, c.ord, &flds);
-        let conf = self.deck_config_for(home_deck(&c))?;
-        let intervals = sched::next_intervals(&c.state, &conf, timing).map(sched::format_interval);
+        let conf = self.deck_config_for(c.home_deck_id())?;
+        let intervals =
+            sched::next_intervals(&c.sched(), &conf, timing).map(sched::format_interval);
         Ok(NextCard {
-            card_id: c.state.id,
+            card_id: c.id,
             note_id: c.note_id,
             front,
             back,
-            queue: i64::from(c.state.queue),
+            queue: i64::from(c.queue),
             deck_id: c.deck_id,
             intervals,
         })
@@ -307,13 +221,11 @@ impl Collection {
         ease: i64,
         taken_ms: Option<i64>,
     ) -> Result<AnswerResult> {
-        let ease =
-            Ease::try_from(ease).map_err(|e| CollectionError::InvalidInput(e.to_string()))?;
+        let ease = Ease::try_from(ease)?;
         self.atomic(|c| {
-            let card = c
-                .first_card("id = ?1", "id", [card_id])?
+            let card = storage::cards::get(c.conn(), card_id)?
                 .ok_or_else(|| CollectionError::NotFound(format!("card {card_id} not found")))?;
-            if card.state.queue < 0 {
+            if card.queue.is_out_of_queues() {
                 return Err(CollectionError::InvalidInput(format!(
                     "card {card_id} is suspended or buried and cannot be answered"
                 )));
@@ -322,65 +234,48 @@ impl Collection {
             let now_ms = c.clock().now_ms();
             let now_secs = now_ms.div_euclid(1000);
             let timing = c.timing_at(&c.read_json(ColJson::Conf)?, now_secs)?;
-            let conf = c.deck_config_for(home_deck(&card))?;
+            let conf = c.deck_config_for(card.home_deck_id())?;
             let max_taken_ms = i64::from(conf.max_taken_secs) * 1000;
             let taken = taken_ms.unwrap_or(0).clamp(0, max_taken_ms);
-            let outcome = sched::answer(&card.state, &conf, &timing, ease, taken);
+            let outcome = sched::answer(&card.sched(), &conf, &timing, ease, taken);
 
-            let was_new = card.state.queue == QUEUE_NEW;
-            let data = answered_card_data(&card.data, was_new.then_some(card.state.due), now_secs)?;
+            let was_new = card.queue == CardQueue::New;
+            let data = answered_card_data(&card.data, was_new.then_some(card.due), now_secs)?;
             let s = outcome.card;
-            c.conn().execute(
-                "UPDATE cards SET type = ?2, queue = ?3, due = ?4, ivl = ?5, factor = ?6, reps = ?7,
-                        lapses = ?8, left = ?9, mod = ?10, usn = -1, data = ?11
-                 WHERE id = ?1",
-                params![card_id, s.ctype, s.queue, s.due, s.ivl, s.factor, s.reps, s.lapses, s.left, now_secs, data],
-            )?;
+            storage::cards::set_scheduling(c.conn(), &s, now_secs, &data)?;
             let rl = outcome.revlog;
-            c.conn().execute(
-                "INSERT INTO revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type)
-                 VALUES (?1, ?2, -1, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    c.next_id_at(IdTable::Revlog, now_ms)?,
+            storage::revlog::insert(
+                c.conn(),
+                &RevlogEntry {
+                    id: c.next_id_at(IdTable::Revlog, now_ms)?,
                     card_id,
-                    rl.ease,
-                    rl.ivl,
-                    rl.last_ivl,
-                    rl.factor,
-                    rl.time_ms,
-                    rl.kind
-                ],
+                    usn: -1,
+                    ease: Some(rl.ease),
+                    ivl: rl.ivl,
+                    last_ivl: rl.last_ivl,
+                    factor: rl.factor,
+                    time_ms: rl.time_ms,
+                    kind: rl.kind,
+                },
             )?;
             if outcome.leeched {
                 c.tag_note(card.note_id, "leech", now_secs)?;
             }
             c.touch()?;
-            Ok(AnswerResult { new_due_secs: due_epoch_secs(&s, &timing), interval_days: s.ivl, queue: i64::from(s.queue) })
+            Ok(AnswerResult {
+                new_due_secs: due_epoch_secs(&s, &timing),
+                interval_days: s.ivl,
+                queue: i64::from(s.queue),
+            })
         })
     }
 
     fn tag_note(&self, note_id: i64, tag: &str, now_secs: i64) -> Result<()> {
-        let tags: Option<String> = self
-            .conn()
-            .query_row("SELECT tags FROM notes WHERE id = ?1", [note_id], |r| {
-                r.get(0)
-            })
-            .optional()?;
+        let tags = storage::notes::tags(self.conn(), note_id)?;
         if let Some(new_tags) = tags.and_then(|t| add_tag(&t, tag)) {
-            self.conn().execute(
-                "UPDATE notes SET tags = ?2, mod = ?3, usn = -1 WHERE id = ?1",
-                params![note_id, new_tags, now_secs],
-            )?;
+            storage::notes::set_tags(self.conn(), note_id, &new_tags, now_secs)?;
         }
         Ok(())
-    }
-}
-
-fn home_deck(c: &CardRow) -> i64 {
-    if c.original_deck_id != 0 {
-        c.original_deck_id
-    } else {
-        c.deck_id
     }
 }
 
@@ -388,7 +283,8 @@ fn home_deck(c: &CardRow) -> i64 {
 /// the due day. A suspended card (leech) keeps the unit of the queue it left, told apart by
 /// magnitude as Anki does.
 fn due_epoch_secs(s: &CardState, timing: &Timing) -> i64 {
-    let is_epoch = s.queue == QUEUE_LEARN || (s.queue < 0 && s.due >= EPOCH_SECS_THRESHOLD);
+    let is_epoch = s.queue == CardQueue::Learn
+        || (s.queue.is_out_of_queues() && s.due >= EPOCH_SECS_THRESHOLD);
     if is_epoch {
         s.due
     } else {
@@ -748,7 +644,7 @@ mod tests {
         for ease in [0, 5, -1] {
             assert!(matches!(
                 col.answer_card(a.card_id, ease, None),
-                Err(CollectionError::InvalidInput(_))
+                Err(CollectionError::InvalidEase(_))
             ));
         }
         assert!(matches!(

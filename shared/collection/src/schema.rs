@@ -1,9 +1,10 @@
 //! The legacy schema-11 file format, exactly as Anki's own legacy exporter writes it.
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use serde_json::{Value, json};
 
 use crate::error::Result;
+use crate::storage;
 
 /// Schema version Anki's importer expects from a legacy file (10 is too old, 12/13 too new).
 pub const SCHEMA_VERSION: i64 = 11;
@@ -347,18 +348,17 @@ pub fn init_empty(conn: &Connection, now_ms: i64, opts: &CreateOptions) -> Resul
     let decks = json!({ "1": deck_json(DEFAULT_DECK_ID, "Default", 0) });
     let dconf = json!({ "1": default_dconf() });
     let conf = default_conf(model_id, opts.utc_offset_minutes, opts.rollover_hour);
-    conn.execute(
-        "INSERT INTO col (id, crt, mod, scm, ver, dty, usn, ls, conf, models, decks, dconf, tags)
-         VALUES (1, ?1, ?2, ?2, ?3, 0, 0, 0, ?4, ?5, ?6, ?7, '{}')",
-        params![
+    storage::col::insert(
+        conn,
+        &storage::col::NewCol {
             crt,
             now_ms,
-            SCHEMA_VERSION,
-            conf.to_string(),
-            models.to_string(),
-            decks.to_string(),
-            dconf.to_string()
-        ],
+            ver: SCHEMA_VERSION,
+            conf: &conf.to_string(),
+            models: &models.to_string(),
+            decks: &decks.to_string(),
+            dconf: &dconf.to_string(),
+        },
     )?;
     Ok(model_id)
 }

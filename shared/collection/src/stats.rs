@@ -1,9 +1,9 @@
 //! Per-deck card counts.
 
+use javumbo_scheduler::{CardQueue, CardType};
 use serde::Serialize;
 
-use crate::cards::id_list;
-use crate::{Collection, Result};
+use crate::{Collection, Result, storage};
 
 /// Card counts of a deck and its subdecks. Every card is in exactly one category, so the
 /// categories add up to `total`: a suspended or buried card counts only as suspended/buried
@@ -20,9 +20,9 @@ pub struct DeckStats {
     pub young: i64,
     /// Type 2 with an interval of 21 days or more.
     pub mature: i64,
-    /// Queue -1.
+    /// In the suspended queue (-1).
     pub suspended: i64,
-    /// Queue -2 (buried by the scheduler) or -3 (buried by the user).
+    /// Buried by the scheduler (queue -2) or by the user (-3).
     pub buried: i64,
     pub total: i64,
 }
@@ -30,34 +30,34 @@ pub struct DeckStats {
 /// Anki's young/mature boundary, in days.
 const MATURE_IVL: i64 = 21;
 
+impl DeckStats {
+    /// Count `n` cards of one type and queue, young or mature by interval.
+    fn add(&mut self, ctype: CardType, queue: CardQueue, mature: bool, n: i64) {
+        let category = match queue {
+            CardQueue::Suspended => &mut self.suspended,
+            CardQueue::SchedBuried | CardQueue::UserBuried => &mut self.buried,
+            _ => match ctype {
+                CardType::New => &mut self.new,
+                CardType::Learn => &mut self.learning,
+                CardType::Relearn => &mut self.relearning,
+                CardType::Review if mature => &mut self.mature,
+                CardType::Review => &mut self.young,
+            },
+        };
+        *category += n;
+        self.total += n;
+    }
+}
+
 impl Collection {
     pub fn deck_stats(&self, deck_id: i64) -> Result<DeckStats> {
         let deck = self.deck_row(deck_id)?;
-        let dids = id_list(&self.subtree_ids(&deck)?);
-        let sql = format!(
-            "SELECT
-               coalesce(sum(queue >= 0 AND type = 0), 0),
-               coalesce(sum(queue >= 0 AND type = 1), 0),
-               coalesce(sum(queue >= 0 AND type = 3), 0),
-               coalesce(sum(queue >= 0 AND type = 2 AND ivl < {MATURE_IVL}), 0),
-               coalesce(sum(queue >= 0 AND type = 2 AND ivl >= {MATURE_IVL}), 0),
-               coalesce(sum(queue = -1), 0),
-               coalesce(sum(queue IN (-2, -3)), 0),
-               count(*)
-             FROM cards WHERE did IN ({dids})"
-        );
-        Ok(self.conn().query_row(&sql, [], |r| {
-            Ok(DeckStats {
-                new: r.get(0)?,
-                learning: r.get(1)?,
-                relearning: r.get(2)?,
-                young: r.get(3)?,
-                mature: r.get(4)?,
-                suspended: r.get(5)?,
-                buried: r.get(6)?,
-                total: r.get(7)?,
-            })
-        })?)
+        let dids = storage::id_array(&self.subtree_ids(&deck)?);
+        let mut stats = DeckStats::default();
+        for (ctype, queue, mature, n) in storage::cards::census(self.conn(), &dids, MATURE_IVL)? {
+            stats.add(ctype, queue, mature, n);
+        }
+        Ok(stats)
     }
 }
 

@@ -19,11 +19,18 @@ pub struct DeckConfig {
     pub lapse_mult: f32,
     pub min_ivl: u32,
     pub leech_fails: u32,
-    /// 0 = suspend, 1 = tag only.
-    pub leech_action: u8,
+    pub leech_action: LeechAction,
     pub max_taken_secs: u32,
     pub new_per_day: u32,
     pub rev_per_day: u32,
+}
+
+/// What happens to a card that becomes a leech (dconf `lapse.leechAction`: 0 suspend, 1 tag
+/// only). Either way the note gets the "leech" tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeechAction {
+    Suspend,
+    TagOnly,
 }
 
 /// Anki's `DEFAULT_DECK_CONFIG_INNER` for the SM-2 fields.
@@ -42,7 +49,7 @@ impl Default for DeckConfig {
             lapse_mult: 0.0,
             min_ivl: 1,
             leech_fails: 8,
-            leech_action: 1,
+            leech_action: LeechAction::TagOnly,
             max_taken_secs: 60,
             new_per_day: 20,
             rev_per_day: 200,
@@ -89,9 +96,10 @@ impl DeckConfig {
             lapse_mult: as_f32(&lapse["mult"]).unwrap_or(d.lapse_mult),
             min_ivl: as_u32(&lapse["minInt"]).unwrap_or(d.min_ivl),
             leech_fails: as_u32(&lapse["leechFails"]).unwrap_or(d.leech_fails),
+            // Only 0 suspends; anything else (missing, out of range) is the default, tag only.
             leech_action: match lapse["leechAction"].as_u64() {
-                Some(0) => 0,
-                _ => 1,
+                Some(0) => LeechAction::Suspend,
+                _ => LeechAction::TagOnly,
             },
             // Anki stores maxTaken as i32 and converts with `.max(0)`.
             max_taken_secs: v["maxTaken"].as_i64().map_or(d.max_taken_secs, |s| {
@@ -120,9 +128,6 @@ impl DeckConfig {
         fix_u32(&mut self.easy_ivl, d.easy_ivl, 1, 36_500);
         fix_u32(&mut self.leech_fails, d.leech_fails, 1, 9999);
         fix_u32(&mut self.max_taken_secs, d.max_taken_secs, 1, 9999);
-        if self.leech_action > 1 {
-            self.leech_action = d.leech_action;
-        }
     }
 }
 
@@ -215,7 +220,7 @@ mod tests {
         assert!(c.relearn_steps.is_empty());
         assert_eq!(
             (c.lapse_mult, c.min_ivl, c.leech_fails, c.leech_action),
-            (0.5, 2, 4, 0)
+            (0.5, 2, 4, LeechAction::Suspend)
         );
         assert_eq!(
             (c.max_taken_secs, c.new_per_day, c.rev_per_day),

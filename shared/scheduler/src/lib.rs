@@ -5,6 +5,7 @@
 //! Not modelled: filtered decks, FSRS, the load balancer (Anki only uses it when the queues were
 //! built and it is enabled; it only re-picks inside the same fuzz range).
 
+mod card;
 mod config;
 mod format;
 mod fuzz;
@@ -12,35 +13,24 @@ mod states;
 mod steps;
 mod timing;
 
-pub use config::DeckConfig;
+pub use card::{CardQueue, CardType, Ease, InvalidEase, OutOfRange, RevlogKind};
+pub use config::{DeckConfig, LeechAction};
 pub use format::format_interval;
 pub use timing::{Timing, timing};
 
 use states::{Ctx, IntervalKind, LearnState, ReviewState, State};
 
-/// `cards.type`
-pub const CARD_NEW: u8 = 0;
-pub const CARD_LEARN: u8 = 1;
-pub const CARD_REVIEW: u8 = 2;
-pub const CARD_RELEARN: u8 = 3;
-
-/// `cards.queue`
-pub const QUEUE_SUSPENDED: i8 = -1;
-pub const QUEUE_NEW: i8 = 0;
-pub const QUEUE_LEARN: i8 = 1;
-pub const QUEUE_REVIEW: i8 = 2;
-pub const QUEUE_DAY_LEARN: i8 = 3;
-
 /// The scheduling columns of an Anki `cards` row (same names/units as the table).
 ///
-/// `due` is epoch seconds in queue 1, days since collection creation in queues 2/3, and the
-/// new-card position otherwise. `left` is the number of learning steps left; Anki 26 writes the
-/// bare count (no legacy `today * 1000` part) and ignores the thousands when reading.
+/// `due` is epoch seconds in the intraday queues, days since collection creation in the review
+/// and day-learning queues, and the new-card position otherwise (see [`CardQueue`]). `left` is
+/// the number of learning steps left; Anki 26 writes the bare count (no legacy `today * 1000`
+/// part) and ignores the thousands when reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CardState {
     pub id: i64,
-    pub ctype: u8,
-    pub queue: i8,
+    pub ctype: CardType,
+    pub queue: CardQueue,
     pub due: i64,
     pub ivl: i64,
     pub factor: i64,
@@ -49,37 +39,10 @@ pub struct CardState {
     pub left: i64,
 }
 
-/// An answer button.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Ease {
-    Again = 1,
-    Hard = 2,
-    Good = 3,
-    Easy = 4,
-}
-
-/// The crate's only error: an answer button outside 1..=4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("invalid ease {0}: expected 1 (again) to 4 (easy)")]
-pub struct InvalidEase(pub i64);
-
-impl TryFrom<i64> for Ease {
-    type Error = InvalidEase;
-    fn try_from(v: i64) -> Result<Self, Self::Error> {
-        match v {
-            1 => Ok(Ease::Again),
-            2 => Ok(Ease::Hard),
-            3 => Ok(Ease::Good),
-            4 => Ok(Ease::Easy),
-            _ => Err(InvalidEase(v)),
-        }
-    }
-}
-
 /// A revlog row minus id/cid/usn (the collection assigns those).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RevlogFields {
-    pub ease: u8,
+    pub ease: Ease,
     /// New interval: days, or −seconds for a delay that ends before the next rollover.
     pub ivl: i64,
     /// Previous interval, same convention (0 for a new card).
@@ -87,8 +50,8 @@ pub struct RevlogFields {
     /// New ease ×1000 for review/relearning results, 0 for learning results.
     pub factor: i64,
     pub time_ms: i64,
-    /// 0 learning (incl. new), 1 review, 2 relearning, 3 filtered/early: the state *before*.
-    pub kind: u8,
+    /// The state *before* the answer (a new card counts as learning).
+    pub kind: RevlogKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,17 +96,17 @@ pub fn answer(
     match next {
         State::New => {
             // Never produced by answering; keep the card as is.
-            out.ctype = CARD_NEW;
-            out.queue = QUEUE_NEW;
+            out.ctype = CardType::New;
+            out.queue = CardQueue::New;
         }
         State::Learning(l) => {
-            out.ctype = CARD_LEARN;
+            out.ctype = CardType::Learn;
             out.left = i64::from(l.remaining_steps);
             place_learning(&mut out, next, timing, Some(seed));
         }
         State::Review(r) => {
-            out.ctype = CARD_REVIEW;
-            out.queue = QUEUE_REVIEW;
+            out.ctype = CardType::Review;
+            out.queue = CardQueue::Review;
             out.ivl = i64::from(r.scheduled_days);
             out.due = timing.days_elapsed + i64::from(r.scheduled_days);
             out.factor = ease_to_factor(r.ease_factor);
@@ -152,7 +115,7 @@ pub fn answer(
             revlog_factor = r.ease_factor;
         }
         State::Relearning { learning, review } => {
-            out.ctype = CARD_RELEARN;
+            out.ctype = CardType::Relearn;
             out.ivl = i64::from(review.scheduled_days);
             out.left = i64::from(learning.remaining_steps);
             out.lapses = i64::from(review.lapses);
@@ -162,13 +125,13 @@ pub fn answer(
         }
     }
     let leeched = next.leeched();
-    if leeched && conf.leech_action == 0 {
-        out.queue = QUEUE_SUSPENDED;
+    if leeched && conf.leech_action == LeechAction::Suspend {
+        out.queue = CardQueue::Suspended;
     }
 
     let max_ms = i64::from(conf.max_taken_secs) * 1000;
     let revlog = RevlogFields {
-        ease: ease as u8,
+        ease,
         ivl: next
             .interval_kind()
             .maybe_as_days(secs_until_rollover)
@@ -196,11 +159,11 @@ fn place_learning(card: &mut CardState, next: State, timing: &Timing, seed: Opti
         .maybe_as_days(timing.secs_until_rollover())
     {
         IntervalKind::Secs(secs) => {
-            card.queue = QUEUE_LEARN;
+            card.queue = CardQueue::Learn;
             card.due = timing.now_secs + i64::from(fuzz::learning_secs(seed, secs));
         }
         IntervalKind::Days(days) => {
-            card.queue = QUEUE_DAY_LEARN;
+            card.queue = CardQueue::DayLearn;
             card.due = timing.days_elapsed + i64::from(days);
         }
     }
@@ -250,17 +213,18 @@ fn current_state(card: &CardState, conf: &DeckConfig, timing: &Timing) -> State 
         leeched: false,
     };
     match card.ctype {
-        CARD_LEARN => State::Learning(LearnState {
+        CardType::New => State::New,
+        CardType::Learn => State::Learning(LearnState {
             remaining_steps,
             scheduled_secs: steps::Steps::new(&conf.learn_steps).current_delay(remaining_steps),
         }),
-        CARD_REVIEW => {
+        CardType::Review => {
             // Answering before the due day counts as on time in a normal deck.
             let due = card.due.min(timing.days_elapsed);
             let elapsed = (i64::from(ivl) - (due - timing.days_elapsed)).max(0);
             State::Review(review(col_u32(elapsed)))
         }
-        CARD_RELEARN => State::Relearning {
+        CardType::Relearn => State::Relearning {
             learning: LearnState {
                 remaining_steps,
                 scheduled_secs: steps::Steps::new(&conf.relearn_steps)
@@ -268,7 +232,6 @@ fn current_state(card: &CardState, conf: &DeckConfig, timing: &Timing) -> State 
             },
             review: review(ivl),
         },
-        _ => State::New,
     }
 }
 

@@ -1,8 +1,8 @@
 //! Anki's v3 card states and their transitions (rslib `scheduler/states`, FSRS off, normal decks).
 
-use crate::DeckConfig;
 use crate::fuzz;
 use crate::steps::Steps;
+use crate::{DeckConfig, Ease, RevlogKind};
 
 const MINIMUM_EASE: f32 = 1.3;
 const EASE_AGAIN_DELTA: f32 = -0.2;
@@ -92,13 +92,13 @@ impl State {
     }
 
     /// Revlog `type`: what the card was *before* the answer.
-    pub(crate) fn revlog_kind(self) -> u8 {
+    pub(crate) fn revlog_kind(self) -> RevlogKind {
         match self {
-            State::New | State::Learning(_) => 0,
+            State::New | State::Learning(_) => RevlogKind::Learning,
             // Only reachable from filtered decks: normal decks clamp `due` to today.
-            State::Review(r) if r.days_late() < 0 => 3,
-            State::Review(_) => 1,
-            State::Relearning { .. } => 2,
+            State::Review(r) if r.days_late() < 0 => RevlogKind::Filtered,
+            State::Review(_) => RevlogKind::Review,
+            State::Relearning { .. } => RevlogKind::Relearning,
         }
     }
 
@@ -119,12 +119,12 @@ pub(crate) struct NextStates {
 }
 
 impl NextStates {
-    pub(crate) fn pick(&self, ease: crate::Ease) -> State {
+    pub(crate) fn pick(&self, ease: Ease) -> State {
         match ease {
-            crate::Ease::Again => self.again,
-            crate::Ease::Hard => self.hard,
-            crate::Ease::Good => self.good,
-            crate::Ease::Easy => self.easy,
+            Ease::Again => self.again,
+            Ease::Hard => self.hard,
+            Ease::Good => self.good,
+            Ease::Easy => self.easy,
         }
     }
 

@@ -11,8 +11,8 @@ const DAY: i64 = 86_400;
 fn new_card(id: i64) -> CardState {
     CardState {
         id,
-        ctype: CARD_NEW,
-        queue: QUEUE_NEW,
+        ctype: CardType::New,
+        queue: CardQueue::New,
         due: 1,
         ivl: 0,
         factor: 0,
@@ -28,8 +28,8 @@ fn at(now: i64) -> Timing {
 
 fn review_card(ivl: i64, due: i64, factor: i64) -> CardState {
     CardState {
-        ctype: CARD_REVIEW,
-        queue: QUEUE_REVIEW,
+        ctype: CardType::Review,
+        queue: CardQueue::Review,
         ivl,
         due,
         factor,
@@ -38,8 +38,9 @@ fn review_card(ivl: i64, due: i64, factor: i64) -> CardState {
     }
 }
 
-/// The oracle README's table: stock options, fuzz on, card id 1704110400000, reproduced from
-/// `sm2_oracle.py` output of anki 26.9.3. `due` of a queue-1 card is given relative to now.
+/// One card studied over 26 days with stock options, fuzz on, card id 1704110400000, as
+/// `tests/oracle/sm2_oracle.py` (anki 26.9.3) printed it; `scheduler_oracle` replays the same
+/// answers as its "readme" scenario. `due` of a queue-1 card is given relative to now.
 #[test]
 fn readme_example_table() {
     use Ease::*;
@@ -67,7 +68,7 @@ fn readme_example_table() {
         assert_eq!(t.days_elapsed, today, "row {i} today");
         let out = answer(&card, &conf, &t, ease, 0);
         let c = out.card;
-        let due = if c.queue == QUEUE_LEARN {
+        let due = if c.queue == CardQueue::Learn {
             c.due - now
         } else {
             c.due
@@ -84,12 +85,12 @@ fn readme_example_table() {
         assert_eq!(got, after, "row {i}");
         assert_eq!(c.reps, i as i64 + 1);
         let want = RevlogFields {
-            ease: ease as u8,
+            ease,
             ivl: r_ivl,
             last_ivl: r_last,
             factor: after[4],
             time_ms: 0,
-            kind: r_kind as u8,
+            kind: RevlogKind::try_from(r_kind).expect("revlog type"),
         };
         assert_eq!(out.revlog, want, "row {i} revlog");
         assert!(!out.leeched);
@@ -121,7 +122,7 @@ fn new_card_buttons() {
     let again = answer(&card, &conf, &t, Ease::Again, 0).card;
     assert_eq!(
         (again.ctype, again.queue, again.left),
-        (CARD_LEARN, QUEUE_LEARN, 2)
+        (CardType::Learn, CardQueue::Learn, 2)
     );
     assert!((START + 60..START + 75).contains(&again.due));
     let hard = answer(&card, &conf, &t, Ease::Hard, 0).card;
@@ -130,14 +131,14 @@ fn new_card_buttons() {
     let easy = answer(&card, &conf, &t, Ease::Easy, 0);
     assert_eq!(
         (easy.card.ctype, easy.card.queue, easy.card.factor),
-        (CARD_REVIEW, QUEUE_REVIEW, 2500)
+        (CardType::Review, CardQueue::Review, 2500)
     );
     assert_eq!(
         NextInterval::Days(easy.card.ivl),
         next_intervals(&card, &conf, &t)[3]
     );
     assert_eq!(easy.card.due, easy.card.ivl);
-    assert_eq!(easy.revlog.kind, 0);
+    assert_eq!(easy.revlog.kind, RevlogKind::Learning);
     assert_eq!(easy.revlog.last_ivl, 0);
 }
 
@@ -150,8 +151,8 @@ fn learning_step_reaching_rollover_goes_to_day_queue() {
     // 23:00 UTC: 5 hours to the 04:00 rollover, so the 10 hour step lands tomorrow, unfuzzed.
     let now = CRT + 19 * 3600;
     let card = CardState {
-        ctype: CARD_LEARN,
-        queue: QUEUE_LEARN,
+        ctype: CardType::Learn,
+        queue: CardQueue::Learn,
         left: 2,
         due: now,
         ..new_card(9)
@@ -159,7 +160,7 @@ fn learning_step_reaching_rollover_goes_to_day_queue() {
     let out = answer(&card, &conf, &at(now), Ease::Good, 0);
     assert_eq!(
         (out.card.queue, out.card.due, out.card.left),
-        (QUEUE_DAY_LEARN, 1, 1)
+        (CardQueue::DayLearn, 1, 1)
     );
     assert_eq!(out.revlog.ivl, 1);
     assert_eq!(out.revlog.last_ivl, -60);
@@ -172,7 +173,7 @@ fn multi_day_step_counts_days_from_rollover() {
         ..DeckConfig::default()
     };
     let out = answer(&new_card(3), &conf, &at(START), Ease::Again, 0);
-    assert_eq!((out.card.queue, out.card.due), (QUEUE_DAY_LEARN, 3));
+    assert_eq!((out.card.queue, out.card.due), (CardQueue::DayLearn, 3));
     // Hard on the only step: 1.5× capped at +1 day = 4 days
     let out = answer(&new_card(3), &conf, &at(START), Ease::Hard, 0);
     assert_eq!(out.card.due, 4);
@@ -188,12 +189,12 @@ fn review_again_without_relearning_steps_stays_review() {
     let out = answer(&review_card(20, 10, 2500), &conf, &at(now), Ease::Again, 0);
     assert_eq!(
         (out.card.ctype, out.card.queue, out.card.ivl, out.card.due),
-        (CARD_REVIEW, QUEUE_REVIEW, 1, 11)
+        (CardType::Review, CardQueue::Review, 1, 11)
     );
     assert_eq!((out.card.lapses, out.card.factor), (1, 2300));
     assert_eq!(
         (out.revlog.ivl, out.revlog.last_ivl, out.revlog.kind),
-        (1, 20, 1)
+        (1, 20, RevlogKind::Review)
     );
 }
 
@@ -203,7 +204,7 @@ fn early_review_counts_as_on_time() {
     let now = CRT + 10 * DAY + 3600;
     // due in 5 days: answered early, yet Good uses the scheduled interval, not elapsed time
     let out = answer(&review_card(10, 15, 2500), &conf, &at(now), Ease::Good, 0);
-    assert_eq!(out.revlog.kind, 1);
+    assert_eq!(out.revlog.kind, RevlogKind::Review);
     // raw 10 × 2.5 = 25, fuzz range 22–28 (elapsed time would have given ~12)
     assert!((22..=28).contains(&out.card.ivl), "{}", out.card.ivl);
 }
@@ -223,16 +224,16 @@ fn leech_suspends_or_tags() {
             tag_only.card.lapses,
             tag_only.card.factor
         ),
-        (QUEUE_LEARN, 8, 1300)
+        (CardQueue::Learn, 8, 1300)
     );
     let conf = DeckConfig {
-        leech_action: 0,
+        leech_action: LeechAction::Suspend,
         ..DeckConfig::default()
     };
     let suspend = answer(&card, &conf, &at(now), Ease::Again, 0);
     assert!(suspend.leeched);
-    assert_eq!(suspend.card.queue, QUEUE_SUSPENDED);
-    assert_eq!(suspend.card.ctype, CARD_RELEARN);
+    assert_eq!(suspend.card.queue, CardQueue::Suspended);
+    assert_eq!(suspend.card.ctype, CardType::Relearn);
 }
 
 #[test]
@@ -294,7 +295,8 @@ prop_compose! {
         graduating_ivl in 1u32..10, easy_ivl in 1u32..15, initial_ease in 1.31f32..5.0,
         hard_mult in 0.5f32..1.3, easy_bonus in 1.0f32..5.0, ivl_mod in 0.5f32..2.0,
         max_ivl in prop_oneof![Just(36_500u32), 1u32..400], lapse_mult in 0.0f32..1.0,
-        min_ivl in 1u32..10, leech_fails in 1u32..12, leech_action in 0u8..2,
+        min_ivl in 1u32..10, leech_fails in 1u32..12,
+        leech_action in prop_oneof![Just(LeechAction::Suspend), Just(LeechAction::TagOnly)],
     ) -> DeckConfig {
         DeckConfig { learn_steps, graduating_ivl, easy_ivl, initial_ease, hard_mult, easy_bonus,
             ivl_mod, max_ivl, relearn_steps, lapse_mult, min_ivl, leech_fails, leech_action,
@@ -334,16 +336,16 @@ fn check_sequence(
         prop_assert_eq!(c.reps, before.reps + 1);
         prop_assert_eq!(c.id, before.id);
         let kind_before = match before.ctype {
-            CARD_NEW | CARD_LEARN => 0,
-            CARD_REVIEW => 1,
-            _ => 2,
+            CardType::New | CardType::Learn => RevlogKind::Learning,
+            CardType::Review => RevlogKind::Review,
+            CardType::Relearn => RevlogKind::Relearning,
         };
         prop_assert_eq!(out.revlog.kind, kind_before);
-        prop_assert_eq!(out.revlog.ease, ease as u8);
-        if c.ctype == CARD_REVIEW || c.ctype == CARD_RELEARN {
+        prop_assert_eq!(out.revlog.ease, ease);
+        if c.ctype == CardType::Review || c.ctype == CardType::Relearn {
             prop_assert!(c.factor >= 1300, "ease {} below 1300", c.factor);
             prop_assert!(c.ivl >= 1);
-            if before.ctype == CARD_RELEARN && ease == Ease::Easy {
+            if before.ctype == CardType::Relearn && ease == Ease::Easy {
                 // Anki adds a day to the lapse interval here without re-applying max_ivl.
                 prop_assert_eq!(c.ivl, before.ivl + 1);
             } else {
@@ -357,7 +359,7 @@ fn check_sequence(
                 );
             }
         }
-        if before.ctype == CARD_REVIEW && ease == Ease::Again {
+        if before.ctype == CardType::Review && ease == Ease::Again {
             prop_assert_eq!(c.lapses, before.lapses + 1);
             let met = states::leech_threshold_met(c.lapses as u32, conf.leech_fails);
             prop_assert_eq!(out.leeched, met);
@@ -365,9 +367,9 @@ fn check_sequence(
             prop_assert!(!out.leeched);
             prop_assert_eq!(
                 c.lapses,
-                if c.ctype == CARD_REVIEW
-                    && before.ctype != CARD_REVIEW
-                    && before.ctype != CARD_RELEARN
+                if c.ctype == CardType::Review
+                    && before.ctype != CardType::Review
+                    && before.ctype != CardType::Relearn
                 {
                     0
                 } else {
@@ -375,7 +377,7 @@ fn check_sequence(
                 }
             );
         }
-        if before.ctype == CARD_REVIEW && ease != Ease::Again {
+        if before.ctype == CardType::Review && ease != Ease::Again {
             // the passing interval lies in Anki's fuzz range around *some* pre-fuzz value, and
             // never below the previous interval + 1 when hard > 1 (clamped by max_ivl)
             let max = i64::from(conf.max_ivl.max(1));
@@ -391,19 +393,21 @@ fn check_sequence(
         match c.queue {
             // Anki picks the queue before adding learning fuzz (≤ 5 min), which may therefore
             // push the due time a little past the rollover.
-            QUEUE_LEARN => prop_assert!(
+            CardQueue::Learn => prop_assert!(
                 c.due > now && c.due < t.next_day_at + 300,
                 "learn due {} now {now}",
                 c.due
             ),
-            QUEUE_REVIEW | QUEUE_DAY_LEARN => prop_assert!(
+            CardQueue::Review | CardQueue::DayLearn => prop_assert!(
                 c.due > t.days_elapsed,
                 "day due {} today {}",
                 c.due,
                 t.days_elapsed
             ),
-            QUEUE_SUSPENDED => prop_assert!(out.leeched && conf.leech_action == 0),
-            q => prop_assert!(false, "unexpected queue {q}"),
+            CardQueue::Suspended => {
+                prop_assert!(out.leeched && conf.leech_action == LeechAction::Suspend)
+            }
+            q => prop_assert!(false, "unexpected queue {q:?}"),
         }
         card = c;
     }

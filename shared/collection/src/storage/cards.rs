@@ -1,0 +1,426 @@
+//! The `cards` table.
+
+use javumbo_scheduler::{CardQueue, CardState, CardType};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{enum_column, read_error};
+use crate::Result;
+
+/// A whole `cards` row, typed. Units as in the table: `due` per [`CardQueue`], `mtime` seconds,
+/// `factor` ease ×1000.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Card {
+    pub id: i64,
+    pub note_id: i64,
+    pub deck_id: i64,
+    /// Template ordinal (cloze number − 1 for cloze notes).
+    pub ord: i64,
+    pub mtime: i64,
+    pub usn: i64,
+    pub ctype: CardType,
+    pub queue: CardQueue,
+    pub due: i64,
+    pub ivl: i64,
+    pub factor: i64,
+    pub reps: i64,
+    pub lapses: i64,
+    pub left: i64,
+    /// `odue`: the due date in the home deck while a filtered deck borrows the card, else 0.
+    pub original_due: i64,
+    /// `odid`: the home deck while a filtered deck borrows the card, else 0.
+    pub original_deck_id: i64,
+    pub flags: i64,
+    /// Anki's per-card JSON (`pos`, `lrt`, FSRS state, custom data).
+    pub data: String,
+}
+
+impl Card {
+    /// The columns the scheduler reads and writes.
+    pub fn sched(&self) -> CardState {
+        CardState {
+            id: self.id,
+            ctype: self.ctype,
+            queue: self.queue,
+            due: self.due,
+            ivl: self.ivl,
+            factor: self.factor,
+            reps: self.reps,
+            lapses: self.lapses,
+            left: self.left,
+        }
+    }
+
+    /// The deck whose options schedule the card: its home deck when a filtered deck borrows it.
+    pub fn home_deck_id(&self) -> i64 {
+        if self.original_deck_id != 0 {
+            self.original_deck_id
+        } else {
+            self.deck_id
+        }
+    }
+}
+
+/// The columns of [`Card`], in [`card_from_row`]'s order.
+macro_rules! card_columns {
+    () => {
+        "id, nid, did, ord, mod, usn, type, queue, due, ivl, factor, reps, lapses, left, odue, \
+         odid, flags, data"
+    };
+}
+
+/// Cards of a deck list: `?1` is a JSON array of deck ids (see `storage::id_array`).
+macro_rules! in_decks {
+    () => {
+        "did IN (SELECT value FROM json_each(?1))"
+    };
+}
+
+fn card_from_row(r: &Row<'_>) -> rusqlite::Result<Card> {
+    Ok(Card {
+        id: r.get(0)?,
+        note_id: r.get(1)?,
+        deck_id: r.get(2)?,
+        ord: r.get(3)?,
+        mtime: r.get(4)?,
+        usn: r.get(5)?,
+        ctype: enum_column(r, 6)?,
+        queue: enum_column(r, 7)?,
+        due: r.get(8)?,
+        ivl: r.get(9)?,
+        factor: r.get(10)?,
+        reps: r.get(11)?,
+        lapses: r.get(12)?,
+        left: r.get(13)?,
+        original_due: r.get(14)?,
+        original_deck_id: r.get(15)?,
+        flags: r.get(16)?,
+        data: r.get(17)?,
+    })
+}
+
+fn first(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Option<Card>> {
+    conn.prepare_cached(sql)?
+        .query_row(params, card_from_row)
+        .optional()
+        .map_err(read_error("cards"))
+}
+
+pub fn get(conn: &Connection, id: i64) -> Result<Option<Card>> {
+    first(
+        conn,
+        concat!("SELECT ", card_columns!(), " FROM cards WHERE id = ?1"),
+        [id],
+    )
+}
+
+/// Insert a whole row (a new card, or an imported one).
+pub fn insert(conn: &Connection, c: &Card) -> Result<()> {
+    conn.prepare_cached(concat!(
+        "INSERT INTO cards (",
+        card_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+    ))?
+    .execute(params![
+        c.id,
+        c.note_id,
+        c.deck_id,
+        c.ord,
+        c.mtime,
+        c.usn,
+        i64::from(c.ctype),
+        i64::from(c.queue),
+        c.due,
+        c.ivl,
+        c.factor,
+        c.reps,
+        c.lapses,
+        c.left,
+        c.original_due,
+        c.original_deck_id,
+        c.flags,
+        c.data
+    ])?;
+    Ok(())
+}
+
+/// Write an answer's result: the scheduling columns, `data`, and the change stamp (`usn` −1:
+/// not yet synced).
+pub fn set_scheduling(conn: &Connection, s: &CardState, mtime: i64, data: &str) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE cards SET type = ?2, queue = ?3, due = ?4, ivl = ?5, factor = ?6, reps = ?7,
+                lapses = ?8, left = ?9, mod = ?10, usn = -1, data = ?11
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        s.id,
+        i64::from(s.ctype),
+        i64::from(s.queue),
+        s.due,
+        s.ivl,
+        s.factor,
+        s.reps,
+        s.lapses,
+        s.left,
+        mtime,
+        data
+    ])?;
+    Ok(())
+}
+
+/// Whether any card is in one of these decks.
+pub fn any_in_decks(conn: &Connection, decks: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(concat!(
+            "SELECT EXISTS(SELECT 1 FROM cards WHERE ",
+            in_decks!(),
+            ")"
+        ))?
+        .query_row([decks], |r| r.get(0))?)
+}
+
+/// Whether any card of these decks is in `queue`.
+pub fn any_in_queue(conn: &Connection, decks: &str, queue: CardQueue) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(concat!(
+            "SELECT EXISTS(SELECT 1 FROM cards WHERE ",
+            in_decks!(),
+            " AND queue = ?2)"
+        ))?
+        .query_row(params![decks, i64::from(queue)], |r| r.get(0))?)
+}
+
+/// The card of these decks in `queue` that is due first, if it is due by `due_by` (in the
+/// queue's own unit); ties go to the older card.
+pub fn first_due_in_queue(
+    conn: &Connection,
+    decks: &str,
+    queue: CardQueue,
+    due_by: i64,
+) -> Result<Option<Card>> {
+    first(
+        conn,
+        concat!(
+            "SELECT ",
+            card_columns!(),
+            " FROM cards WHERE ",
+            in_decks!(),
+            " AND queue = ?2 AND due <= ?3 ORDER BY due, id LIMIT 1"
+        ),
+        params![decks, i64::from(queue), due_by],
+    )
+}
+
+/// Like [`first_due_in_queue`] over two queues that share a unit (review and day learning).
+pub fn first_due_in_queues(
+    conn: &Connection,
+    decks: &str,
+    queues: [CardQueue; 2],
+    due_by: i64,
+) -> Result<Option<Card>> {
+    first(
+        conn,
+        concat!(
+            "SELECT ",
+            card_columns!(),
+            " FROM cards WHERE ",
+            in_decks!(),
+            " AND queue IN (?2, ?3) AND due <= ?4 ORDER BY due, id LIMIT 1"
+        ),
+        params![decks, i64::from(queues[0]), i64::from(queues[1]), due_by],
+    )
+}
+
+/// The first card of these decks in `queue`, by `due` (for new cards: their position).
+pub fn first_in_queue(conn: &Connection, decks: &str, queue: CardQueue) -> Result<Option<Card>> {
+    first(
+        conn,
+        concat!(
+            "SELECT ",
+            card_columns!(),
+            " FROM cards WHERE ",
+            in_decks!(),
+            " AND queue = ?2 ORDER BY due, id LIMIT 1"
+        ),
+        params![decks, i64::from(queue)],
+    )
+}
+
+/// A card joined with its note: what showing or editing one card needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardWithNote {
+    pub card_id: i64,
+    pub note_id: i64,
+    pub deck_id: i64,
+    pub ord: i64,
+    pub queue: CardQueue,
+    pub due: i64,
+    /// The note type.
+    pub mid: i64,
+    /// The note's fields, `\x1f`-separated.
+    pub flds: String,
+}
+
+pub fn with_note(conn: &Connection, id: i64) -> Result<Option<CardWithNote>> {
+    conn.prepare_cached(
+        "SELECT c.id, c.nid, c.did, c.ord, c.queue, c.due, n.mid, n.flds
+         FROM cards c JOIN notes n ON n.id = c.nid WHERE c.id = ?1",
+    )?
+    .query_row([id], |r| {
+        Ok(CardWithNote {
+            card_id: r.get(0)?,
+            note_id: r.get(1)?,
+            deck_id: r.get(2)?,
+            ord: r.get(3)?,
+            queue: enum_column(r, 4)?,
+            due: r.get(5)?,
+            mid: r.get(6)?,
+            flds: r.get(7)?,
+        })
+    })
+    .optional()
+    .map_err(read_error("cards"))
+}
+
+/// One line of a deck's card list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedCard {
+    pub card_id: i64,
+    pub note_id: i64,
+    pub ord: i64,
+    pub mid: i64,
+    pub flds: String,
+    /// `notes.mod`, seconds.
+    pub note_mtime: i64,
+}
+
+pub fn count_in_decks(conn: &Connection, decks: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(concat!("SELECT count(*) FROM cards WHERE ", in_decks!()))?
+        .query_row([decks], |r| r.get(0))?)
+}
+
+/// Cards of these decks, newest (highest id) first, `limit` of them after skipping `offset`.
+pub fn page_in_decks(
+    conn: &Connection,
+    decks: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ListedCard>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.id, c.nid, c.ord, n.mid, n.flds, n.mod FROM cards c JOIN notes n ON n.id = c.nid
+         WHERE c.did IN (SELECT value FROM json_each(?1)) ORDER BY c.id DESC LIMIT ?2 OFFSET ?3",
+    )?;
+    let rows = stmt.query_map(params![decks, limit, offset], |r| {
+        Ok(ListedCard {
+            card_id: r.get(0)?,
+            note_id: r.get(1)?,
+            ord: r.get(2)?,
+            mid: r.get(3)?,
+            flds: r.get(4)?,
+            note_mtime: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// How many cards of these decks share a type, a queue and a side of the `mature_ivl` boundary
+/// (`(type, queue, ivl >= mature_ivl, count)`), for the deck statistics.
+pub fn census(
+    conn: &Connection,
+    decks: &str,
+    mature_ivl: i64,
+) -> Result<Vec<(CardType, CardQueue, bool, i64)>> {
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT type, queue, ivl >= ?2, count(*) FROM cards WHERE ",
+        in_decks!(),
+        " GROUP BY 1, 2, 3"
+    ))?;
+    let rows = stmt.query_map(params![decks, mature_ivl], |r| {
+        Ok((enum_column(r, 0)?, enum_column(r, 1)?, r.get(2)?, r.get(3)?))
+    })?;
+    rows.collect::<rusqlite::Result<_>>()
+        .map_err(read_error("cards"))
+}
+
+/// The notes of the card `id` (none when it does not exist).
+pub fn note_ids_of_card(conn: &Connection, id: i64) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached("SELECT DISTINCT nid FROM cards WHERE id = ?1")?;
+    let rows = stmt.query_map([id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The notes of the cards in deck `did`.
+pub fn note_ids_in_deck(conn: &Connection, did: i64) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached("SELECT DISTINCT nid FROM cards WHERE did = ?1")?;
+    let rows = stmt.query_map([did], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Delete one card; returns how many rows went (0 or 1).
+pub fn delete(conn: &Connection, id: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM cards WHERE id = ?1")?
+        .execute([id])?)
+}
+
+/// Delete every card of deck `did`; returns how many went.
+pub fn delete_in_deck(conn: &Connection, did: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM cards WHERE did = ?1")?
+        .execute([did])?)
+}
+
+/// Whether deck `did` (alone, not its subdecks) holds a card.
+pub fn any_in_deck(conn: &Connection, did: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM cards WHERE did = ?1)")?
+        .query_row([did], |r| r.get(0))?)
+}
+
+pub fn max_id(conn: &Connection) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT max(id) FROM cards")?
+        .query_row([], |r| r.get(0))?)
+}
+
+pub fn all_ids(conn: &Connection) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM cards")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CollectionError;
+    use crate::storage::id_array;
+    use crate::testutil::empty;
+
+    #[test]
+    fn an_out_of_range_queue_is_corruption_with_its_cause() {
+        let (col, _) = empty();
+        let added = col.add_card("q", "a", None).unwrap();
+        col.conn()
+            .execute("UPDATE cards SET queue = 9", [])
+            .unwrap();
+        let err = get(col.conn(), added.card_id).unwrap_err();
+        assert!(matches!(err, CollectionError::Corrupt(_)), "{err:?}");
+        let chain: Vec<String> =
+            std::iter::successors(Some(&err as &(dyn std::error::Error + 'static)), |e| {
+                e.source()
+            })
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            chain
+                .iter()
+                .any(|m| m == "cards.queue 9 is out of range (expected -3 to 4)"),
+            "{chain:?}"
+        );
+        let decks = id_array(&[1]);
+        assert!(matches!(
+            census(col.conn(), &decks, 21),
+            Err(CollectionError::Corrupt(_))
+        ));
+    }
+}
