@@ -15,12 +15,14 @@
 //!   The test reads the flush-handler's outcomes back from the emulator's CloudWatch Logs.
 //!
 //! Requests are sequential (the make stage runs `--test-threads=1`), so the write counts that
-//! trigger each flush are exact.
+//! trigger each flush are exact. Every API response is held to `docs/openapi.yaml` by
+//! [`ApiClient`] (API Gateway's own answers included); the CloudWatch Logs calls are the
+//! emulator's AWS API, not ours, and use a plain client.
 
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use javumbo_tests::http::{new_user_study_flow, register_login, session_id};
+use javumbo_tests::http::{ApiClient, new_user_study_flow, register_login};
 use javumbo_tests::spawn::{E2E_URL_ENV, remote_base, unique_username};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
@@ -49,26 +51,17 @@ fn now_ms() -> i64 {
 
 /// A freshly registered user (unique name) and its authenticated JSON calls.
 struct User {
-    http: Client,
-    base: String,
+    api: ApiClient,
     token: String,
     name: String,
 }
 
 impl User {
     async fn new(base: &str, stem: &str) -> Self {
-        let http = Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap();
+        let api = ApiClient::behind_gateway(base).with_timeout(Duration::from_secs(60));
         let name = unique_username(stem);
-        let token = register_login(&http, base, &name).await;
-        Self {
-            http,
-            base: base.to_owned(),
-            token,
-            name,
-        }
+        let token = register_login(&api, &name).await;
+        Self { api, token, name }
     }
 
     /// `(status, body, X-Session-ID)`.
@@ -78,18 +71,12 @@ impl User {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value, String) {
-        let mut rb = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
+        let mut rb = self.api.request(method, path).bearer_auth(&self.token);
         if let Some(b) = body {
             rb = rb.json(&b);
         }
         let r = rb.send().await.unwrap();
-        let (status, sid) = (r.status(), session_id(&r));
-        let text = r.text().await.unwrap();
-        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, v, sid)
+        (r.status(), r.json(), r.session_id())
     }
 
     /// A call that must answer `expected`; returns the body and the session id.
@@ -110,7 +97,7 @@ impl User {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn study_flow_on_the_emulator() {
     let Some(base) = emulator_api() else { return };
-    new_user_study_flow(&base, &unique_username("study")).await;
+    new_user_study_flow(&ApiClient::behind_gateway(&base), &unique_username("study")).await;
 }
 
 /// Fourteen calls, all on the crud function: create a deck, list, add three cards to it, list

@@ -4,30 +4,33 @@
 //! made unique per run, a path or method without a route gets API Gateway's own
 //! `{"message": ...}` 404, and what needs the in-process server (its config, its secret) says
 //! it is skipped.
+//!
+//! Every response goes through [`ApiClient`], which holds it to `docs/openapi.yaml`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use javumbo_api::{ApiConfig, CorsOrigins, jwt};
 use javumbo_session::Username;
+use javumbo_tests::http::ApiClient;
 use javumbo_tests::spawn::{TEST_SECRET, Target, skip_on_remote, spawn_app_with, target};
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 struct Api {
     target: Target,
-    http: Client,
+    client: ApiClient,
 }
 
 impl Api {
     async fn new() -> Self {
-        Self {
-            target: target().await,
-            http: Client::new(),
-        }
+        Self::on(target().await)
     }
 
-    fn base(&self) -> &str {
-        &self.target.base
+    fn on(target: Target) -> Self {
+        Self {
+            client: ApiClient::for_target(&target),
+            target,
+        }
     }
 
     /// A username for this run (see [`Target::user`]).
@@ -42,7 +45,7 @@ impl Api {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
-        let mut rb = self.http.request(method, format!("{}{path}", self.base()));
+        let mut rb = self.client.request(method, path);
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
         }
@@ -50,11 +53,7 @@ impl Api {
             rb = rb.json(&b);
         }
         let resp = rb.send().await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap();
-        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, v, headers)
+        (resp.status(), resp.json(), resp.headers().clone())
     }
 
     async fn user(&self, name: &str) -> String {
@@ -200,13 +199,10 @@ async fn login_throttling_answers_429_with_retry_after() {
         return;
     }
     let app = spawn_app_with(|c| c.throttle.max_failures_per_user = 3).await;
-    let api = Api {
-        target: Target {
-            base: app.base.clone(),
-            app: Some(app),
-        },
-        http: Client::new(),
-    };
+    let api = Api::on(Target {
+        base: app.base.clone(),
+        app: Some(app),
+    });
     api.user("carol").await;
     for _ in 0..3 {
         let (s, _, _) = api
@@ -601,8 +597,8 @@ async fn export_and_import() {
     let ivy = api.name("ivy");
     let a = api.user(&ivy).await;
     let resp = api
-        .http
-        .get(format!("{}/api/export", api.base()))
+        .client
+        .get("/api/export")
         .bearer_auth(&a)
         .send()
         .await
@@ -618,13 +614,13 @@ async fn export_and_import() {
         "{cd}"
     );
     assert!(resp.headers().get("x-session-id").is_some());
-    let apkg = resp.bytes().await.unwrap();
+    let apkg = resp.bytes().to_vec();
     assert_eq!(&apkg[..2], b"PK");
 
     let b = api.user(&api.name("jack")).await;
     let resp = api
-        .http
-        .post(format!("{}/api/import", api.base()))
+        .client
+        .post("/api/import")
         .bearer_auth(&b)
         .header("content-type", "application/octet-stream")
         .body(apkg.clone())
@@ -632,15 +628,15 @@ async fn export_and_import() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    let v: Value = resp.json().await.unwrap();
+    let v = resp.json();
     assert!(
         v["decks"].is_array() && v["notes"].is_u64() && v["cards"].is_u64() && v["revlog"].is_u64(),
         "{v}"
     );
 
     let resp = api
-        .http
-        .post(format!("{}/api/import", api.base()))
+        .client
+        .post("/api/import")
         .bearer_auth(&b)
         .header("content-type", "application/octet-stream")
         .body(b"not a zip".to_vec())
@@ -650,8 +646,8 @@ async fn export_and_import() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let big = vec![0u8; 10 * 1024 * 1024 + 10];
     let resp = api
-        .http
-        .post(format!("{}/api/import", api.base()))
+        .client
+        .post("/api/import")
         .bearer_auth(&b)
         .header("content-type", "application/octet-stream")
         .body(big)
@@ -659,7 +655,7 @@ async fn export_and_import() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let v: Value = resp.json().await.unwrap();
+    let v = resp.json();
     // Over the gateway's payload limit, a deployed API may answer before any function does.
     assert!(
         v["error"].is_string() || (api.target.is_remote() && v["message"].is_string()),
@@ -678,11 +674,7 @@ async fn malformed_requests_get_json_errors() {
         .await;
     assert_unrouted(&api, s, &v, StatusCode::METHOD_NOT_ALLOWED);
     let post = |body: Vec<u8>, ct: Option<&str>| {
-        let mut rb = api
-            .http
-            .post(format!("{}/api/cards", api.base()))
-            .bearer_auth(&t)
-            .body(body);
+        let mut rb = api.client.post("/api/cards").bearer_auth(&t).body(body);
         if let Some(ct) = ct {
             rb = rb.header("content-type", ct);
         }
@@ -692,16 +684,16 @@ async fn malformed_requests_get_json_errors() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.json::<Value>().await.unwrap()["error"].is_string());
+    assert!(r.json()["error"].is_string());
     let r = post(br#"{"front":"a","back":"b"}"#.to_vec(), None)
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(r.json::<Value>().await.unwrap()["error"].is_string());
+    assert!(r.json()["error"].is_string());
     let huge = serde_json::to_vec(&json!({"front": "x".repeat(1_100_000), "back": "b"})).unwrap();
     let r = post(huge, Some("application/json")).await.unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(r.json::<Value>().await.unwrap()["error"].is_string());
+    assert!(r.json()["error"].is_string());
     // Under the body limit but over the engine's field limit: a 4xx, never a 500.
     let (s, v, _) = api
         .call(
@@ -804,7 +796,7 @@ mod corpus {
             body in prop::option::of(json_value()), raw in prop::option::of(".{0,60}"),
         )| {
             let (status, v) = rt.block_on(async {
-                let mut rb = api.http.request(methods[m].clone(), format!("{}{}", api.base(), PATHS[p]));
+                let mut rb = api.client.request(methods[m].clone(), PATHS[p]);
                 if auth {
                     rb = rb.bearer_auth(&token);
                 }
@@ -814,9 +806,7 @@ mod corpus {
                     (None, None) => rb,
                 };
                 let resp = rb.send().await.unwrap();
-                let status = resp.status();
-                let text = resp.text().await.unwrap();
-                (status, serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)))
+                (resp.status(), resp.json())
             });
             prop_assert!(!status.is_server_error(), "{} {} -> {} {}", methods[m], PATHS[p], status, v);
             if status.is_client_error() {

@@ -1,28 +1,29 @@
 //! A new user's whole study flow over HTTP, then the same user hammered through several
 //! containers (threads, then processes with one SIGKILLed mid-flow): nothing acknowledged is lost.
 //! With `JAVUMBO_E2E_URL` set the study flow runs against that deployed API and the
-//! `javumbo-local` tests say they are skipped.
+//! `javumbo-local` tests say they are skipped. Every response is held to `docs/openapi.yaml`
+//! by [`ApiClient`].
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use javumbo_tests::http::{get, new_user_study_flow, register_login};
+use javumbo_tests::http::{ApiClient, get, new_user_study_flow, register_login};
 use javumbo_tests::spawn::{skip_on_remote, spawn_local_process, target};
-use reqwest::{Client, StatusCode};
-use serde_json::{Value, json};
+use reqwest::StatusCode;
+use serde_json::json;
 
 /// Runs against `JAVUMBO_E2E_URL` too (a deployed stack: the emulator's).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_user_study_flow_survives_flush() {
     let target = target().await;
-    new_user_study_flow(&target.base, &target.user("learner")).await;
+    new_user_study_flow(&ApiClient::for_target(&target), &target.user("learner")).await;
 }
 
 /// Add cards from several concurrent clients; return the ids of the acknowledged ones.
 async fn add_cards_concurrently(
-    base: &str,
+    api: &ApiClient,
     token: &str,
     clients: usize,
     per_client: usize,
@@ -30,24 +31,20 @@ async fn add_cards_concurrently(
 ) -> (BTreeSet<i64>, usize) {
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (base, token, acks) = (base.to_owned(), token.to_owned(), acks.clone());
+        let api = api.clone().with_timeout(Duration::from_secs(60));
+        let (token, acks) = (token.to_owned(), acks.clone());
         tasks.push(tokio::spawn(async move {
-            let http = Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap();
             let (mut acked, mut failed) = (Vec::new(), 0);
             for i in 0..per_client {
-                let r = http
-                    .post(format!("{base}/api/cards"))
+                let r = api
+                    .post("/api/cards")
                     .bearer_auth(&token)
                     .json(&json!({"front": format!("client {c} card {i}"), "back": "x"}))
                     .send()
                     .await;
                 match r {
                     Ok(r) if r.status() == StatusCode::CREATED => {
-                        let v: Value = r.json().await.unwrap();
-                        acked.push(v["cardId"].as_i64().unwrap());
+                        acked.push(r.json()["cardId"].as_i64().unwrap());
                         acks.fetch_add(1, Ordering::SeqCst);
                     }
                     Ok(r) => {
@@ -74,12 +71,11 @@ async fn add_cards_concurrently(
     (all, failed)
 }
 
-async fn current_deck_card_ids(http: &Client, base: &str, token: &str, deck: i64) -> BTreeSet<i64> {
+async fn current_deck_card_ids(api: &ApiClient, token: &str, deck: i64) -> BTreeSet<i64> {
     let mut ids = BTreeSet::new();
     for page in 1.. {
         let (v, _) = get(
-            http,
-            base,
+            api,
             token,
             &format!("/api/decks/{deck}/cards?page={page}&perPage=100"),
         )
@@ -93,8 +89,8 @@ async fn current_deck_card_ids(http: &Client, base: &str, token: &str, deck: i64
     ids
 }
 
-async fn starter_deck(http: &Client, base: &str, token: &str) -> i64 {
-    let (decks, _) = get(http, base, token, "/api/decks").await;
+async fn starter_deck(api: &ApiClient, token: &str) -> i64 {
+    let (decks, _) = get(api, token, "/api/decks").await;
     decks["decks"]
         .as_array()
         .unwrap()
@@ -111,28 +107,20 @@ async fn four_thread_containers_random_routing_lose_nothing() {
         return;
     }
     let local = spawn_local_process(4, "threads");
-    let http = Client::new();
-    let t = register_login(&http, &local.base, "roamer").await;
-    let deck = starter_deck(&http, &local.base, &t).await;
-    let before = current_deck_card_ids(&http, &local.base, &t, deck).await;
-    let (acked, _) =
-        add_cards_concurrently(&local.base, &t, 4, 8, Arc::new(AtomicUsize::new(0))).await;
+    let api = ApiClient::behind_gateway(&local.base);
+    let t = register_login(&api, "roamer").await;
+    let deck = starter_deck(&api, &t).await;
+    let before = current_deck_card_ids(&api, &t, deck).await;
+    let (acked, _) = add_cards_concurrently(&api, &t, 4, 8, Arc::new(AtomicUsize::new(0))).await;
     assert!(!acked.is_empty());
-    let after = current_deck_card_ids(&http, &local.base, &t, deck).await;
+    let after = current_deck_card_ids(&api, &t, deck).await;
     assert!(
         acked.is_subset(&after),
         "lost acknowledged cards: {:?}",
         acked.difference(&after).collect::<Vec<_>>()
     );
     assert_eq!(after.len(), before.len() + acked.len());
-    let m: Value = http
-        .get(format!("{}/_local/metrics", local.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m = api.get("/_local/metrics").send().await.unwrap().json();
     assert_eq!(m["containers"], 4);
     assert!(
         m["requests"].as_u64().unwrap() > 0 && m["journal_commit"].as_u64().unwrap() > 0,
@@ -148,12 +136,12 @@ async fn sigkilled_container_process_loses_nothing_acknowledged() {
         return;
     }
     let local = spawn_local_process(2, "processes");
-    let http = Client::new();
-    let t = register_login(&http, &local.base, "survivor").await;
-    let deck = starter_deck(&http, &local.base, &t).await;
-    let before = current_deck_card_ids(&http, &local.base, &t, deck).await;
+    let api = ApiClient::behind_gateway(&local.base);
+    let t = register_login(&api, "survivor").await;
+    let deck = starter_deck(&api, &t).await;
+    let before = current_deck_card_ids(&api, &t, deck).await;
 
-    let base = local.base.clone();
+    let gateway = api.clone();
     let acks = Arc::new(AtomicUsize::new(0));
     let seen = acks.clone();
     // Kill once writes are flowing (not after a fixed delay: on a slow machine the adds had
@@ -163,14 +151,12 @@ async fn sigkilled_container_process_loses_nothing_acknowledged() {
         while seen.load(Ordering::SeqCst) < 5 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let v: Value = Client::new()
-            .get(format!("{base}/_local/containers"))
+        let v = gateway
+            .get("/_local/containers")
             .send()
             .await
             .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json();
         let pid = v["containers"][0]["pid"].as_u64().expect("live container");
         let ok = std::process::Command::new("kill")
             .args(["-9", &pid.to_string()])
@@ -179,9 +165,9 @@ async fn sigkilled_container_process_loses_nothing_acknowledged() {
             .success();
         assert!(ok, "kill -9 {pid}");
     });
-    let (acked, _failed) = add_cards_concurrently(&local.base, &t, 3, 10, acks).await;
+    let (acked, _failed) = add_cards_concurrently(&api, &t, 3, 10, acks).await;
     killer.await.unwrap();
-    let after = current_deck_card_ids(&http, &local.base, &t, deck).await;
+    let after = current_deck_card_ids(&api, &t, deck).await;
     assert!(
         acked.is_subset(&after),
         "lost acknowledged cards: {:?}",
@@ -189,13 +175,6 @@ async fn sigkilled_container_process_loses_nothing_acknowledged() {
     );
     // Unacknowledged adds may or may not have landed; nothing else may appear.
     assert!(after.len() >= before.len() + acked.len());
-    let m: Value = http
-        .get(format!("{}/_local/metrics", local.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m = api.get("/_local/metrics").send().await.unwrap().json();
     assert!(m["container_restarts"].as_u64().unwrap() >= 1, "{m}");
 }

@@ -6,6 +6,8 @@ use javumbo_collection::CollectionError;
 use javumbo_session::StoreError;
 use javumbo_session::manager::{Failed, SessionError};
 
+use crate::routes::bodies::ErrorBody;
+
 /// Header every collection route answers with (API.md), errors included.
 pub const SESSION_HEADER: &str = "x-session-id";
 
@@ -71,8 +73,8 @@ impl IntoResponse for ApiError {
             }
             _ => None,
         };
-        let mut resp =
-            (status, axum::Json(serde_json::json!({ "error": message }))).into_response();
+        let body = ErrorBody { error: message };
+        let mut resp = (status, axum::Json(body)).into_response();
         if let Some(secs) = retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -6,8 +6,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use javumbo_session::{StoreError, UserRecord, Username};
 use serde::Deserialize;
-use serde_json::json;
 
+use super::bodies::{Health, LoginResponse, Message};
 use super::required;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, SourceAddr, token_user};
@@ -87,7 +87,7 @@ async fn register(
     if !state.users.create_if_absent(&record).await? {
         return Err(username_taken());
     }
-    Ok(Json(json!({ "message": "User registered successfully" })).into_response())
+    Ok(Json(Message::new("User registered successfully")).into_response())
 }
 
 fn username_taken() -> ApiError {
@@ -142,11 +142,11 @@ async fn login(
         rehash(&state, &record, pw).await;
     }
     let token = crate::jwt::issue(&state.config, &record.username, state.clock.now_secs())?;
-    Ok(Json(json!({
-        "access_token": token,
-        "username": record.username.as_str(),
-        "name": record.name,
-    }))
+    Ok(Json(LoginResponse {
+        access_token: token,
+        username: record.username.as_str().to_owned(),
+        name: record.name,
+    })
     .into_response())
 }
 
@@ -171,10 +171,14 @@ async fn rehash(state: &AppState, record: &UserRecord, pw: String) {
     }
 }
 
-async fn health(State(state): State<AppState>, req: Request) -> Json<serde_json::Value> {
+async fn health(State(state): State<AppState>, req: Request) -> Json<Health> {
     let (parts, _) = req.into_parts();
-    match token_user(&parts, &state) {
-        Ok(user) => Json(json!({ "status": "ok", "username": user.as_str() })),
-        Err(_) => Json(json!({ "status": "ok" })),
-    }
+    // A bad token is not an error here: health answers everyone, naming only a valid user.
+    let username = token_user(&parts, &state)
+        .ok()
+        .map(|user| user.as_str().to_owned());
+    Json(Health {
+        status: "ok",
+        username,
+    })
 }

@@ -6,8 +6,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
-use serde_json::json;
 
+use super::bodies::{
+    AddedCard, CardDetail, CardSummary, Counts, CreatedDeck, DeckCards, DeckEntry, DeckList,
+    DeckStats, Message, Pagination, RenamedDeck, SessionState, Success,
+};
 use super::{on_collection, required, session_json, session_json_with_id};
 use crate::AppState;
 use crate::error::{ApiError, ApiFailure};
@@ -70,14 +73,19 @@ async fn list_decks(State(s): State<AppState>, AuthUser(user): AuthUser) -> Repl
         on_collection(&s, &user, |col| Ok((col.decks()?, col.current_deck_id()?))).await?;
     // `current` is an addition to the old contract: clients no longer have to remember which
     // deck they made current (the old React client ignores unknown fields).
-    let decks: Vec<_> = decks
+    let decks = decks
         .into_iter()
-        .map(|d| json!({ "id": d.id, "name": d.name, "desc": d.desc, "current": d.id == current }))
+        .map(|d| DeckEntry {
+            current: d.id == current,
+            id: d.id,
+            name: d.name,
+            desc: d.desc,
+        })
         .collect();
     Ok(session_json_with_id(
         StatusCode::OK,
         &sid,
-        json!({ "decks": decks }),
+        DeckList { decks },
     ))
 }
 
@@ -91,7 +99,10 @@ async fn create_deck(
     Ok(session_json_with_id(
         StatusCode::CREATED,
         &sid,
-        json!({ "id": deck.id, "name": deck.name }),
+        CreatedDeck {
+            id: deck.id,
+            name: deck.name,
+        },
     ))
 }
 
@@ -105,7 +116,7 @@ async fn set_current_deck(
     Ok(session_json_with_id(
         StatusCode::OK,
         &sid,
-        json!({ "message": "Current deck updated successfully" }),
+        Message::new("Current deck updated successfully"),
     ))
 }
 
@@ -120,7 +131,11 @@ async fn rename_deck(
     Ok(session_json_with_id(
         StatusCode::OK,
         &sid,
-        json!({ "message": "Deck renamed successfully", "id": deck.id, "name": deck.name }),
+        RenamedDeck {
+            message: "Deck renamed successfully",
+            id: deck.id,
+            name: deck.name,
+        },
     ))
 }
 
@@ -137,7 +152,7 @@ async fn delete_deck(
     Ok(session_json_with_id(
         StatusCode::OK,
         &sid,
-        json!({ "message": message }),
+        Message::new(message),
     ))
 }
 
@@ -150,18 +165,18 @@ async fn deck_stats(
     Ok(session_json_with_id(
         StatusCode::OK,
         &sid,
-        json!({
-            "counts": {
-                "New": st.new,
-                "Learning": st.learning,
-                "Relearning": st.relearning,
-                "Young": st.young,
-                "Mature": st.mature,
-                "Suspended": st.suspended,
-                "Buried": st.buried,
+        DeckStats {
+            counts: Counts {
+                new: st.new,
+                learning: st.learning,
+                relearning: st.relearning,
+                young: st.young,
+                mature: st.mature,
+                suspended: st.suspended,
+                buried: st.buried,
             },
-            "total": st.total,
-        }),
+            total: st.total,
+        },
     ))
 }
 
@@ -182,33 +197,31 @@ async fn deck_cards(
         );
     }
     let (p, sid) = on_collection(&s, &user, move |col| col.deck_cards(id, page, per_page)).await?;
-    let cards: Vec<_> = p
+    let cards = p
         .cards
-        .iter()
-        .map(|c| {
-            json!({
-                "cardId": c.card_id,
-                "noteId": c.note_id,
-                "front": c.front,
-                "back": c.back,
-                "modified": c.modified,
-            })
+        .into_iter()
+        .map(|c| CardSummary {
+            card_id: c.card_id,
+            note_id: c.note_id,
+            front: c.front,
+            back: c.back,
+            modified: c.modified,
         })
         .collect();
     Ok(session_json_with_id(
         StatusCode::OK,
         &sid,
-        json!({
-            "deckId": p.deck_id,
-            "deckName": p.deck_name,
-            "cards": cards,
-            "pagination": {
-                "total": p.total,
-                "page": p.page,
-                "perPage": p.per_page,
-                "totalPages": p.total_pages,
+        DeckCards {
+            deck_id: p.deck_id,
+            deck_name: p.deck_name,
+            cards,
+            pagination: Pagination {
+                total: p.total,
+                page: p.page,
+                per_page: p.per_page,
+                total_pages: p.total_pages,
             },
-        }),
+        },
     ))
 }
 
@@ -225,13 +238,7 @@ async fn add_card(
     Ok(session_json_with_id(
         StatusCode::CREATED,
         &sid,
-        json!({
-            "message": "Card added successfully",
-            "card_id": added.card_id,
-            "note_id": added.note_id,
-            "cardId": added.card_id,
-            "noteId": added.note_id,
-        }),
+        AddedCard::new("Card added successfully", added.card_id, added.note_id),
     ))
 }
 
@@ -244,15 +251,15 @@ async fn get_card(
     Ok(session_json_with_id(
         StatusCode::OK,
         &sid,
-        json!({
-            "cardId": c.card_id,
-            "noteId": c.note_id,
-            "deckId": c.deck_id,
-            "front": c.front,
-            "back": c.back,
-            "queue": c.queue,
-            "due": c.due,
-        }),
+        CardDetail {
+            card_id: c.card_id,
+            note_id: c.note_id,
+            deck_id: c.deck_id,
+            front: c.front,
+            back: c.back,
+            queue: c.queue,
+            due: c.due,
+        },
     ))
 }
 
@@ -268,7 +275,7 @@ async fn update_card(
     Ok(session_json_with_id(
         StatusCode::OK,
         &sid,
-        json!({ "success": true, "message": "Card updated successfully" }),
+        Success::with_message("Card updated successfully"),
     ))
 }
 
@@ -281,15 +288,19 @@ async fn delete_card(
     Ok(session_json_with_id(
         StatusCode::OK,
         &sid,
-        json!({ "success": true, "message": "Card deleted successfully" }),
+        Success::with_message("Card deleted successfully"),
     ))
 }
 
 async fn session_status(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {
     let view = s.sessions.status(&user).await.map_err(ApiError::from)?;
-    let body = serde_json::to_value(&view).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(match view.session_id.as_deref() {
-        Some(sid) => session_json(StatusCode::OK, sid, body),
+    let body = SessionState {
+        has_session: view.has_session,
+        session_id: view.session_id,
+        status: view.status,
+    };
+    Ok(match body.session_id.clone() {
+        Some(sid) => session_json(StatusCode::OK, &sid, body),
         None => (StatusCode::OK, axum::Json(body)).into_response(),
     })
 }
@@ -307,5 +318,5 @@ async fn flush_session(
         .flush(&user, &sid)
         .await
         .map_err(ApiError::from)?;
-    Ok((StatusCode::OK, axum::Json(json!({ "success": true }))).into_response())
+    Ok((StatusCode::OK, axum::Json(Success::new())).into_response())
 }

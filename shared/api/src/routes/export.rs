@@ -7,8 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use javumbo_apkg::{ImportLimits, export_apkg, import_apkg};
-use serde_json::json;
 
+use super::bodies::Imported;
 use super::{on_collection, session_json};
 use crate::error::{ApiError, ApiFailure, set_session_header};
 use crate::extract::AuthUser;
@@ -64,12 +64,12 @@ async fn import(
     Ok(session_json(
         StatusCode::OK,
         &sid,
-        json!({
-            "decks": summary.decks,
-            "notes": summary.notes,
-            "cards": summary.cards,
-            "revlog": summary.revlog,
-        }),
+        Imported {
+            decks: summary.decks,
+            notes: summary.notes,
+            cards: summary.cards,
+            revlog: summary.revlog,
+        },
     ))
 }
 

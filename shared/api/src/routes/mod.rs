@@ -2,6 +2,7 @@
 //! manager and shape the answer; they hold no logic of their own.
 
 pub mod auth;
+pub mod bodies;
 pub mod crud;
 pub mod export;
 pub mod review;
@@ -11,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use javumbo_collection::{Collection, CollectionError};
 use javumbo_session::Username;
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::AppState;
 use crate::error::{ApiFailure, set_session_header};
@@ -31,21 +32,22 @@ where
 }
 
 /// A JSON answer carrying `X-Session-ID`.
-pub(crate) fn session_json(status: StatusCode, session_id: &str, body: Value) -> Response {
+pub(crate) fn session_json(status: StatusCode, session_id: &str, body: impl Serialize) -> Response {
     let mut resp = (status, Json(body)).into_response();
     set_session_header(&mut resp, session_id);
     resp
 }
 
 /// Like [`session_json`], with `"session_id"` also in the body (the crud routes' contract).
-pub(crate) fn session_json_with_id(
+pub(crate) fn session_json_with_id<T: Serialize>(
     status: StatusCode,
     session_id: &str,
-    mut body: Value,
+    body: T,
 ) -> Response {
-    if let Value::Object(map) = &mut body {
-        map.insert("session_id".into(), Value::String(session_id.to_owned()));
-    }
+    let body = bodies::WithSessionId {
+        body,
+        session_id: session_id.to_owned(),
+    };
     session_json(status, session_id, body)
 }
 

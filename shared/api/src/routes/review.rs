@@ -7,8 +7,8 @@ use axum::response::Response;
 use axum::routing::get;
 use javumbo_collection::review::Study;
 use serde::Deserialize;
-use serde_json::json;
 
+use super::bodies::{Answered, Message, NextCard, ReviewCard};
 use super::{on_collection, required, session_json};
 use crate::AppState;
 use crate::error::{ApiError, ApiFailure};
@@ -40,16 +40,16 @@ async fn next_card(
 ) -> Result<Response, ApiFailure> {
     let (study, sid) = on_collection(&s, &user, |col| col.next_card()).await?;
     let body = match study {
-        Study::Card(c) => json!({
-            "cardId": c.card_id,
-            "noteId": c.note_id,
-            "front": c.front,
-            "back": c.back,
-            "queue": c.queue,
-            "deckId": c.deck_id,
-            "intervals": c.intervals,
+        Study::Card(c) => NextCard::Card(ReviewCard {
+            card_id: c.card_id,
+            note_id: c.note_id,
+            front: c.front,
+            back: c.back,
+            queue: c.queue,
+            deck_id: c.deck_id,
+            intervals: c.intervals,
         }),
-        Study::Nothing(why) => json!({ "message": why.message() }),
+        Study::Nothing(why) => NextCard::Nothing(Message::new(why.message())),
     };
     Ok(session_json(StatusCode::OK, &sid, body))
 }
@@ -78,11 +78,11 @@ async fn answer(
     Ok(session_json(
         StatusCode::OK,
         &sid,
-        json!({
-            "message": "Review processed successfully",
-            "newDue": r.new_due_secs,
-            "interval": r.interval_days,
-            "queue": r.queue,
-        }),
+        Answered {
+            message: "Review processed successfully",
+            new_due: r.new_due_secs,
+            interval: r.interval_days,
+            queue: r.queue,
+        },
     ))
 }

@@ -1,0 +1,485 @@
+//! The JSON bodies the API answers with, one type per shape of `docs/openapi.yaml` (the
+//! contract; the HTTP suite validates every response it sees against it). Field names are the
+//! wire names, so a rename here is a visible change to clients: the `serde(rename_all)` and
+//! `rename` attributes keep the historical mix of `camelCase` and `snake_case` keys.
+//!
+//! Built from the domain types by the handlers; nothing here knows of sessions or collections.
+
+use serde::Serialize;
+
+/// Every error: `{"error": "..."}` (built in one place, `ApiError`'s `IntoResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+/// A body that is only a human-readable outcome: `{"message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub message: String,
+}
+
+impl Message {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// `{"success": true}`, with a message on the card routes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Success {
+    /// Always `true`: failures are errors with their own status.
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'static str>,
+}
+
+impl Success {
+    pub fn new() -> Self {
+        Self {
+            success: true,
+            message: None,
+        }
+    }
+
+    pub fn with_message(message: &'static str) -> Self {
+        Self {
+            success: true,
+            message: Some(message),
+        }
+    }
+}
+
+impl Default for Success {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A crud body with the session id repeated in it (the crud routes' contract; every collection
+/// route also sends it as `X-Session-ID`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WithSessionId<T> {
+    #[serde(flatten)]
+    pub body: T,
+    pub session_id: String,
+}
+
+// ----------------------------------------------------------------------------------------------
+// auth
+// ----------------------------------------------------------------------------------------------
+
+/// `POST /api/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoginResponse {
+    pub access_token: String,
+    pub username: String,
+    pub name: String,
+}
+
+/// `GET /api/health`: the username only with a valid token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Health {
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+// ----------------------------------------------------------------------------------------------
+// decks
+// ----------------------------------------------------------------------------------------------
+
+/// `GET /api/decks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeckList {
+    pub decks: Vec<DeckEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeckEntry {
+    pub id: i64,
+    pub name: String,
+    pub desc: String,
+    /// Whether this is the current deck, so clients need not remember which one they chose.
+    pub current: bool,
+}
+
+/// `POST /api/decks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreatedDeck {
+    pub id: i64,
+    pub name: String,
+}
+
+/// `PUT /api/decks/{id}/rename`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RenamedDeck {
+    pub message: &'static str,
+    pub id: i64,
+    pub name: String,
+}
+
+/// `GET /api/decks/{id}/stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeckStats {
+    pub counts: Counts,
+    pub total: i64,
+}
+
+/// Cards of a deck by state; the keys are capitalised, as Anki's own labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Counts {
+    pub new: i64,
+    pub learning: i64,
+    pub relearning: i64,
+    pub young: i64,
+    pub mature: i64,
+    pub suspended: i64,
+    pub buried: i64,
+}
+
+/// `GET /api/decks/{id}/cards`: one page, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeckCards {
+    pub deck_id: i64,
+    pub deck_name: String,
+    pub cards: Vec<CardSummary>,
+    pub pagination: Pagination,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardSummary {
+    pub card_id: i64,
+    pub note_id: i64,
+    pub front: String,
+    pub back: String,
+    /// Epoch seconds of the note's last edit.
+    pub modified: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    pub total_pages: i64,
+}
+
+// ----------------------------------------------------------------------------------------------
+// cards
+// ----------------------------------------------------------------------------------------------
+
+/// `POST /api/cards`: the ids in both spellings, because old clients read `card_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddedCard {
+    pub message: &'static str,
+    pub card_id: i64,
+    pub note_id: i64,
+    #[serde(rename = "cardId")]
+    pub card_id_camel: i64,
+    #[serde(rename = "noteId")]
+    pub note_id_camel: i64,
+}
+
+impl AddedCard {
+    pub fn new(message: &'static str, card_id: i64, note_id: i64) -> Self {
+        Self {
+            message,
+            card_id,
+            note_id,
+            card_id_camel: card_id,
+            note_id_camel: note_id,
+        }
+    }
+}
+
+/// `GET /api/cards/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardDetail {
+    pub card_id: i64,
+    pub note_id: i64,
+    pub deck_id: i64,
+    pub front: String,
+    pub back: String,
+    pub queue: i64,
+    /// As stored: a position (new), epoch seconds (learning) or a day number (review).
+    pub due: i64,
+}
+
+// ----------------------------------------------------------------------------------------------
+// review
+// ----------------------------------------------------------------------------------------------
+
+/// `GET /api/review`: the card to study, or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum NextCard {
+    Card(ReviewCard),
+    Nothing(Message),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewCard {
+    pub card_id: i64,
+    pub note_id: i64,
+    pub front: String,
+    pub back: String,
+    pub queue: i64,
+    pub deck_id: i64,
+    /// Button labels for Again, Hard, Good, Easy.
+    pub intervals: [String; 4],
+}
+
+/// `POST /api/review`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Answered {
+    pub message: &'static str,
+    /// Epoch seconds.
+    pub new_due: i64,
+    /// Days.
+    pub interval: i64,
+    pub queue: i64,
+}
+
+// ----------------------------------------------------------------------------------------------
+// sessions, import
+// ----------------------------------------------------------------------------------------------
+
+/// `GET /api/session/status`. Generic over the status so the wire form is the session crate's
+/// own serialisation of it (`"active"`, `"flushed"`, ..., `"none"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionState<S> {
+    pub has_session: bool,
+    /// `null` when there is no session.
+    pub session_id: Option<String>,
+    pub status: S,
+}
+
+/// `POST /api/import`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Imported {
+    pub decks: Vec<String>,
+    pub notes: usize,
+    pub cards: usize,
+    pub revlog: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each body against the `json!` value the handler built before the bodies were typed:
+    //! same keys, same types, same values.
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn v(body: impl Serialize) -> Value {
+        serde_json::to_value(body).expect("serialisable")
+    }
+
+    fn sid<T>(body: T) -> WithSessionId<T> {
+        WithSessionId {
+            body,
+            session_id: "s1".into(),
+        }
+    }
+
+    #[test]
+    fn small_bodies() {
+        assert_eq!(
+            v(ErrorBody {
+                error: "nope".into()
+            }),
+            json!({"error": "nope"})
+        );
+        assert_eq!(v(Message::new("hi")), json!({"message": "hi"}));
+        assert_eq!(v(Success::new()), json!({"success": true}));
+        assert_eq!(
+            v(sid(Success::with_message("done"))),
+            json!({"success": true, "message": "done", "session_id": "s1"})
+        );
+        assert_eq!(
+            v(Health {
+                status: "ok",
+                username: None
+            }),
+            json!({"status": "ok"})
+        );
+        assert_eq!(
+            v(Health {
+                status: "ok",
+                username: Some("ana".into())
+            }),
+            json!({"status": "ok", "username": "ana"})
+        );
+        assert_eq!(
+            v(LoginResponse {
+                access_token: "t".into(),
+                username: "ana".into(),
+                name: "Ana".into()
+            }),
+            json!({"access_token": "t", "username": "ana", "name": "Ana"})
+        );
+    }
+
+    #[test]
+    fn deck_bodies() {
+        assert_eq!(
+            v(sid(DeckList {
+                decks: vec![DeckEntry {
+                    id: 1,
+                    name: "D".into(),
+                    desc: "".into(),
+                    current: true
+                }]
+            })),
+            json!({"decks": [{"id": 1, "name": "D", "desc": "", "current": true}], "session_id": "s1"})
+        );
+        assert_eq!(
+            v(sid(CreatedDeck {
+                id: 2,
+                name: "N".into()
+            })),
+            json!({"id": 2, "name": "N", "session_id": "s1"})
+        );
+        assert_eq!(
+            v(sid(RenamedDeck {
+                message: "Deck renamed successfully",
+                id: 2,
+                name: "N".into()
+            })),
+            json!({"message": "Deck renamed successfully", "id": 2, "name": "N", "session_id": "s1"})
+        );
+        let counts = Counts {
+            new: 1,
+            learning: 2,
+            relearning: 3,
+            young: 4,
+            mature: 5,
+            suspended: 6,
+            buried: 7,
+        };
+        assert_eq!(
+            v(sid(DeckStats { counts, total: 28 })),
+            json!({
+                "counts": {"New": 1, "Learning": 2, "Relearning": 3, "Young": 4, "Mature": 5,
+                           "Suspended": 6, "Buried": 7},
+                "total": 28,
+                "session_id": "s1",
+            })
+        );
+        let page = DeckCards {
+            deck_id: 3,
+            deck_name: "D".into(),
+            cards: vec![CardSummary {
+                card_id: 10,
+                note_id: 11,
+                front: "f".into(),
+                back: "b".into(),
+                modified: 12,
+            }],
+            pagination: Pagination {
+                total: 1,
+                page: 1,
+                per_page: 10,
+                total_pages: 1,
+            },
+        };
+        assert_eq!(
+            v(sid(page)),
+            json!({
+                "deckId": 3,
+                "deckName": "D",
+                "cards": [{"cardId": 10, "noteId": 11, "front": "f", "back": "b", "modified": 12}],
+                "pagination": {"total": 1, "page": 1, "perPage": 10, "totalPages": 1},
+                "session_id": "s1",
+            })
+        );
+    }
+
+    #[test]
+    fn card_and_review_bodies() {
+        assert_eq!(
+            v(sid(AddedCard::new("Card added successfully", 5, 6))),
+            json!({
+                "message": "Card added successfully",
+                "card_id": 5, "note_id": 6, "cardId": 5, "noteId": 6,
+                "session_id": "s1",
+            })
+        );
+        assert_eq!(
+            v(sid(CardDetail {
+                card_id: 5,
+                note_id: 6,
+                deck_id: 7,
+                front: "f".into(),
+                back: "b".into(),
+                queue: 0,
+                due: 8
+            })),
+            json!({
+                "cardId": 5, "noteId": 6, "deckId": 7, "front": "f", "back": "b", "queue": 0,
+                "due": 8, "session_id": "s1",
+            })
+        );
+        let intervals = ["1m", "6m", "10m", "4d"].map(String::from);
+        assert_eq!(
+            v(NextCard::Card(ReviewCard {
+                card_id: 5,
+                note_id: 6,
+                front: "f".into(),
+                back: "b".into(),
+                queue: 0,
+                deck_id: 7,
+                intervals
+            })),
+            json!({
+                "cardId": 5, "noteId": 6, "front": "f", "back": "b", "queue": 0, "deckId": 7,
+                "intervals": ["1m", "6m", "10m", "4d"],
+            })
+        );
+        assert_eq!(
+            v(NextCard::Nothing(Message::new("later"))),
+            json!({"message": "later"})
+        );
+        assert_eq!(
+            v(Answered {
+                message: "Review processed successfully",
+                new_due: 9,
+                interval: 0,
+                queue: 1
+            }),
+            json!({"message": "Review processed successfully", "newDue": 9, "interval": 0, "queue": 1})
+        );
+    }
+
+    #[test]
+    fn session_and_import_bodies() {
+        assert_eq!(
+            v(SessionState {
+                has_session: false,
+                session_id: None,
+                status: "none"
+            }),
+            json!({"has_session": false, "session_id": null, "status": "none"})
+        );
+        assert_eq!(
+            v(Imported {
+                decks: vec!["D".into()],
+                notes: 1,
+                cards: 2,
+                revlog: 3
+            }),
+            json!({"decks": ["D"], "notes": 1, "cards": 2, "revlog": 3})
+        );
+    }
+}
