@@ -5,7 +5,7 @@
       Build a rich collection in Anki (every stock note type, custom note types with extra
       fields/templates/CSS/LaTeX settings and unknown keys, presets with non-default values for
       every option incl. FSRS parameters, nested decks with per-deck limits, a filtered deck,
-      tags (one collapsed), config entries, notes, cards, reviews, a deleted note) and write
+      tags (one expanded), config entries, notes, cards, reviews, a deleted note) and write
         OUTDIR/anki18.anki2  the schema-18 file as Anki leaves it (Collection.close()),
         OUTDIR/anki11.anki2  a copy downgraded by Anki itself (close(downgrade=True)).
       Prints a JSON summary.
@@ -194,8 +194,9 @@ def build(outdir: str) -> dict:
     dm.save(fd)
     col.sched.rebuild_filtered_deck(fid)
 
-    # Tags (one collapsed) and config entries of every JSON kind.
-    col.tags.set_collapsed("lang", True)
+    # Tags (one expanded in the sidebar; Anki registers tags collapsed) and config entries
+    # of every JSON kind.
+    col.tags.set_collapsed("lang", False)
     col.set_config("addonStuff", {"list": [1, 2.5, "x"], "nested": {"a": None, "b": False}})
     col.set_config("addonNumber", 0.1)
     col.set_config("addonString", "ü ✓")

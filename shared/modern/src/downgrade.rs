@@ -26,9 +26,9 @@ pub struct DowngradeReport {
     pub deck_configs: usize,
     pub config_entries: usize,
     pub tags: usize,
-    /// Tags that were collapsed in the browser: schema 11 cannot say so, and Anki's own
-    /// downgrade forgets it too (they come back expanded).
-    pub collapsed_tags: Vec<String>,
+    /// Tags that were expanded in the browser's sidebar: schema 11 cannot say so, and Anki's
+    /// own downgrade forgets it too (every tag comes back collapsed, Anki's default).
+    pub expanded_tags: Vec<String>,
 }
 
 /// Convert the schema-18 collection open on `conn` to schema 11 in place, in one transaction:
@@ -81,7 +81,7 @@ fn downgrade_tables(conn: &Connection, limits: &Limits) -> Result<DowngradeRepor
     let config = read_config(conn, limits)?;
     set_col_json(conn, "conf", &config)?;
 
-    let (tags, collapsed_tags) = read_tags(conn, limits)?;
+    let (tags, expanded_tags) = read_tags(conn, limits)?;
     set_col_json(conn, "tags", &tags)?;
 
     conn.execute_batch(schema::SCHEMA11_DOWNGRADE)?;
@@ -91,7 +91,7 @@ fn downgrade_tables(conn: &Connection, limits: &Limits) -> Result<DowngradeRepor
         deck_configs: dconf.len(),
         config_entries: config.len(),
         tags: tags.len(),
-        collapsed_tags,
+        expanded_tags,
     })
 }
 
@@ -310,13 +310,13 @@ pub(crate) fn read_tags(conn: &Connection, limits: &Limits) -> Result<Tags> {
     let mut stmt = conn.prepare("SELECT tag, usn, collapsed FROM tags")?;
     let mut rows = stmt.query([])?;
     let mut tags = BTreeMap::new();
-    let mut collapsed = Vec::new();
+    let mut expanded = Vec::new();
     while let Some(row) = rows.next()? {
         let tag: String = row.get(0)?;
-        if row.get::<_, bool>(2)? {
-            collapsed.push(tag.clone());
+        if !row.get::<_, bool>(2)? {
+            expanded.push(tag.clone());
         }
         tags.insert(tag, row.get(1)?);
     }
-    Ok((tags, collapsed))
+    Ok((tags, expanded))
 }

@@ -30,7 +30,7 @@
 //! package::decode_collection(anki21b_entry, std::fs::File::create(&path)?, &limits)?;
 //! let conn = rusqlite::Connection::open(&path)?;
 //! let report = javumbo_modern::downgrade_to_schema11(&conn, &limits)?;
-//! assert!(report.collapsed_tags.is_empty() || !report.collapsed_tags.is_empty());
+//! println!("expanded tags forgotten: {:?}", report.expanded_tags);
 //! drop(conn); // `path` is now a schema-11 collection
 //!
 //! // Export: a copy of a schema-11 file → schema 18 → the `collection.anki21b` entry.
@@ -49,7 +49,8 @@
 //! A downgrade keeps everything Anki's own downgrade keeps, including unknown JSON keys (the
 //! `other` bytes). What neither can carry, and what an 18 → 11 → 18 round trip therefore
 //! changes:
-//! - tags' collapsed state in the browser ([`DowngradeReport::collapsed_tags`] lists them);
+//! - tags' expanded state in the browser sidebar (every tag comes back collapsed, Anki's
+//!   default; [`DowngradeReport::expanded_tags`] lists them);
 //! - templates' `mtime_secs`/`usn` and config entries' `usn`/`mtime_secs` (they come back 0);
 //! - preset values outside Anki's valid ranges (Anki reads them as defaults, so it writes the
 //!   defaults), a starting ease finer than 1/1000, and a deck's desired retention finer than

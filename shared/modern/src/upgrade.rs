@@ -159,7 +159,7 @@ fn upgrade_tables(
     report.reset_ease_cards = reset_low_card_eases(conn, &report.reset_ease_presets, opts.usn)?;
     conn.execute_batch("UPDATE col SET ver = 16; UPDATE col SET ver = 17")?;
 
-    // Schema 17: tags remember whether they are collapsed (they start expanded).
+    // Schema 17: tags remember whether they are expanded in the browser (they start collapsed).
     let kept_tags: Vec<(String, i32)> = {
         let mut stmt = conn.prepare("SELECT tag, usn FROM tags")?;
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -168,7 +168,7 @@ fn upgrade_tables(
     conn.execute_batch(schema::SCHEMA17_TAGS)?;
     {
         let mut insert = conn.prepare(
-            "INSERT OR REPLACE INTO tags (tag, usn, collapsed) VALUES (?1, ?2, false)",
+            "INSERT OR REPLACE INTO tags (tag, usn, collapsed) VALUES (?1, ?2, true)",
         )?;
         for (tag, usn) in &kept_tags {
             insert.execute(params![tag, usn])?;
