@@ -73,7 +73,11 @@ fn diff(a: &Value, b: &Value) -> Vec<String> {
 
 fn assert_same(what: &str, ours: &Value, theirs: &Value) {
     let d = diff(ours, theirs);
-    assert!(d.is_empty(), "{what} differs (ours vs Anki's):\n{}", d.join("\n"));
+    assert!(
+        d.is_empty(),
+        "{what} differs (ours vs Anki's):\n{}",
+        d.join("\n")
+    );
 }
 
 fn copy_to(src: &Path, dir: &Path, name: &str) -> PathBuf {
@@ -193,8 +197,12 @@ fn our_upgrade_is_what_anki_opens_as_the_original() {
     let work = tempfile::tempdir().expect("tempdir");
     let ours_path = copy_to(&built.anki11, work.path(), "ours18.anki2");
     let conn = Connection::open(&ours_path).expect("open");
-    let report = upgrade_to_schema18(&conn, &UpgradeOptions::at(1_800_000_000), &Limits::default())
-        .expect("upgrade");
+    let report = upgrade_to_schema18(
+        &conn,
+        &UpgradeOptions::at(1_800_000_000),
+        &Limits::default(),
+    )
+    .expect("upgrade");
     assert!(report.renamed_decks.is_empty(), "{report:?}");
     assert!(report.renamed_notetypes.is_empty(), "{report:?}");
     assert!(report.reset_ease_presets.is_empty(), "{report:?}");
@@ -203,7 +211,11 @@ fn our_upgrade_is_what_anki_opens_as_the_original() {
     drop(conn);
 
     let ours = dump(&ours_path);
-    assert_eq!(ours["check_database"], Value::Array(vec![]), "Check Database");
+    assert_eq!(
+        ours["check_database"],
+        Value::Array(vec![]),
+        "Check Database"
+    );
     assert_eq!(ours["col"]["ver"], 18);
 
     // Anki's own upgrade of the same schema-11 file: identical, every field.

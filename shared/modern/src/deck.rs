@@ -131,7 +131,6 @@ impl Serialize for TodayAmount {
 }
 
 impl<'de> Deserialize<'de> for TodayAmount {
-    #[allow(clippy::cast_possible_truncation)]
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let mut v = Vec::<Value>::deserialize(d)?;
         let amount = v.pop().and_then(|v| v.as_i64()).unwrap_or(0);
@@ -228,7 +227,6 @@ impl DeckJson {
 fn common_json(row: &DeckRow, desc: String, markdown: bool, dynamic: u8) -> DeckCommonJson {
     let c = &row.common;
     // The four per-day counters share the one day schema 18 keeps.
-    #[allow(clippy::cast_possible_wrap)]
     let day = c.last_day_studied as i32;
     DeckCommonJson {
         id: row.id,
@@ -263,8 +261,6 @@ fn common_json(row: &DeckRow, desc: String, markdown: bool, dynamic: u8) -> Deck
 }
 
 impl From<&DeckRow> for DeckJson {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
-    #[allow(clippy::cast_sign_loss)]
     fn from(row: &DeckRow) -> Self {
         match &row.kind {
             DeckKind::Normal(n) => DeckJson::Normal(NormalDeckJson {
@@ -318,7 +314,6 @@ fn common_proto(c: &DeckCommonJson) -> DeckCommon {
     if today.new.day != max_day {
         today.new.amount = 0;
     }
-    #[allow(clippy::cast_sign_loss)]
     DeckCommon {
         study_collapsed: c.study_collapsed,
         browser_collapsed: c.browser_collapsed,
@@ -332,7 +327,6 @@ fn common_proto(c: &DeckCommonJson) -> DeckCommon {
 }
 
 impl From<&DeckJson> for DeckRow {
-    #[allow(clippy::cast_sign_loss)]
     fn from(deck: &DeckJson) -> Self {
         let common = deck.common();
         let kind = match deck {
@@ -346,7 +340,6 @@ impl From<&DeckJson> for DeckRow {
                 new_limit: d.new_limit,
                 review_limit_today: d.review_limit_today,
                 new_limit_today: d.new_limit_today,
-                #[allow(clippy::cast_precision_loss)]
                 desired_retention: d.desired_retention.map(|v| v as f32 / 100.0),
             }),
             DeckJson::Filtered(d) => DeckKind::Filtered(FilteredDeck {

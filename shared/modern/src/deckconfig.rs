@@ -354,8 +354,6 @@ fn sub_other(top: &mut Other, key: &str, reserved: &[&str]) -> Other {
 
 impl From<&DeckConfigRow> for DeckConfJson {
     /// The row's values must already have passed [`ensure_values_valid`].
-    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
-    #[allow(clippy::cast_sign_loss)]
     fn from(row: &DeckConfigRow) -> Self {
         let i = &row.config;
         // Unknown keys of the `new`/`rev`/`lapse` sub-objects are kept under those keys.
@@ -480,7 +478,6 @@ impl DeckConfJson {
             leech_action: i32::from(self.lapse.leech_action.0),
             leech_threshold: self.lapse.leech_fails,
             disable_autoplay: !self.autoplay,
-            #[allow(clippy::cast_sign_loss)]
             cap_answer_time_to_secs: self.max_taken.max(0) as u32,
             show_timer: self.timer != 0,
             stop_timer_on_answer: self.stop_timer_on_answer,

@@ -301,12 +301,7 @@ pub(crate) fn read_config(conn: &Connection, limits: &Limits) -> Result<BTreeMap
 type Tags = (BTreeMap<String, i32>, Vec<String>);
 
 pub(crate) fn read_tags(conn: &Connection, limits: &Limits) -> Result<Tags> {
-    check_count(
-        conn,
-        "SELECT count(*) FROM tags",
-        limits.max_tags,
-        "tags",
-    )?;
+    check_count(conn, "SELECT count(*) FROM tags", limits.max_tags, "tags")?;
     let mut stmt = conn.prepare("SELECT tag, usn, collapsed FROM tags")?;
     let mut rows = stmt.query([])?;
     let mut tags = BTreeMap::new();

@@ -41,8 +41,7 @@ pub enum ModernError {
 impl ModernError {
     /// True when the input, not the machine, is at fault.
     pub fn is_input_error(&self) -> bool {
-        !matches!(self, Self::Io(_))
-            && !matches!(self, Self::Sqlite(e) if !is_corrupt_database(e))
+        !matches!(self, Self::Io(_)) && !matches!(self, Self::Sqlite(e) if !is_corrupt_database(e))
     }
 
     pub(crate) fn protobuf(what: impl Into<String>, source: prost::DecodeError) -> Self {

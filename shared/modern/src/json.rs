@@ -1,8 +1,8 @@
 //! How Anki reads the schema-11 JSON leniently: the serde helpers its legacy structs use,
 //! re-implemented, and the conversions shared by the notetype, deck and preset modules.
 
-use serde::de::{self, Deserializer};
 use serde::Deserialize;
+use serde::de::{self, Deserializer};
 use serde_json::{Map, Value};
 
 /// Keys of a JSON object that no named field took (Anki's `#[serde(flatten)] other`).

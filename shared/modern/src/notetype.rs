@@ -131,7 +131,9 @@ impl<'de> Deserialize<'de> for NotetypeKind {
         match u8::deserialize(d)? {
             0 => Ok(Self::Standard),
             1 => Ok(Self::Cloze),
-            n => Err(serde::de::Error::custom(format!("invalid note type kind {n}"))),
+            n => Err(serde::de::Error::custom(format!(
+                "invalid note type kind {n}"
+            ))),
         }
     }
 }
@@ -217,7 +219,6 @@ pub(crate) struct TemplateJson {
 
 // The narrowing casts below (`as u16`, `as u8`) are the ones Anki's downgrade performs; a value
 // that does not fit is truncated the same way.
-#[allow(clippy::cast_possible_truncation)]
 impl From<&NotetypeRows> for NotetypeJson {
     fn from(nt: &NotetypeRows) -> Self {
         let c = &nt.config;
@@ -247,7 +248,6 @@ impl From<&NotetypeRows> for NotetypeJson {
     }
 }
 
-#[allow(clippy::cast_possible_truncation)]
 impl From<&CardRequirement> for RequirementJson {
     fn from(r: &CardRequirement) -> Self {
         RequirementJson {
@@ -262,7 +262,6 @@ impl From<&CardRequirement> for RequirementJson {
     }
 }
 
-#[allow(clippy::cast_possible_truncation)]
 impl From<&FieldRow> for FieldJson {
     fn from(f: &FieldRow) -> Self {
         let c = &f.config;
@@ -285,7 +284,6 @@ impl From<&FieldRow> for FieldJson {
     }
 }
 
-#[allow(clippy::cast_possible_truncation)]
 impl From<&TemplateRow> for TemplateJson {
     fn from(t: &TemplateRow) -> Self {
         let c = &t.config;

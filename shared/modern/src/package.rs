@@ -411,7 +411,11 @@ mod tests {
         let zeros = vec![0u8; 4 << 20];
         let mut z = Vec::new();
         zstd_compress(&mut zeros.as_slice(), &mut z).expect("compresses");
-        assert!(z.len() < 1024, "4 MiB of zeros compress to {} bytes", z.len());
+        assert!(
+            z.len() < 1024,
+            "4 MiB of zeros compress to {} bytes",
+            z.len()
+        );
         let limits = Limits {
             max_media_file_bytes: 1 << 20,
             ..Limits::default()

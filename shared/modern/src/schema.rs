@@ -197,8 +197,14 @@ const SCHEMA18_TABLES: &[(&str, &[&str])] = &[
         "templates",
         &["ntid", "ord", "name", "mtime_secs", "usn", "config"],
     ),
-    ("decks", &["id", "name", "mtime_secs", "usn", "common", "kind"]),
-    ("deck_config", &["id", "name", "mtime_secs", "usn", "config"]),
+    (
+        "decks",
+        &["id", "name", "mtime_secs", "usn", "common", "kind"],
+    ),
+    (
+        "deck_config",
+        &["id", "name", "mtime_secs", "usn", "config"],
+    ),
     ("config", &["KEY", "usn", "mtime_secs", "val"]),
     ("tags", &["tag", "usn", "collapsed", "config"]),
 ];

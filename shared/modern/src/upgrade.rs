@@ -88,7 +88,8 @@ fn upgrade_tables(
 ) -> Result<UpgradeReport> {
     let mut report = UpgradeReport::default();
     let col_json = |column: &str| -> Result<String> {
-        let text: String = conn.query_row(&format!("SELECT {column} FROM col"), [], |r| r.get(0))?;
+        let text: String =
+            conn.query_row(&format!("SELECT {column} FROM col"), [], |r| r.get(0))?;
         if text.len() > limits.max_json_bytes {
             return Err(ModernError::TooLarge(format!(
                 "col.{column}: {} bytes (limit {})",
@@ -167,9 +168,8 @@ fn upgrade_tables(
     };
     conn.execute_batch(schema::SCHEMA17_TAGS)?;
     {
-        let mut insert = conn.prepare(
-            "INSERT OR REPLACE INTO tags (tag, usn, collapsed) VALUES (?1, ?2, true)",
-        )?;
+        let mut insert = conn
+            .prepare("INSERT OR REPLACE INTO tags (tag, usn, collapsed) VALUES (?1, ?2, true)")?;
         for (tag, usn) in &kept_tags {
             insert.execute(params![tag, usn])?;
         }
@@ -209,8 +209,8 @@ fn upgrade_notetypes(
     report: &mut UpgradeReport,
 ) -> Result<()> {
     let value: Value = parse(models, "models")?;
-    let notetypes: BTreeMap<i64, NotetypeJson> = serde_json::from_value(value)
-        .map_err(|e| ModernError::json("decoding models", e))?;
+    let notetypes: BTreeMap<i64, NotetypeJson> =
+        serde_json::from_value(value).map_err(|e| ModernError::json("decoding models", e))?;
     check_len(notetypes.len(), limits.max_notetypes, "note types")?;
     let mut names = UniqueNames::default();
     let mut insert_nt = conn.prepare(
@@ -302,9 +302,7 @@ fn upgrade_decks(
         let old_name = deck.common().name.clone();
         let mut row = DeckRow::from(&deck);
         if row.id == 0 {
-            return Err(ModernError::Invalid(format!(
-                "deck {old_name:?} has id 0"
-            )));
+            return Err(ModernError::Invalid(format!("deck {old_name:?} has id 0")));
         }
         let native = native_deck_name(&old_name);
         let unique = names.claim(native, '_');
@@ -312,9 +310,7 @@ fn upgrade_decks(
         if new_human != old_name {
             row.mtime_secs = opts.now_secs;
             row.usn = opts.usn;
-            report
-                .renamed_decks
-                .push((row.id, old_name, new_human));
+            report.renamed_decks.push((row.id, old_name, new_human));
         }
         row.name = unique;
         let kind = DeckKindContainer {

@@ -33,7 +33,11 @@ fn eleven_to_eighteen_to_eleven_gives_the_file_back() {
     assert_eq!(table_count(&conn, "fields"), 4);
     assert_eq!(table_count(&conn, "decks"), 4);
     assert_eq!(table_count(&conn, "deck_config"), 2);
-    assert_eq!(table_count(&conn, "graves"), 2, "duplicate graves are dropped");
+    assert_eq!(
+        table_count(&conn, "graves"),
+        2,
+        "duplicate graves are dropped"
+    );
     let report = downgrade_to_schema11(&conn, &Limits::default()).expect("downgrade");
     assert_eq!(ver(&conn), 11);
     // Upgraded tags start collapsed, so none is reported as forgotten.
@@ -51,7 +55,15 @@ fn eleven_to_eighteen_to_eleven_gives_the_file_back() {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .expect("tables");
-    for gone in ["notetypes", "fields", "templates", "decks", "deck_config", "config", "tags"] {
+    for gone in [
+        "notetypes",
+        "fields",
+        "templates",
+        "decks",
+        "deck_config",
+        "config",
+        "tags",
+    ] {
         assert!(!tables.iter().any(|t| t == gone), "{gone} left behind");
     }
 }
@@ -88,13 +100,19 @@ fn upgrade_normalises_and_deduplicates_names_like_anki() {
     assert!(names.contains(&(1704110400001, "Lang".into(), 1704110504, -1)));
     assert_eq!(report.renamed_decks.len(), 2);
     let nt: String = conn
-        .query_row("SELECT name FROM notetypes WHERE id = 1704110400001", [], |r| r.get(0))
+        .query_row(
+            "SELECT name FROM notetypes WHERE id = 1704110400001",
+            [],
+            |r| r.get(0),
+        )
         .expect("notetype");
     assert_eq!(nt, "basic_");
     let field: String = conn
-        .query_row("SELECT name FROM fields WHERE ntid = 1704110400001 AND ord = 1", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT name FROM fields WHERE ntid = 1704110400001 AND ord = 1",
+            [],
+            |r| r.get(0),
+        )
         .expect("field");
     assert_eq!(field, "TEXT+");
     assert_eq!(report.renamed_notetypes.len(), 1);
@@ -125,11 +143,8 @@ fn a_low_starting_ease_resets_the_preset_and_its_cards() {
 fn a_bad_blob_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let conn = upgraded(&dir);
-    conn.execute(
-        "UPDATE decks SET kind = x'0a05ffffffffff' WHERE id = 1",
-        [],
-    )
-    .expect("corrupt");
+    conn.execute("UPDATE decks SET kind = x'0a05ffffffffff' WHERE id = 1", [])
+        .expect("corrupt");
     let err = downgrade_to_schema11(&conn, &Limits::default()).expect_err("refused");
     assert!(matches!(err, ModernError::Protobuf { .. }), "{err}");
     assert!(err.is_input_error());
@@ -199,8 +214,11 @@ fn ids_anki_would_invent_are_refused() {
     ] {
         let dir = tempfile::tempdir().expect("tempdir");
         let conn = create_schema11(&dir.path().join("c.anki2"));
-        conn.execute(&format!("UPDATE col SET {column} = ?1"), [value.to_string()])
-            .expect("update");
+        conn.execute(
+            &format!("UPDATE col SET {column} = ?1"),
+            [value.to_string()],
+        )
+        .expect("update");
         let err = upgrade_to_schema18(&conn, &UpgradeOptions::at(NOW), &Limits::default())
             .expect_err("refused");
         assert!(matches!(err, ModernError::Invalid(_)), "{err}");

@@ -73,4 +73,3 @@ fn a_window_beyond_the_limit_is_refused() {
     decode_media_file(z.as_slice(), &mut out, &Limits::default()).expect("default window");
     assert_eq!(out, data);
 }
-
