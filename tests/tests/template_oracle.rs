@@ -30,7 +30,12 @@ fn strings(v: &Value) -> Vec<String> {
 
 fn ords(v: &Value) -> BTreeSet<u16> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|o| o.as_u64()).map(|o| o as u16).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| o.as_u64())
+                .map(|o| o as u16)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -170,11 +175,7 @@ fn compare(seed: u64, notes: usize, tally: &mut Tally) {
             };
             match render_card(nt, &note, &card, &options) {
                 Ok(r) => {
-                    tally.check(
-                        || ctx(q_key),
-                        &s(&c[q_key]),
-                        &r.question_with_style(),
-                    );
+                    tally.check(|| ctx(q_key), &s(&c[q_key]), &r.question_with_style());
                     tally.check(|| ctx(a_key), &s(&c[a_key]), &r.answer_with_style());
                 }
                 Err(e) => tally.check(|| ctx(q_key), &s(&c[q_key]), &format!("error: {e}")),
@@ -219,7 +220,11 @@ fn rendering_and_card_generation_match_anki() {
         compare(seed, 700, &mut tally);
     }
     report(&tally);
-    assert!(tally.cards >= 3000, "too few cards compared: {}", tally.cards);
+    assert!(
+        tally.cards >= 3000,
+        "too few cards compared: {}",
+        tally.cards
+    );
     assert!(
         tally.diffs.is_empty(),
         "{} differences from Anki (first ones above)",

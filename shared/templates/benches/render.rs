@@ -54,9 +54,11 @@ fn hostile(c: &mut Criterion) {
     group.sample_size(10);
     for size in [100_000usize, 1_000_000] {
         let styles = "<style><a>".repeat(size / 10);
-        group.bench_with_input(BenchmarkId::new("strip_html_styles", size), &styles, |b, s| {
-            b.iter(|| strip_html(s))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("strip_html_styles", size),
+            &styles,
+            |b, s| b.iter(|| strip_html(s)),
+        );
         let latex = "[latex][$]a[/$]".repeat(size / 15);
         group.bench_with_input(BenchmarkId::new("latex_unclosed", size), &latex, |b, s| {
             b.iter(|| extract_latex(s, false))

@@ -199,7 +199,10 @@ impl Index {
     fn directive<'t>(&mut self, text: &'t str, p: usize) -> Option<(Node<'t>, usize)> {
         let b = text.as_bytes();
         let name_start = p + 6;
-        let name_end = self.name_end.first_at_or_after(name_start).unwrap_or(b.len());
+        let name_end = self
+            .name_end
+            .first_at_or_after(name_start)
+            .unwrap_or(b.len());
         if name_end == name_start {
             return None;
         }
@@ -393,10 +396,7 @@ mod tests {
         assert_eq!(txt, "foo [anki:play:q:0] baz [anki:play:q:1]");
         assert_eq!(
             tags,
-            vec![
-                AvTag::SoundOrVideo("bar.mp3".into()),
-                tts("blank", "en_US")
-            ]
+            vec![AvTag::SoundOrVideo("bar.mp3".into()), tts("blank", "en_US")]
         );
         let (txt, tags) = extract_av_tags("[anki:tts]foo[/anki:tts]", false);
         assert_eq!(
@@ -452,7 +452,8 @@ mod tests {
 
     #[test]
     fn hostile_inputs_are_fast() {
-        let n = 200_000;
+        // quadratic parsing would take hours at this size
+        let n = 100_000;
         for s in [
             "[anki:".repeat(n),
             "[anki:a ".repeat(n),

@@ -376,3 +376,139 @@ pub fn render_card(
         status,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nt(kind: NotetypeKind, qfmt: &str, afmt: &str) -> Notetype {
+        Notetype {
+            name: "T6".into(),
+            kind,
+            fields: vec!["Front".into(), "Back".into()],
+            templates: vec![CardTemplate {
+                name: "Card 1".into(),
+                qfmt: qfmt.into(),
+                afmt: afmt.into(),
+                ..Default::default()
+            }],
+            css: ".x{}".into(),
+            latex_svg: false,
+        }
+    }
+
+    fn render(nt: &Notetype, fields: &[&str], ord: u16, deck: Option<&str>) -> RenderedCard {
+        let fields: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
+        let note = Note {
+            fields: &fields,
+            tags: &[],
+        };
+        let card = Card {
+            ord,
+            id: 1796459245517,
+            deck,
+            flags: 0,
+        };
+        render_card(nt, &note, &card, &RenderOptions::default()).unwrap()
+    }
+
+    // Expected strings below are the official anki 26.9.3 package's output.
+
+    #[test]
+    fn special_fields_and_filters() {
+        let t = nt(
+            NotetypeKind::Normal,
+            "{{hint:Front}} {{tts en_US voices=Apple_Alex speed=1.2:Front}} {{tts-voices:}} {{Tags}} {{Type}} {{Deck}} {{Subdeck}} {{Card}} {{CardFlag}} {{CardID}} {{c1}} {{#c2}}C2{{/c2}}{{^c1}}notc1{{/c1}}",
+            "{{FrontSide}} {{type:Back}} {{type:cloze:Back}} {{cloze:Back}}",
+        );
+        let out = render(&t, &["<b>a</b>", "b {{c1::x::h}}"], 0, Some("Default"));
+        let q = "\n<a class=hint href=\"#\"\nonclick=\"this.style.display='none';\ndocument.getElementById('hinte91d4288fffb5413').style.display='block';\nreturn false;\" draggable=false>\nFront</a>\n<div id=\"hinte91d4288fffb5413\" class=hint style=\"display: none\"><b>a</b></div>\n [anki:play:q:0]   T6 Default Default Card 1 flag0 1796459245517 1 ";
+        assert_eq!(
+            out.question_with_style(),
+            format!("<style>.x{{}}</style>{q}")
+        );
+        assert_eq!(
+            out.answer,
+            format!(
+                "{q} [[type:Back]] [[type:cloze:Back]] b <span class=\"cloze\" data-ordinal=\"1\">x</span>"
+            )
+        );
+        assert_eq!(out.status, RenderStatus::Rendered);
+    }
+
+    #[test]
+    fn template_errors_show_on_both_sides_without_css() {
+        let t = nt(NotetypeKind::Normal, "{{Front}} {{Nope}}", "{{Back}}");
+        let out = render(&t, &["a", "b"], 0, Some("Default"));
+        let expected = "<style></style>Front template has a problem:<br>Found &#x27;\u{2068}{{Nope}}\u{2069}&#x27;, but there is no field called &#x27;\u{2068}Nope\u{2069}&#x27;<br><a href='https://docs.ankiweb.net/templates/errors.html#template-syntax-error'>More information</a>";
+        assert_eq!(out.question_with_style(), expected);
+        assert_eq!(out.answer_with_style(), expected);
+        let t = nt(NotetypeKind::Normal, "{{Front}}", "{{Back}}{{/Front}}");
+        let out = render(&t, &["a", "b"], 0, Some("Default"));
+        assert_eq!(
+            out.question,
+            "Back template has a problem:<br>Found &#x27;\u{2068}{{/Front}}\u{2069}&#x27;, but missing &#x27;\u{2068}{{#Front}}\u{2069}&#x27; or &#x27;\u{2068}{{^Front}}\u{2069}&#x27;<br><a href='https://docs.ankiweb.net/templates/errors.html#template-syntax-error'>More information</a>"
+        );
+    }
+
+    #[test]
+    fn empty_cards() {
+        let t = nt(NotetypeKind::Normal, "{{text:Front}}", "{{Back}}");
+        let out = render(&t, &["", "b"], 0, Some("Default"));
+        let blank = "<div>The front of this card is blank.<br><a href='https://docs.ankiweb.net/templates/errors.html#front-of-card-is-blank'>More information</a></div>";
+        assert_eq!((out.question.as_str(), out.answer.as_str()), (blank, blank));
+        assert_eq!(out.status, RenderStatus::Empty);
+
+        let t = nt(NotetypeKind::Cloze, "{{cloze:Front}}", "{{cloze:Front}}");
+        let out = render(&t, &["{{c1::x}}", ""], 12344, None);
+        assert_eq!(
+            out.question,
+            "<div>No cloze \u{2068}12345\u{2069} found on card.\nPlease either add a cloze deletion, or use the Empty Cards tool.<br><a href='https://docs.ankiweb.net/templates/errors.html#no-cloze-filter-on-cloze-note-type'>More information</a></div>"
+        );
+    }
+
+    #[test]
+    fn missing_deck_and_field_precedence() {
+        let mut t = nt(NotetypeKind::Normal, "{{Front}}|{{Deck}}|{{Subdeck}}", "");
+        let out = render(&t, &["f", ""], 0, None);
+        assert_eq!(out.question, "f|(Deck)|(Deck)");
+        // a note field named like a special field wins
+        t.fields[1] = "Deck".into();
+        let out = render(&t, &["f", "mine"], 0, Some("A::B"));
+        assert_eq!(out.question, "f|mine|B");
+    }
+
+    #[test]
+    fn keeping_audio_tags() {
+        let t = nt(NotetypeKind::Normal, "{{Front}}", "{{FrontSide}}|{{Back}}");
+        let fields = vec!["[sound:a.mp3]".to_string(), "[sound:b.mp3]".to_string()];
+        let note = Note {
+            fields: &fields,
+            tags: &[],
+        };
+        let card = Card {
+            ord: 0,
+            id: 1,
+            deck: None,
+            flags: 0,
+        };
+        let options = RenderOptions {
+            av_tags: AvTagMode::Keep,
+            ..Default::default()
+        };
+        let out = render_card(&t, &note, &card, &options).unwrap();
+        assert_eq!(out.answer, "[sound:a.mp3]|[sound:b.mp3]");
+        assert!(out.answer_av_tags.is_empty());
+        let out = render_card(&t, &note, &card, &RenderOptions::default()).unwrap();
+        assert_eq!(out.answer, "[anki:play:q:0]|[anki:play:a:0]");
+        assert_eq!(
+            render_card(
+                &t,
+                &note,
+                &Card { ord: 1, ..card },
+                &RenderOptions::default()
+            ),
+            Err(RenderError::MissingTemplate(1))
+        );
+    }
+}

@@ -334,7 +334,9 @@ pub fn cloze_numbers_in_str(text: &str) -> BTreeSet<u16> {
 }
 
 /// [`cloze_numbers_in_str`] over several fields.
-pub fn cloze_numbers_in_fields<S: AsRef<str>>(fields: impl IntoIterator<Item = S>) -> BTreeSet<u16> {
+pub fn cloze_numbers_in_fields<S: AsRef<str>>(
+    fields: impl IntoIterator<Item = S>,
+) -> BTreeSet<u16> {
     let mut set = BTreeSet::new();
     for field in fields {
         add_cloze_numbers(&parse_text_with_clozes(field.as_ref()), &mut set);
@@ -423,12 +425,18 @@ mod tests {
     #[test]
     fn nested() {
         assert_eq!(plain("foo {{c1::bar {{c2::baz}}}}", 1, true), "foo [...]");
-        assert_eq!(plain("foo {{c1::bar {{c2::baz}}}}", 1, false), "foo bar baz");
+        assert_eq!(
+            plain("foo {{c1::bar {{c2::baz}}}}", 1, false),
+            "foo bar baz"
+        );
         assert_eq!(
             plain("foo {{c1::bar {{c2::baz}}::qux}}", 2, true),
             "foo bar [...]"
         );
-        assert_eq!(plain("foo {{c1::bar {{c2::baz}}::qux}}", 1, true), "foo [qux]");
+        assert_eq!(
+            plain("foo {{c1::bar {{c2::baz}}::qux}}", 1, true),
+            "foo [qux]"
+        );
         assert_eq!(
             reveal_cloze_text("foo {{c1::bar {{c2::baz}}}}", 1, true),
             format!(
@@ -457,7 +465,10 @@ mod tests {
     #[test]
     fn cloze_only_and_typing() {
         assert_eq!(reveal_cloze_text_only("foo", 1, true), "");
-        assert_eq!(reveal_cloze_text_only("foo {{c1::bar::baz}}", 1, true), "baz");
+        assert_eq!(
+            reveal_cloze_text_only("foo {{c1::bar::baz}}", 1, true),
+            "baz"
+        );
         assert_eq!(
             reveal_cloze_text_only("{{c1::foo}} {{c1::bar}}", 1, false),
             "foo, bar"
@@ -467,7 +478,10 @@ mod tests {
             extract_cloze_for_typing("{{c1::foo}} {{c1::bar}} {{c1::foo}}", 1),
             "foo, bar, foo"
         );
-        assert_eq!(extract_cloze_for_typing("{{c1::foo}} {{c1::foo}}", 1), "foo");
+        assert_eq!(
+            extract_cloze_for_typing("{{c1::foo}} {{c1::foo}}", 1),
+            "foo"
+        );
     }
 
     #[test]

@@ -46,37 +46,41 @@ pub fn extract_latex(text: &str, svg: bool) -> (String, Vec<LatexImage>) {
     let after_one_char = |at: usize| at + text[at..].chars().next().map_or(1, char::len_utf8);
     while let Some(off) = b[pos..].iter().position(|&c| c == b'[') {
         let p = pos + off;
-        let found: Option<(Cow<'_, str>, usize)> = if let Some(body) = match_ascii_ci(b, p, b"[latex]")
-            .filter(|&e| e < b.len())
-        {
-            latex_close
-                .first_at_or_after(after_one_char(body))
-                .map(|c| {
-                    let end = match_ascii_ci(b, c, b"[/latex]").unwrap_or(c + 8);
-                    (Cow::Borrowed(&text[body..c]), end)
-                })
-        } else if b[p..].starts_with(b"[$]") && p + 3 < b.len() {
-            inline_close
-                .first_at_or_after(after_one_char(p + 3))
-                .map(|c| (Cow::Owned(format!("${}$", &text[p + 3..c])), c + 4))
-        } else if b[p..].starts_with(b"[$$]") && p + 4 < b.len() {
-            display_close.first_at_or_after(after_one_char(p + 4)).map(|c| {
-                (
-                    Cow::Owned(format!(
-                        r"\begin{{displaymath}}{}\end{{displaymath}}",
-                        &text[p + 4..c]
-                    )),
-                    c + 5,
-                )
-            })
-        } else {
-            None
-        };
+        let found: Option<(Cow<'_, str>, usize)> =
+            if let Some(body) = match_ascii_ci(b, p, b"[latex]").filter(|&e| e < b.len()) {
+                latex_close
+                    .first_at_or_after(after_one_char(body))
+                    .map(|c| {
+                        let end = match_ascii_ci(b, c, b"[/latex]").unwrap_or(c + 8);
+                        (Cow::Borrowed(&text[body..c]), end)
+                    })
+            } else if b[p..].starts_with(b"[$]") && p + 3 < b.len() {
+                inline_close
+                    .first_at_or_after(after_one_char(p + 3))
+                    .map(|c| (Cow::Owned(format!("${}$", &text[p + 3..c])), c + 4))
+            } else if b[p..].starts_with(b"[$$]") && p + 4 < b.len() {
+                display_close
+                    .first_at_or_after(after_one_char(p + 4))
+                    .map(|c| {
+                        (
+                            Cow::Owned(format!(
+                                r"\begin{{displaymath}}{}\end{{displaymath}}",
+                                &text[p + 4..c]
+                            )),
+                            c + 5,
+                        )
+                    })
+            } else {
+                None
+            };
         match found {
             Some((latex, end)) => {
                 let latex = strip_html_for_latex(&latex);
                 let ext = if svg { "svg" } else { "png" };
-                let file_name = format!("latex-{}.{ext}", hex::encode(Sha1::digest(latex.as_bytes())));
+                let file_name = format!(
+                    "latex-{}.{ext}",
+                    hex::encode(Sha1::digest(latex.as_bytes()))
+                );
                 out.push_str(&text[copied..p]);
                 out.push_str(&format!(
                     "<img class=latex alt=\"{}\" src=\"{file_name}\">",

@@ -379,9 +379,9 @@ impl RenderContext<'_> {
             Ok(negated)
         } else {
             let prefix = if negated { "^" } else { "#" };
-            Err(Failure::Template(TemplateError::NoSuchConditional(format!(
-                "{prefix}{key}"
-            ))))
+            Err(Failure::Template(TemplateError::NoSuchConditional(
+                format!("{prefix}{key}"),
+            )))
         }
     }
 }
