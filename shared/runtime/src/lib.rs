@@ -50,7 +50,7 @@ pub enum RuntimeError {
 
 enum Backend {
     Embedded,
-    Aws(aws::Aws),
+    Aws(Box<aws::Aws>),
 }
 
 /// A process's settings and backend; builds the containers it serves with.
@@ -80,7 +80,7 @@ impl Runtime {
         function: &str,
     ) -> Result<Self, RuntimeError> {
         let backend = if profile == Profile::Lambda && settings.aws.selected() {
-            Backend::Aws(aws::Aws::connect(settings.aws.config()?).await)
+            Backend::Aws(Box::new(aws::Aws::connect(settings.aws.config()?).await))
         } else {
             Backend::Embedded
         };
