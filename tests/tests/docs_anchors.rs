@@ -106,10 +106,14 @@ fn no_source_cites_the_design_brief() {
     let root = root();
     let mut paths = Vec::new();
     files(&root, &[".rs"], &mut paths);
-    let needles = ["DESIGN §", "API.md", "CHANGESETS"];
+    // Spelt in pieces so this file does not match its own search.
+    let needles = [
+        concat!("DESIGN ", "§"),
+        concat!("API", ".md"),
+        concat!("CHANGE", "SETS"),
+    ];
     let cites: Vec<_> = paths
         .iter()
-        .filter(|p| !p.ends_with("docs_anchors.rs"))
         .filter_map(|p| {
             let text = std::fs::read_to_string(p).ok()?;
             needles
