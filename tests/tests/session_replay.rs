@@ -164,13 +164,13 @@ fn check(ops: Vec<Op>) {
             match mgr.with_collection(&user, move |c| run(c, &op)).await {
                 Ok(s) => session_id = s.session_id,
                 Err(f) => match f.error {
-                    javumbo_session::SessionError::Collection(e) if e.is_client_error() => {}
+                    javumbo_session::RequestError::Op(e) if e.is_client_error() => {}
                     e => panic!("unexpected failure: {e}"),
                 },
             }
         }
         let owner = mgr
-            .with_collection(&user, |c| Ok(dump(c.conn())))
+            .with_collection(&user, |c| Ok::<_, CollectionError>(dump(c.conn())))
             .await
             .unwrap()
             .value;

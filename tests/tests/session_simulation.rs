@@ -1,4 +1,4 @@
-//! Deterministic simulation of the session protocol (DESIGN §4–§6).
+//! Deterministic simulation of the session protocol (`docs/ARCHITECTURE.md#the-session-protocol`).
 //!
 //! One user, 2–4 containers (separate `SessionManager`s and cache dirs) over the memory ports,
 //! requests routed at random. A seeded scheduler of our own picks which in-flight future to
@@ -28,9 +28,9 @@ use javumbo_collection::{Collection, CollectionError, ManualClock, SharedClock};
 use javumbo_session::faults::{self, FaultPlan, Faults};
 use javumbo_session::memory::MemoryBackend;
 use javumbo_session::{
-    Blob, Fence, JournalEntry, Metrics, PutCondition, SessionConfig, SessionError, SessionExpect,
-    SessionItem, SessionManager, SessionStore, StoreResult, Username, handle_flush_request,
-    snapshot_key,
+    Blob, Fence, JournalEntry, Metrics, PutCondition, RequestError, SessionConfig, SessionError,
+    SessionExpect, SessionItem, SessionManager, SessionStore, StoreResult, Username,
+    handle_flush_request, snapshot_key,
 };
 use parking_lot::Mutex;
 use rand::rngs::StdRng;
@@ -283,7 +283,7 @@ fn request(env: &Env, c: &Container, kind: &Kind, last_sid: Option<String>) -> F
         match served {
             Ok(s) => TaskResult::Ok(s.value),
             Err(f) => match f.error {
-                SessionError::Collection(e) if e.is_client_error() => TaskResult::ClientErr,
+                RequestError::Op(e) if e.is_client_error() => TaskResult::ClientErr,
                 e => TaskResult::Maybe(e.to_string()),
             },
         }
@@ -579,6 +579,7 @@ async fn simulate(
         bus_duplicate: 0.15,
         bus_delay: 0.15,
         yield_every_call: true,
+        ..FaultPlan::default()
     };
     let env = Env {
         backend: MemoryBackend::new(),

@@ -18,7 +18,7 @@ async fn decks_and_cards_over_api_gateway_events() {
         .expect("X-Session-ID on a collection route")
         .to_owned();
     let body = json_body(&resp);
-    // The crud routes repeat the session id in the body (API.md).
+    // The crud routes repeat the session id in the body (`docs/openapi.yaml`).
     assert_eq!(body["session_id"], sid.as_str());
     // A new collection comes with the starter deck (Anki hides the empty `Default`).
     let decks = body["decks"].as_array().expect("decks");

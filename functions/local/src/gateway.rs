@@ -173,7 +173,7 @@ pub async fn serve_processes(
         client: reqwest::Client::builder()
             .no_proxy()
             .build()
-            .map_err(|e| LocalError::Child(format!("http client: {e}")))?,
+            .map_err(LocalError::HttpClient)?,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut supervisors = Vec::new();

@@ -17,6 +17,8 @@ enum LocalError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Child(String),
+    #[error("building the gateway's HTTP client: {0}")]
+    HttpClient(#[source] reqwest::Error),
 }
 
 #[tokio::main]

@@ -1,14 +1,17 @@
 //! The one error type of the HTTP layer and its single mapping to `{"error": ...}` + status.
 
+use std::error::Error as StdError;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use javumbo_apkg::ApkgError;
 use javumbo_collection::CollectionError;
-use javumbo_session::StoreError;
-use javumbo_session::manager::{Failed, SessionError};
+use javumbo_session::{Failed, RequestError, SessionError, StoreError};
 
 use crate::routes::bodies::ErrorBody;
 
-/// Header every collection route answers with (API.md), errors included.
+/// Header every collection route answers with, errors included: the session the request ran in
+/// (`docs/openapi.yaml`).
 pub const SESSION_HEADER: &str = "x-session-id";
 
 #[derive(Debug, thiserror::Error)]
@@ -31,9 +34,9 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("service busy, retry later")]
     Unavailable { retry_after_secs: u64 },
-    /// Our fault. The detail is logged, never sent: it may name files or SQL.
+    /// Our fault. The cause is logged, never sent: it may name files or SQL.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] Box<dyn StdError + Send + Sync>),
 }
 
 impl ApiError {
@@ -55,14 +58,19 @@ impl ApiError {
     pub fn unauthorized() -> Self {
         Self::Unauthorized("Missing or invalid token".into())
     }
+
+    /// Our fault, caused by `cause` (kept as the source, logged, never sent).
+    pub fn internal(cause: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self::Internal(cause.into())
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let message = match &self {
-            Self::Internal(detail) => {
-                tracing::error!(error = %detail, "internal error");
+            Self::Internal(cause) => {
+                tracing::error!(error = %cause, chain = %Chain(cause.as_ref()), "internal error");
                 "Internal server error".to_owned()
             }
             other => other.to_string(),
@@ -90,12 +98,23 @@ impl From<CollectionError> for ApiError {
             CollectionError::InvalidInput(m) => Self::BadRequest(m),
             e @ CollectionError::InvalidEase(_) => Self::BadRequest(e.to_string()),
             CollectionError::Conflict(m) => Self::Conflict(m),
-            e @ CollectionError::InvalidPackage(_) => Self::BadRequest(e.to_string()),
-            CollectionError::TooLarge(m) => Self::PayloadTooLarge(m),
             e @ (CollectionError::Corrupt(_)
             | CollectionError::Sqlite(_)
             | CollectionError::Json(_)
-            | CollectionError::Io(_)) => Self::Internal(e.to_string()),
+            | CollectionError::Io(_)) => Self::internal(e),
+        }
+    }
+}
+
+impl From<ApkgError> for ApiError {
+    fn from(e: ApkgError) -> Self {
+        match e {
+            // The uploader sees the reason and what revealed it (`ApkgError::detail`).
+            e @ ApkgError::InvalidPackage { .. } => {
+                Self::BadRequest(format!("invalid Anki package: {}", e.detail()))
+            }
+            ApkgError::TooLarge(m) => Self::PayloadTooLarge(m),
+            ApkgError::Collection(c) => c.into(),
         }
     }
 }
@@ -113,7 +132,7 @@ impl From<StoreError> for ApiError {
             StoreError::ConditionFailed => Self::Unavailable {
                 retry_after_secs: 1,
             },
-            StoreError::Other(m) => Self::Internal(format!("store: {m}")),
+            e @ StoreError::Other(_) => Self::internal(e),
         }
     }
 }
@@ -124,45 +143,46 @@ impl From<SessionError> for ApiError {
             SessionError::Collection(c) => c.into(),
             SessionError::Busy { retry_after_secs } => Self::Unavailable { retry_after_secs },
             SessionError::SessionNotFound => Self::NotFound("Session not found".into()),
-            SessionError::NoCollection => Self::Internal("user has no collection".into()),
             SessionError::Store(s) => s.into(),
-            SessionError::Internal(e) => Self::Internal(e.to_string()),
+            e @ (SessionError::NoCollection | SessionError::Internal(_)) => Self::internal(e),
         }
     }
 }
 
-/// An error on a collection route, with the session id when one was acquired.
-#[derive(Debug)]
-pub struct ApiFailure {
-    pub error: ApiError,
-    pub session_id: Option<String>,
-}
-
-impl From<ApiError> for ApiFailure {
-    fn from(error: ApiError) -> Self {
-        Self {
-            error,
-            session_id: None,
+/// The one mapping of a collection request's failure: the operation's own error as its type
+/// says, the session machinery's as [`SessionError`] says.
+impl<E: Into<ApiError>> From<RequestError<E>> for ApiError {
+    fn from(e: RequestError<E>) -> Self {
+        match e {
+            RequestError::Op(e) => e.into(),
+            RequestError::Session(e) => e.into(),
         }
     }
 }
 
-impl From<Failed> for ApiFailure {
-    fn from(f: Failed) -> Self {
-        Self {
-            error: f.error.into(),
-            session_id: f.session_id,
-        }
+/// The response to a failed collection request: the error's, plus `X-Session-ID` when a session
+/// was acquired. (`Failed` is the session crate's type, so it cannot implement `IntoResponse`
+/// here; handlers return `axum::response::Result` and call this once, in `on_collection`.)
+pub fn failure_response(failed: Failed<ApiError>) -> Response {
+    let mut resp = failed.error.into_response();
+    if let Some(sid) = failed.session_id {
+        set_session_header(&mut resp, &sid);
     }
+    resp
 }
 
-impl IntoResponse for ApiFailure {
-    fn into_response(self) -> Response {
-        let mut resp = self.error.into_response();
-        if let Some(sid) = self.session_id {
-            set_session_header(&mut resp, &sid);
+/// An error's `source()` chain, `a: b: c`, for the log line of an internal error.
+struct Chain<'a>(&'a (dyn StdError + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(e) = next {
+            write!(f, ": {e}")?;
+            next = e.source();
         }
-        resp
+        Ok(())
     }
 }
 
@@ -192,12 +212,46 @@ mod tests {
 
     #[test]
     fn failure_carries_session_header() {
-        let f = ApiFailure {
+        let f = Failed {
             error: ApiError::NotFound("x".into()),
             session_id: Some("s1".into()),
         };
-        let r = f.into_response();
+        let r = failure_response(f);
         assert_eq!(r.headers()[SESSION_HEADER], "s1");
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn package_errors_map_without_tunnelling() {
+        let e = ApiError::from(RequestError::Op(ApkgError::TooLarge("too big".into())));
+        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(e.to_string(), "too big");
+        let e = ApiError::from(ApkgError::Collection(CollectionError::Conflict(
+            "dup".into(),
+        )));
+        assert_eq!(e.status(), StatusCode::CONFLICT);
+        let e = ApiError::from(RequestError::<ApkgError>::Session(SessionError::Busy {
+            retry_after_secs: 2,
+        }));
+        assert!(matches!(
+            e,
+            ApiError::Unavailable {
+                retry_after_secs: 2
+            }
+        ));
+    }
+
+    #[test]
+    fn internal_errors_keep_their_cause_and_never_send_it() {
+        let io = std::io::Error::other("/secret/path");
+        let e = ApiError::from(CollectionError::Io(io));
+        let cause = e.source().expect("the collection error");
+        assert!(cause.downcast_ref::<CollectionError>().is_some());
+        assert_eq!(
+            Chain(&e).to_string(),
+            "internal error: i/o error: /secret/path: i/o error: /secret/path: /secret/path"
+        );
+        let r = e.into_response();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

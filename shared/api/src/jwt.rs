@@ -27,7 +27,7 @@ pub fn issue(config: &ApiConfig, user: &Username, now_secs: i64) -> Result<Strin
         &claims,
         &EncodingKey::from_secret(&config.jwt_secret),
     )
-    .map_err(|e| ApiError::Internal(format!("jwt encode: {e}")))
+    .map_err(ApiError::internal)
 }
 
 /// The username of a valid token. Every failure is the same 401: telling an attacker *why* a

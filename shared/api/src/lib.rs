@@ -36,7 +36,7 @@ use tower_http::trace::TraceLayer;
 /// Re-exported so servers and tests use the exact axum this crate is built with.
 pub use axum;
 pub use config::{ApiConfig, ConfigError, CorsOrigins, ThrottleConfig};
-pub use error::{ApiError, ApiFailure, SESSION_HEADER};
+pub use error::{ApiError, SESSION_HEADER, failure_response};
 pub use extract::ClientIp;
 use throttle::LoginThrottle;
 
@@ -115,7 +115,7 @@ fn finish(routes: Router<AppState>, state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
-                ApiError::Internal("handler panicked".into()).into_response()
+                ApiError::internal("handler panicked").into_response()
             },
         ))
         .layer(cors)

@@ -13,7 +13,7 @@ pub fn hash(password: &str) -> Result<String, ApiError> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| ApiError::Internal(format!("argon2 hash: {e}")))
+        .map_err(ApiError::internal)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

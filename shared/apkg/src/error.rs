@@ -1,6 +1,6 @@
 use std::error::Error as StdError;
 
-use javumbo_collection::CollectionError;
+use javumbo_collection::{CollectionError, OperationError};
 use thiserror::Error;
 
 /// Why an export or import failed. `InvalidPackage` and `TooLarge` are the uploader's fault (HTTP
@@ -53,16 +53,20 @@ impl ApkgError {
     }
 }
 
-impl From<CollectionError> for ApkgError {
-    /// Round-trips through [`Collection::atomic`](javumbo_collection::Collection::atomic), whose
-    /// closure must return `CollectionError`: a package error raised inside it comes back as the
-    /// same package error, not as an opaque collection failure.
-    fn from(e: CollectionError) -> Self {
-        match e {
-            CollectionError::InvalidPackage(m) => Self::invalid(m),
-            CollectionError::TooLarge(m) => Self::TooLarge(m),
-            other => Self::Collection(other),
+impl OperationError for ApkgError {
+    /// An unusable or oversized upload is the uploader's mistake (and `import_apkg` rolled back
+    /// everything it wrote); a failure of our own collection is what the collection says.
+    fn is_client_error(&self) -> bool {
+        match self {
+            Self::InvalidPackage { .. } | Self::TooLarge(_) => true,
+            Self::Collection(e) => e.is_client_error(),
         }
+    }
+}
+
+impl From<CollectionError> for ApkgError {
+    fn from(e: CollectionError) -> Self {
+        Self::Collection(e)
     }
 }
 
@@ -77,17 +81,5 @@ impl From<rusqlite::Error> for ApkgError {
 impl From<std::io::Error> for ApkgError {
     fn from(e: std::io::Error) -> Self {
         Self::Collection(CollectionError::Io(e))
-    }
-}
-
-impl From<ApkgError> for CollectionError {
-    /// The package error tunnels through `CollectionError` as text (the session layer's
-    /// operations return `CollectionError`); the text keeps the cause, as the uploader sees it.
-    fn from(e: ApkgError) -> Self {
-        match e {
-            e @ ApkgError::InvalidPackage { .. } => CollectionError::InvalidPackage(e.detail()),
-            ApkgError::TooLarge(m) => CollectionError::TooLarge(m),
-            ApkgError::Collection(c) => c,
-        }
     }
 }

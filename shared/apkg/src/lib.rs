@@ -436,22 +436,17 @@ mod tests {
     }
 
     #[test]
-    fn errors_convert_to_collection_errors() {
-        let e: javumbo_collection::CollectionError = ApkgError::TooLarge("x".into()).into();
-        assert!(matches!(
-            e,
-            javumbo_collection::CollectionError::TooLarge(_)
-        ));
-        let back: ApkgError =
-            javumbo_collection::CollectionError::InvalidPackage("y".into()).into();
-        assert!(matches!(back, ApkgError::InvalidPackage { .. }));
+    fn errors_say_whose_fault_they_are_and_keep_their_cause() {
+        use javumbo_collection::{CollectionError, OperationError};
+        assert!(ApkgError::TooLarge("x".into()).is_client_error());
+        assert!(ApkgError::invalid("y").is_client_error());
+        assert!(ApkgError::from(CollectionError::NotFound("deck".into())).is_client_error());
+        assert!(!ApkgError::from(CollectionError::corrupt("no col row")).is_client_error());
         // The uploader's message keeps the cause that revealed the problem.
         let json_error = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
         let e = ApkgError::invalid_because("col.decks is not valid JSON", json_error);
         assert!(std::error::Error::source(&e).is_some());
-        let javumbo_collection::CollectionError::InvalidPackage(message) = e.into() else {
-            panic!("not an invalid package");
-        };
+        let message = e.detail();
         assert!(
             message.starts_with("col.decks is not valid JSON (EOF while parsing"),
             "{message}"

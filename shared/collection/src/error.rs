@@ -3,8 +3,8 @@ use std::error::Error as StdError;
 use thiserror::Error;
 
 /// Everything the engine can refuse or fail at. Client mistakes (`NotFound`, `InvalidInput`,
-/// `InvalidEase`, `Conflict`, `InvalidPackage`, `TooLarge`) are distinct from store failures so
-/// the HTTP layer can map them to 4xx without string matching.
+/// `InvalidEase`, `Conflict`) are distinct from store failures so the HTTP layer can map them to
+/// 4xx without string matching.
 #[derive(Debug, Error)]
 pub enum CollectionError {
     #[error("{0}")]
@@ -16,11 +16,6 @@ pub enum CollectionError {
     InvalidEase(#[from] javumbo_scheduler::InvalidEase),
     #[error("{0}")]
     Conflict(String),
-    /// An uploaded file that is not a usable Anki package (not a zip, wrong schema, hostile...).
-    #[error("invalid Anki package: {0}")]
-    InvalidPackage(String),
-    #[error("{0}")]
-    TooLarge(String),
     /// The collection file itself is damaged or not what we wrote (not a client mistake).
     #[error(transparent)]
     Corrupt(Corruption),
@@ -36,12 +31,7 @@ impl CollectionError {
     pub fn is_client_error(&self) -> bool {
         matches!(
             self,
-            Self::NotFound(_)
-                | Self::InvalidInput(_)
-                | Self::InvalidEase(_)
-                | Self::Conflict(_)
-                | Self::InvalidPackage(_)
-                | Self::TooLarge(_)
+            Self::NotFound(_) | Self::InvalidInput(_) | Self::InvalidEase(_) | Self::Conflict(_)
         )
     }
 
@@ -56,6 +46,22 @@ impl CollectionError {
         cause: impl StdError + Send + Sync + 'static,
     ) -> Self {
         Self::Corrupt(Corruption::because(what, cause))
+    }
+}
+
+/// The error of an operation run on a collection through the session layer
+/// (`SessionManager::with_collection`), which must tell a client mistake from an engine failure:
+/// after a client mistake the operation's writes are rolled back and the cached copy is still
+/// exactly what the journal says, so it is kept; after an engine failure nothing about the copy
+/// is trusted and it is dropped. Crates with their own error type (`javumbo-apkg`) implement it,
+/// so their errors reach the HTTP layer as themselves rather than squeezed into this enum.
+pub trait OperationError: StdError + Send + Sync + 'static {
+    fn is_client_error(&self) -> bool;
+}
+
+impl OperationError for CollectionError {
+    fn is_client_error(&self) -> bool {
+        CollectionError::is_client_error(self)
     }
 }
 

@@ -33,7 +33,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use coljson::{ColJson, JsonObject};
-pub use error::{CollectionError, Corruption, Result};
+pub use error::{CollectionError, Corruption, OperationError, Result};
 pub use javumbo_scheduler::{CardQueue, CardType, Ease, InvalidEase, OutOfRange, RevlogKind};
 pub use schema::CreateOptions;
 

@@ -3,14 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use javumbo_collection::SharedClock;
 use javumbo_session::{Metrics, Ports, handle_flush_request};
-use javumbo_storage_local::{
-    BusFaults, DirBlobStore, FaultyStore, FlushHandler, LocalBus, LocalStoreError, SqliteStore,
-    StoreFaults,
-};
+use javumbo_storage_local::{DirBlobStore, FlushHandler, LocalBus, LocalStoreError, SqliteStore};
 
 use crate::settings::FaultSettings;
 
@@ -28,33 +24,53 @@ pub enum OpenCause {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Store(#[from] LocalStoreError),
+    #[error(transparent)]
+    Faults(#[from] FaultsUnavailable),
 }
 
-/// Fault injection for the load harness (`javumbo-local --fault-*`); all zero = transparent.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Faults {
-    pub bus: BusFaults,
-    pub store: StoreFaults,
+/// The `--fault-*` settings as the one fault injector (`javumbo_session::faults`, compiled in
+/// with this crate's `faults` feature) around the stores and the bus; all zero: not wrapped.
+/// The store plan draws from one seeded source, the bus plan from another.
+#[cfg(feature = "faults")]
+fn inject_faults(mut ports: Ports, s: &FaultSettings) -> Result<Ports, FaultsUnavailable> {
+    use std::time::Duration;
+
+    use javumbo_session::faults::{FaultPlan, Faults, Faulty};
+    let store = FaultPlan::store_shares(s.fault_store_fail, s.fault_store_ambiguous);
+    if store.is_active() {
+        let faults = Faults::new(s.fault_seed, store);
+        ports.blobs = Arc::new(Faulty::new(ports.blobs, faults.clone()));
+        ports.sessions = Arc::new(Faulty::new(ports.sessions, faults.clone()));
+        ports.users = Arc::new(Faulty::new(ports.users, faults));
+    }
+    let delay = Duration::from_millis(s.fault_bus_delay_ms);
+    let bus = FaultPlan::bus(s.fault_bus_drop, s.fault_bus_dup, delay);
+    if bus.is_active() {
+        ports.bus = Arc::new(Faulty::new(ports.bus, Faults::new(s.fault_seed, bus)));
+    }
+    Ok(ports)
 }
 
-impl From<&FaultSettings> for Faults {
-    fn from(s: &FaultSettings) -> Self {
-        Self {
-            bus: BusFaults {
-                drop_rate: s.fault_bus_drop,
-                duplicate_rate: s.fault_bus_dup,
-                delay: Duration::from_millis(s.fault_bus_delay_ms),
-                seed: s.fault_seed,
-            },
-            store: StoreFaults {
-                fail_rate: s.fault_store_fail,
-                ambiguous_rate: s.fault_store_ambiguous,
-                seed: s.fault_seed,
-                ..StoreFaults::default()
-            },
-        }
+#[cfg(not(feature = "faults"))]
+fn inject_faults(ports: Ports, s: &FaultSettings) -> Result<Ports, FaultsUnavailable> {
+    let none = s.fault_store_fail <= 0.0
+        && s.fault_store_ambiguous <= 0.0
+        && s.fault_bus_drop <= 0.0
+        && s.fault_bus_dup <= 0.0
+        && s.fault_bus_delay_ms == 0;
+    if none {
+        Ok(ports)
+    } else {
+        Err(FaultsUnavailable)
     }
 }
+
+/// `--fault-*` settings given to a build without the injector.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "fault injection (--fault-*) needs javumbo-runtime's `faults` feature (javumbo-local has it)"
+)]
+pub struct FaultsUnavailable;
 
 /// One container's handles on the embedded stores of a data directory: blobs under `blobs/`,
 /// users, sessions and the journal in `javumbo.sqlite3`, and an in-process bus whose deliveries
@@ -65,7 +81,7 @@ pub fn open_ports(
     data: &Path,
     metrics: &Arc<Metrics>,
     clock: &SharedClock,
-    faults: &Faults,
+    faults: &FaultSettings,
 ) -> Result<Ports, OpenError> {
     let err = |source: OpenCause| OpenError {
         path: data.to_owned(),
@@ -76,8 +92,7 @@ pub fn open_ports(
         DirBlobStore::open(data.join("blobs"), metrics.clone()).map_err(|e| err(e.into()))?;
     let store = SqliteStore::open(data.join("javumbo.sqlite3"), metrics.clone())
         .map_err(|e| err(e.into()))?;
-    let blobs = Arc::new(FaultyStore::new(blobs, faults.store.clone()));
-    let store = Arc::new(FaultyStore::new(store, faults.store.clone()));
+    let store = Arc::new(store);
 
     // The handler needs the ports, which hold the bus: tie the knot once both exist.
     let ports_cell: Arc<OnceLock<Ports>> = Arc::new(OnceLock::new());
@@ -102,14 +117,13 @@ pub fn open_ports(
             })
         })
     };
-    let bus = LocalBus::new(handler, metrics.clone());
-    bus.set_faults(faults.bus.clone());
     let ports = Ports {
-        blobs,
+        blobs: Arc::new(blobs),
         sessions: store.clone(),
         users: store,
-        bus: Arc::new(bus),
+        bus: Arc::new(LocalBus::new(handler, metrics.clone())),
     };
+    let ports = inject_faults(ports, faults).map_err(|e| err(e.into()))?;
     let _ = ports_cell.set(ports.clone());
     Ok(ports)
 }

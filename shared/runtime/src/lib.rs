@@ -28,7 +28,7 @@ use javumbo_session::{Metrics, Ports, SessionConfig, SessionManager, UserStore};
 use javumbo_storage_aws::AwsStoreError;
 use javumbo_storage_aws::emf::EmfEmitter;
 
-pub use embedded::Faults;
+pub use embedded::FaultsUnavailable;
 pub use logging::init_tracing;
 pub use settings::{Isolate, Profile, Secret, Settings, SettingsError};
 
@@ -185,7 +185,7 @@ impl Runtime {
                 &self.settings.data,
                 metrics,
                 &self.clock,
-                &Faults::from(&self.settings.faults),
+                &self.settings.faults,
             )?),
             Backend::Aws(aws) => Ok(aws.ports(metrics.clone())),
         }

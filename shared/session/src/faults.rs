@@ -1,9 +1,17 @@
-//! Seeded fault injection around any ports: store calls that fail `Unavailable` before or
-//! AFTER applying their write (the ambiguous case), and a bus that drops, duplicates and delays.
-//! `ConditionFailed` is never injected: it is a definite answer the protocol relies on.
+//! The one fault injector: seeded faults around any port, used by the protocol simulations
+//! (memory and AWS adapters), the adapter tests and `javumbo-local --fault-*` (the load
+//! harness).
 //!
-//! Every call can also yield to the scheduler first, so a single-threaded simulation can
-//! interleave containers at every store call.
+//! Store calls fail `Unavailable` before reaching the store, after a wait (a client-side
+//! timeout), or AFTER performing their write (the ambiguous case every writer must handle); the
+//! bus drops, duplicates, holds back and delays flush requests. `ConditionFailed` is never
+//! injected: it is a definite answer the protocol relies on.
+//!
+//! Every decision is drawn from one seeded source ([`Faults`]) in a fixed order, and a
+//! probability of 0 draws nothing, so a seed replays identically for a single-threaded caller
+//! (the simulations) and a plan that leaves a fault off does not shift the others' draws. Every
+//! call can also yield to the scheduler first, so a single-threaded simulation can interleave
+//! containers at every store call.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -11,6 +19,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -25,18 +34,76 @@ use crate::ports::{
 };
 use crate::username::Username;
 
-/// Probabilities (0..=1) of each fault per call.
-#[derive(Debug, Clone, Copy, Default)]
+/// Probabilities (0..=1) of each fault per call, each drawn independently in this order.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FaultPlan {
     /// Fail without doing anything.
     pub fail_before: f64,
-    /// Do the call, then report `Unavailable` anyway (only for writes).
+    /// Wait [`FaultPlan::timeout_wait`], then fail without doing anything (a client timeout).
+    pub timeout: f64,
+    pub timeout_wait: Duration,
+    /// Do the call, then report `Unavailable` anyway: writes only, unless `fail_after_reads`.
     pub fail_after: f64,
+    /// Apply `fail_after` to reads too (they then fail like `fail_before` would, having read).
+    pub fail_after_reads: bool,
     pub bus_drop: f64,
     pub bus_duplicate: f64,
+    /// A flush request is held back and delivered behind a later one.
     pub bus_delay: f64,
+    /// Each delivery first waits a uniformly random `0..bus_jitter` on a tokio task, so
+    /// deliveries also arrive out of order (zero: delivered inline).
+    pub bus_jitter: Duration,
     /// Yield to the scheduler before every call.
     pub yield_every_call: bool,
+}
+
+impl FaultPlan {
+    /// Store faults given as shares of ALL calls, as `javumbo-local --fault-store-fail F
+    /// --fault-store-ambiguous A` means them: `F` of the calls fail before reaching the store,
+    /// another `A` fail after it (reads included), the two never both. Since the draws are
+    /// independent, the second is conditional on the first not firing: `A / (1 - F)`.
+    pub fn store_shares(fail: f64, ambiguous: f64) -> Self {
+        let fail = fail.clamp(0.0, 1.0);
+        let fail_after = if ambiguous <= 0.0 || fail >= 1.0 {
+            0.0
+        } else {
+            (ambiguous / (1.0 - fail)).min(1.0)
+        };
+        Self {
+            fail_before: fail,
+            fail_after,
+            fail_after_reads: true,
+            ..Self::default()
+        }
+    }
+
+    /// Delivery faults of `javumbo-local --fault-bus-drop --fault-bus-dup
+    /// --fault-bus-delay-ms`: a request is lost, or delivered twice, each delivery after a
+    /// random wait below `jitter`.
+    pub fn bus(drop: f64, duplicate: f64, jitter: Duration) -> Self {
+        Self {
+            bus_drop: drop,
+            bus_duplicate: duplicate,
+            bus_jitter: jitter,
+            ..Self::default()
+        }
+    }
+
+    /// Whether any fault can fire (an all-zero plan is transparent).
+    pub fn is_active(&self) -> bool {
+        [
+            self.fail_before,
+            self.timeout,
+            self.fail_after,
+            self.bus_drop,
+            self.bus_duplicate,
+            self.bus_delay,
+        ]
+        .iter()
+        .any(|p| *p > 0.0)
+            || !self.bus_jitter.is_zero()
+            || self.yield_every_call
+    }
 }
 
 /// The shared, seeded source of faults.
@@ -55,6 +122,10 @@ impl Faults {
         })
     }
 
+    pub fn plan(&self) -> &FaultPlan {
+        &self.plan
+    }
+
     /// Turn injection off (e.g. to read the final state) or back on.
     pub fn set_enabled(&self, on: bool) {
         self.enabled.store(on, Ordering::SeqCst);
@@ -64,12 +135,26 @@ impl Faults {
         self.enabled.load(Ordering::SeqCst) && p > 0.0 && self.rng.lock().random_bool(p.min(1.0))
     }
 
+    /// A uniformly random wait below `max` (zero draws nothing).
+    fn jitter(&self, max: Duration) -> Duration {
+        if max.is_zero() || !self.enabled.load(Ordering::SeqCst) {
+            return Duration::ZERO;
+        }
+        self.rng.lock().random_range(Duration::ZERO..max)
+    }
+
     async fn before(&self, what: &str) -> StoreResult<()> {
         if self.plan.yield_every_call {
             YieldNow(false).await;
         }
         if self.roll(self.plan.fail_before) {
             return Err(StoreError::Unavailable(format!("injected before {what}")));
+        }
+        if self.roll(self.plan.timeout) {
+            tokio::time::sleep(self.plan.timeout_wait).await;
+            return Err(StoreError::Unavailable(format!(
+                "injected timeout of {what}"
+            )));
         }
         Ok(())
     }
@@ -79,6 +164,15 @@ impl Faults {
             return Err(StoreError::Unavailable(format!("injected after {what}")));
         }
         r
+    }
+
+    /// `after` for a read: only when the plan says reads fail after too.
+    fn after_read<T>(&self, what: &str, r: StoreResult<T>) -> StoreResult<T> {
+        if self.plan.fail_after_reads {
+            self.after(what, r)
+        } else {
+            r
+        }
     }
 }
 
@@ -98,32 +192,46 @@ impl Future for YieldNow {
     }
 }
 
-/// Wrap every port of `inner` with faults drawn from `faults`.
+/// Wrap every port of `inner` with faults drawn from the one source `faults`.
 pub fn wrap(inner: Ports, faults: Arc<Faults>) -> Ports {
-    let w = Arc::new(Faulty {
-        inner: inner.clone(),
-        faults,
-        delayed: Mutex::new(Vec::new()),
-    });
     Ports {
-        blobs: w.clone(),
-        sessions: w.clone(),
-        users: w.clone(),
-        bus: w,
+        blobs: Arc::new(Faulty::new(inner.blobs, faults.clone())),
+        sessions: Arc::new(Faulty::new(inner.sessions, faults.clone())),
+        users: Arc::new(Faulty::new(inner.users, faults.clone())),
+        bus: Arc::new(Faulty::new(inner.bus, faults)),
     }
 }
 
-struct Faulty {
-    inner: Ports,
+/// Any port (or adapter implementing several) with faults drawn from `faults`; implements
+/// whichever ports the wrapped one does.
+pub struct Faulty<S: ?Sized> {
+    inner: Arc<S>,
     faults: Arc<Faults>,
+    /// Flush requests held back by `bus_delay`.
     delayed: Mutex<Vec<FlushRequest>>,
 }
 
+impl<S: ?Sized> Faulty<S> {
+    pub fn new(inner: Arc<S>, faults: Arc<Faults>) -> Self {
+        Self {
+            inner,
+            faults,
+            delayed: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The wrapped adapter, without faults.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
 #[async_trait]
-impl BlobStore for Faulty {
+impl<S: BlobStore + ?Sized> BlobStore for Faulty<S> {
     async fn get(&self, key: &str) -> StoreResult<Option<Blob>> {
         self.faults.before("blob get").await?;
-        self.inner.blobs.get(key).await
+        let r = self.inner.get(key).await;
+        self.faults.after_read("blob get", r)
     }
     async fn put(
         &self,
@@ -133,26 +241,27 @@ impl BlobStore for Faulty {
         condition: PutCondition,
     ) -> StoreResult<String> {
         self.faults.before("blob put").await?;
-        let r = self.inner.blobs.put(key, bytes, metadata, condition).await;
+        let r = self.inner.put(key, bytes, metadata, condition).await;
         self.faults.after("blob put", r)
     }
     async fn delete(&self, key: &str) -> StoreResult<()> {
         self.faults.before("blob delete").await?;
-        let r = self.inner.blobs.delete(key).await;
+        let r = self.inner.delete(key).await;
         self.faults.after("blob delete", r)
     }
 }
 
 #[async_trait]
-impl UserStore for Faulty {
+impl<S: UserStore + ?Sized> UserStore for Faulty<S> {
     async fn create_if_absent(&self, user: &UserRecord) -> StoreResult<bool> {
         self.faults.before("user create").await?;
-        let r = self.inner.users.create_if_absent(user).await;
+        let r = self.inner.create_if_absent(user).await;
         self.faults.after("user create", r)
     }
     async fn get(&self, username: &Username) -> StoreResult<Option<UserRecord>> {
         self.faults.before("user get").await?;
-        self.inner.users.get(username).await
+        let r = self.inner.get(username).await;
+        self.faults.after_read("user get", r)
     }
     async fn update_password_hash(
         &self,
@@ -163,7 +272,6 @@ impl UserStore for Faulty {
         self.faults.before("user update").await?;
         let r = self
             .inner
-            .users
             .update_password_hash(username, expected, new_hash)
             .await;
         self.faults.after("user update", r)
@@ -171,14 +279,15 @@ impl UserStore for Faulty {
 }
 
 #[async_trait]
-impl SessionStore for Faulty {
+impl<S: SessionStore + ?Sized> SessionStore for Faulty<S> {
     async fn get(&self, username: &Username) -> StoreResult<Option<SessionItem>> {
         self.faults.before("session get").await?;
-        self.inner.sessions.get(username).await
+        let r = self.inner.get(username).await;
+        self.faults.after_read("session get", r)
     }
     async fn put(&self, item: &SessionItem, expect: SessionExpect) -> StoreResult<()> {
         self.faults.before("session put").await?;
-        let r = self.inner.sessions.put(item, expect).await;
+        let r = self.inner.put(item, expect).await;
         self.faults.after("session put", r)
     }
     async fn commit(
@@ -192,7 +301,6 @@ impl SessionStore for Faulty {
         self.faults.before("commit").await?;
         let r = self
             .inner
-            .sessions
             .commit(username, fence, entry, last_access, expires_at)
             .await;
         self.faults.after("commit", r)
@@ -204,17 +312,18 @@ impl SessionStore for Faulty {
         upto: u64,
     ) -> StoreResult<Vec<JournalEntry>> {
         self.faults.before("journal read").await?;
-        self.inner.sessions.journal(username, after, upto).await
+        let r = self.inner.journal(username, after, upto).await;
+        self.faults.after_read("journal read", r)
     }
     async fn trim_journal(&self, username: &Username, upto: u64) -> StoreResult<()> {
         self.faults.before("journal trim").await?;
-        let r = self.inner.sessions.trim_journal(username, upto).await;
+        let r = self.inner.trim_journal(username, upto).await;
         self.faults.after("journal trim", r)
     }
 }
 
 #[async_trait]
-impl FlushBus for Faulty {
+impl<S: FlushBus + ?Sized> FlushBus for Faulty<S> {
     async fn publish(&self, request: &FlushRequest) -> StoreResult<()> {
         self.faults.before("publish").await?;
         let plan = self.faults.plan;
@@ -227,14 +336,32 @@ impl FlushBus for Faulty {
         if self.faults.roll(plan.bus_delay) {
             self.delayed.lock().push(request.clone());
         } else if !self.faults.roll(plan.bus_drop) {
-            self.inner.bus.publish(request).await?;
+            self.deliver(request).await?;
             if self.faults.roll(plan.bus_duplicate) {
-                self.inner.bus.publish(request).await?;
+                self.deliver(request).await?;
             }
         }
         for r in released {
-            self.inner.bus.publish(&r).await?;
+            self.deliver(&r).await?;
         }
+        Ok(())
+    }
+}
+
+impl<S: FlushBus + ?Sized> Faulty<S> {
+    /// Publish to the wrapped bus, now or (with `bus_jitter`) from a task after a random wait.
+    async fn deliver(&self, request: &FlushRequest) -> StoreResult<()> {
+        let wait = self.faults.jitter(self.faults.plan.bus_jitter);
+        if wait.is_zero() {
+            return self.inner.publish(request).await;
+        }
+        let (inner, request) = (Arc::clone(&self.inner), request.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            if let Err(e) = inner.publish(&request).await {
+                tracing::warn!(username = %request.username, error = %e, "delayed flush request lost");
+            }
+        });
         Ok(())
     }
 }
@@ -289,5 +416,57 @@ mod tests {
         };
         assert_eq!(run(7).await, run(7).await);
         assert_ne!(run(7).await, run(8).await);
+    }
+
+    #[tokio::test]
+    async fn store_shares_are_shares_of_all_calls() {
+        let backend = MemoryBackend::new();
+        let ports = wrap(
+            backend.ports(Arc::new(Metrics::default())),
+            Faults::new(42, FaultPlan::store_shares(0.2, 0.1)),
+        );
+        let (mut before, mut after) = (0, 0);
+        for i in 0..10_000 {
+            let key = format!("k{i}");
+            let r = ports
+                .blobs
+                .put(&key, Bytes::new(), BTreeMap::new(), PutCondition::Any)
+                .await;
+            match (r, backend.blob(&key).is_some()) {
+                (Ok(_), true) => {}
+                (Err(StoreError::Unavailable(_)), false) => before += 1,
+                (Err(StoreError::Unavailable(_)), true) => after += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!((1_800..2_200).contains(&before), "{before}");
+        assert!((800..1_200).contains(&after), "{after}");
+        // Reads fail after too: 30% of them in all.
+        let failed = {
+            let mut n = 0;
+            for _ in 0..10_000 {
+                n += usize::from(ports.blobs.get("k0").await.is_err());
+            }
+            n
+        };
+        assert!((2_700..3_300).contains(&failed), "{failed}");
+    }
+
+    #[tokio::test]
+    async fn a_zero_plan_draws_nothing_and_is_transparent() {
+        assert!(!FaultPlan::default().is_active());
+        assert!(FaultPlan::bus(0.0, 0.0, Duration::from_millis(1)).is_active());
+        let faults = Faults::new(3, FaultPlan::default());
+        let backend = MemoryBackend::new();
+        let ports = wrap(backend.ports(Arc::new(Metrics::default())), faults.clone());
+        for _ in 0..100 {
+            assert!(ports.blobs.get("k").await.is_ok());
+        }
+        // The source is exactly where a fresh one with the same seed starts.
+        let fresh = Faults::new(3, FaultPlan::default());
+        assert_eq!(
+            faults.rng.lock().random::<u64>(),
+            fresh.rng.lock().random::<u64>()
+        );
     }
 }

@@ -40,24 +40,30 @@ pub fn schema_fingerprint(conn: &Connection) -> rusqlite::Result<String> {
 /// after the journal entry is durable, or rolls it back ([`end_transaction`]). On error it is
 /// already rolled back.
 ///
+/// The outer error is the recorder's own (an engine failure); the inner one is `op`'s, whatever
+/// its type, so an operation's error reaches the caller as itself.
+///
 /// Raw `BEGIN` instead of a `rusqlite::Transaction` because the transaction has to outlive this
 /// call (it spans the async journal commit) while the connection moves between threads.
-pub fn capture<T>(
+pub fn capture<T, E>(
     col: &Collection,
-    op: impl FnOnce(&Collection) -> Result<T, CollectionError>,
-) -> Result<(T, Vec<u8>), CollectionError> {
+    op: impl FnOnce(&Collection) -> Result<T, E>,
+) -> Result<Result<(T, Vec<u8>), E>, CollectionError> {
     let conn = col.conn();
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let recorded = (|| {
         // A fresh session per request: a session accumulates everything since it was attached.
         let mut session = Session::new(conn)?;
         session.attach::<&str>(None)?;
-        let value = op(col)?;
+        let value = match op(col) {
+            Ok(value) => value,
+            Err(e) => return Ok(Err(e)),
+        };
         let mut bytes = Vec::new();
         session.changeset_strm(&mut bytes)?;
-        Ok((value, bytes))
+        Ok(Ok((value, bytes)))
     })();
-    if recorded.is_err() {
+    if !matches!(recorded, Ok(Ok(_))) {
         let _ = conn.execute_batch("ROLLBACK");
     }
     recorded
@@ -201,11 +207,12 @@ mod tests {
         // Same starting content: copy a's rows into b via the fingerprint-equal schema.
         let fp = schema_fingerprint(a.conn()).unwrap();
         assert_eq!(fp, schema_fingerprint(b.conn()).unwrap());
-        let (_, raw) = capture(&a, |c| {
+        let (_, raw) = capture(&a, |c| -> Result<(), CollectionError> {
             c.conn()
                 .execute("UPDATE col SET mod = 42 WHERE id = 1", [])?;
             Ok(())
         })
+        .unwrap()
         .unwrap();
         end_transaction(&a, true).unwrap();
         assert!(!raw.is_empty());
@@ -230,10 +237,11 @@ mod tests {
     #[test]
     fn read_only_op_records_nothing_and_errors_roll_back() {
         let a = col();
-        let (n, raw) = capture(&a, |c| {
+        let (n, raw) = capture(&a, |c| -> Result<i64, CollectionError> {
             Ok(c.conn()
                 .query_row("SELECT count(*) FROM cards", [], |r| r.get::<_, i64>(0))?)
         })
+        .unwrap()
         .unwrap();
         end_transaction(&a, true).unwrap();
         assert!(n >= 0);
@@ -243,7 +251,7 @@ mod tests {
                 .execute("UPDATE col SET mod = 7 WHERE id = 1", [])?;
             Err(CollectionError::InvalidInput("no".into()))
         });
-        assert!(err.is_err());
+        assert!(matches!(err, Ok(Err(CollectionError::InvalidInput(_)))));
         let m: i64 = a
             .conn()
             .query_row("SELECT mod FROM col", [], |r| r.get(0))
@@ -255,11 +263,12 @@ mod tests {
     #[test]
     fn fingerprint_mismatch_is_refused() {
         let a = col();
-        let (_, raw) = capture(&a, |c| {
+        let (_, raw) = capture(&a, |c| -> Result<(), CollectionError> {
             c.conn()
                 .execute("UPDATE col SET mod = 5 WHERE id = 1", [])?;
             Ok(())
         })
+        .unwrap()
         .unwrap();
         end_transaction(&a, true).unwrap();
         let entry = JournalEntry {

@@ -10,7 +10,7 @@
 //! | [`metrics`] | per-container counters every adapter and the manager update |
 //! | [`ports`] | the storage traits (`BlobStore`, `UserStore`, `SessionStore`, `FlushBus`), their data, `StoreError`, and the `Ports` bundle |
 //! | [`error`] | `SessionError` (what the HTTP layer maps) |
-//! | [`outcome`] | `Served` / `Failed`: what a request answers, with its session id |
+//! | [`outcome`] | `Served` / `Failed` / `RequestError`: what a request answers, with its session id |
 //! | [`cache`] | the LRU of open collections; an entry owns its file |
 //! | [`journal`] | a request's writes as a changeset: capture, encode, fetch, replay |
 //! | `snapshot` | the snapshot blob: read it with the journal tail, materialize, upload |
@@ -53,6 +53,6 @@ pub use error::{InternalError, SessionError};
 pub use flush::{FlushOutcome, handle_flush_request};
 pub use manager::{SessionConfig, SessionManager};
 pub use metrics::Metrics;
-pub use outcome::{Failed, Served};
+pub use outcome::{Failed, RequestError, Served};
 pub use ports::*;
 pub use username::{InvalidUsername, Username};

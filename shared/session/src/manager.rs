@@ -29,7 +29,7 @@ use crate::username::Username;
 
 // The paths other crates have always used (`javumbo_session::manager::{...}`).
 pub use crate::error::SessionError;
-pub use crate::outcome::{Failed, Served};
+pub use crate::outcome::{Failed, RequestError, Served};
 pub use crate::ports::Ports;
 
 #[derive(Debug, Clone)]

@@ -16,14 +16,14 @@
 
 use std::sync::Arc;
 
-use javumbo_collection::{Collection, CollectionError};
+use javumbo_collection::{Collection, OperationError};
 
 use crate::cache::{CacheEntry, EntryMeta};
 use crate::error::{Attempt, SessionError};
 use crate::journal;
 use crate::manager::SessionManager;
 use crate::metrics::Metrics;
-use crate::outcome::{Failed, Served};
+use crate::outcome::{Failed, RequestError, Served};
 use crate::ports::{Fence, JournalEntry, JournalPayload, StoreError, StoreResult};
 use crate::username::Username;
 
@@ -53,10 +53,19 @@ struct Commit {
 impl SessionManager {
     /// The request middleware. `op` may run more than once (fence retries) but its effects
     /// are applied exactly once; `Ok` only after its changes are in the journal.
-    pub async fn with_collection<T, F>(&self, user: &Username, op: F) -> Result<Served<T>, Failed>
+    ///
+    /// `op` fails with its own error type: a client error (`E::is_client_error`) leaves the
+    /// cached copy in place, anything else drops it. Either comes back as
+    /// [`RequestError::Op`]; failures of the protocol around it as [`RequestError::Session`].
+    pub async fn with_collection<T, E, F>(
+        &self,
+        user: &Username,
+        op: F,
+    ) -> Result<Served<T>, Failed<RequestError<E>>>
     where
-        F: Fn(&Collection) -> Result<T, CollectionError> + Send + Sync + 'static,
+        F: Fn(&Collection) -> Result<T, E> + Send + Sync + 'static,
         T: Send + 'static,
+        E: OperationError,
     {
         // `requests` and `errors_5xx` are counted once, by the HTTP layer that answers.
         let lock = self.user_lock(user);
@@ -65,40 +74,42 @@ impl SessionManager {
         let mut session_id = None;
         let mut retries = 0;
         loop {
-            match self.attempt(user, &op, &mut session_id).await {
-                Ok(value) => {
+            let error = match self.attempt(user, &op, &mut session_id).await {
+                Ok(Ok(value)) => {
                     return Ok(Served {
                         value,
                         session_id: session_id.unwrap_or_default(),
                     });
                 }
+                Ok(Err(refused)) => RequestError::Op(refused),
                 Err(Attempt::Retry) => {
                     Metrics::incr(&self.metrics.fence_retry);
                     retries += 1;
-                    if retries > self.cfg.max_fence_retries {
-                        let error = SessionError::Busy {
-                            retry_after_secs: 1,
-                        };
-                        return Err(Failed { error, session_id });
+                    if retries <= self.cfg.max_fence_retries {
+                        continue;
                     }
+                    RequestError::Session(SessionError::Busy {
+                        retry_after_secs: 1,
+                    })
                 }
-                Err(Attempt::Fail(error)) => {
-                    return Err(Failed { error, session_id });
-                }
-            }
+                Err(Attempt::Fail(error)) => RequestError::Session(error),
+            };
+            return Err(Failed { error, session_id });
         }
     }
 
-    /// One pass of the protocol: acquire → capture → commit → settle.
-    async fn attempt<T, F>(
+    /// One pass of the protocol: acquire → capture → commit → settle. The inner `Err` is the
+    /// operation's own error (nothing was committed); the outer one the protocol's.
+    async fn attempt<T, E, F>(
         &self,
         user: &Username,
         op: &Arc<F>,
         session_id: &mut Option<String>,
-    ) -> Result<T, Attempt>
+    ) -> Result<Result<T, E>, Attempt>
     where
-        F: Fn(&Collection) -> Result<T, CollectionError> + Send + Sync + 'static,
+        F: Fn(&Collection) -> Result<T, E> + Send + Sync + 'static,
         T: Send + 'static,
+        E: OperationError,
     {
         let copy = self.acquire(user).await?;
         *session_id = Some(copy.meta.session_id.clone());
@@ -106,29 +117,33 @@ impl SessionManager {
             copy,
             value,
             changeset,
-        } = self.capture(user, copy, op).await?;
+        } = match self.capture(user, copy, op).await? {
+            Ok(captured) => captured,
+            Err(refused) => return Ok(Err(refused)),
+        };
         if changeset.is_empty() {
             self.settle_read(user, copy).await?;
-            return Ok(value);
+            return Ok(Ok(value));
         }
         // From here on, any failure drops the copy: dropping it rolls back the open transaction
         // and deletes the file, so a copy that may diverge from the journal is never used again.
         let commit = self.commit(user, &copy.meta, &changeset).await?;
         self.settle(user, copy, commit).await?;
-        Ok(value)
+        Ok(Ok(value))
     }
 
     /// Run `op` on the copy under a changeset recorder, its transaction left open. When `op`
     /// fails, everything it did is rolled back already.
-    async fn capture<T, F>(
+    async fn capture<T, E, F>(
         &self,
         user: &Username,
         copy: CacheEntry,
         op: &Arc<F>,
-    ) -> Result<Captured<T>, Attempt>
+    ) -> Result<Result<Captured<T>, E>, Attempt>
     where
-        F: Fn(&Collection) -> Result<T, CollectionError> + Send + Sync + 'static,
+        F: Fn(&Collection) -> Result<T, E> + Send + Sync + 'static,
         T: Send + 'static,
+        E: OperationError,
     {
         let op = op.clone();
         let (copy, ran) = self
@@ -138,19 +153,21 @@ impl SessionManager {
             })
             .await?;
         match ran {
-            Ok((value, changeset)) => Ok(Captured {
+            Ok(Ok((value, changeset))) => Ok(Ok(Captured {
                 copy,
                 value,
                 changeset,
-            }),
-            Err(e) => {
-                // The op's savepoint and our transaction are rolled back, so the copy is still
+            })),
+            Ok(Err(refused)) => {
+                // The op's writes and our transaction are rolled back, so the copy is still
                 // exactly at its seq — unless the engine itself failed, then trust nothing.
-                if e.is_client_error() {
+                if refused.is_client_error() {
                     self.keep(user, copy);
                 }
-                Err(Attempt::Fail(e.into()))
+                Ok(Err(refused))
             }
+            // The recorder itself failed: an engine failure, and the copy is dropped.
+            Err(e) => Err(Attempt::Fail(e.into())),
         }
     }
 

@@ -1,7 +1,7 @@
-//! `users`, `sessions` and `journal` on DynamoDB (DESIGN §3). Every read is strongly
-//! consistent; every conditional write asks for the current item on failure so that a write
-//! whose first attempt landed (and whose SDK retry then failed its condition) is recognised as
-//! ours instead of being reported as a definite "no".
+//! `users`, `sessions` and `journal` on DynamoDB (`docs/ARCHITECTURE.md#durable-state`). Every read
+//! is strongly consistent; every conditional write asks for the current item on failure so that a
+//! write whose first attempt landed (and whose SDK retry then failed its condition) is recognised
+//! as ours instead of being reported as a definite "no".
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,7 +61,7 @@ fn n(v: impl ToString) -> AttributeValue {
 fn get_s(item: &Item, k: &str) -> Result<String> {
     match item.get(k) {
         Some(AttributeValue::S(v)) => Ok(v.clone()),
-        other => Err(AwsStoreError::Corrupt(format!(
+        other => Err(AwsStoreError::corrupt(format!(
             "attribute {k}: expected S, found {other:?}"
         ))),
     }
@@ -71,7 +71,7 @@ fn get_opt_s(item: &Item, k: &str) -> Result<Option<String>> {
     match item.get(k) {
         None | Some(AttributeValue::Null(_)) => Ok(None),
         Some(AttributeValue::S(v)) => Ok(Some(v.clone())),
-        other => Err(AwsStoreError::Corrupt(format!(
+        other => Err(AwsStoreError::corrupt(format!(
             "attribute {k}: expected S, found {other:?}"
         ))),
     }
@@ -81,8 +81,8 @@ fn get_n<T: std::str::FromStr>(item: &Item, k: &str) -> Result<T> {
     match item.get(k) {
         Some(AttributeValue::N(v)) => v
             .parse()
-            .map_err(|_| AwsStoreError::Corrupt(format!("attribute {k}: {v:?} is out of range"))),
-        other => Err(AwsStoreError::Corrupt(format!(
+            .map_err(|_| AwsStoreError::corrupt(format!("attribute {k}: {v:?} is out of range"))),
+        other => Err(AwsStoreError::corrupt(format!(
             "attribute {k}: expected N, found {other:?}"
         ))),
     }
@@ -91,7 +91,7 @@ fn get_n<T: std::str::FromStr>(item: &Item, k: &str) -> Result<T> {
 fn get_username(item: &Item) -> Result<Username> {
     let raw = get_s(item, USERNAME)?;
     Username::parse(&raw)
-        .map_err(|e| AwsStoreError::Corrupt(format!("stored username {raw:?}: {e}")))
+        .map_err(|e| AwsStoreError::corrupt_because(format!("stored username {raw:?}"), e))
 }
 
 fn user_to_item(u: &UserRecord) -> Item {
@@ -141,7 +141,7 @@ fn session_from_item(item: &Item) -> Result<SessionItem> {
         owner: get_opt_s(item, OWNER)?,
         epoch: get_n(item, EPOCH)?,
         status: SessionStatus::parse(&status)
-            .ok_or_else(|| AwsStoreError::Corrupt(format!("session status {status:?}")))?,
+            .ok_or_else(|| AwsStoreError::corrupt(format!("session status {status:?}")))?,
         seq: get_n(item, SEQ)?,
         snapshot_seq: get_n(item, SNAPSHOT_SEQ)?,
         requested_by: get_opt_s(item, REQUESTED_BY)?,
@@ -183,7 +183,7 @@ fn entry_from_item(item: &Item) -> Result<JournalEntry> {
             len: get_n(item, SPILL_LEN)?,
         },
         (p, k) => {
-            return Err(AwsStoreError::Corrupt(format!(
+            return Err(AwsStoreError::corrupt(format!(
                 "journal item needs exactly one of payload (B) / spill_key, found {p:?} / {k:?}"
             )));
         }
@@ -322,7 +322,7 @@ impl DynamoStore {
             .expression_attribute_values(":la", n(last_access))
             .expression_attribute_values(":ex", n(expires_at))
             .build()
-            .map_err(|e| AwsStoreError::InvalidArgument(e.to_string()))?;
+            .map_err(AwsStoreError::build("session Update"))?;
         // The fence already rules out an existing entry at `seq + 1`; the condition keeps a
         // bug elsewhere from silently overwriting history.
         let put = Put::builder()
@@ -331,7 +331,7 @@ impl DynamoStore {
             .condition_expression("attribute_not_exists(#q)")
             .expression_attribute_names("#q", SEQ)
             .build()
-            .map_err(|e| AwsStoreError::InvalidArgument(e.to_string()))?;
+            .map_err(AwsStoreError::build("journal Put"))?;
         Metrics::incr(&self.metrics.table_write);
         let res = self
             .client
@@ -449,7 +449,7 @@ impl DynamoStore {
                         .set_key(Some(key))
                         .build()
                         .map(|d| WriteRequest::builder().delete_request(d).build())
-                        .map_err(|e| AwsStoreError::InvalidArgument(e.to_string()))
+                        .map_err(AwsStoreError::build("journal DeleteRequest"))
                 })
                 .collect::<Result<_>>()?;
             let mut attempt = 0u32;
@@ -709,7 +709,7 @@ mod tests {
         item.insert(STATUS.into(), s("bogus"));
         assert!(matches!(
             session_from_item(&item),
-            Err(AwsStoreError::Corrupt(_))
+            Err(AwsStoreError::Corrupt { .. })
         ));
         item.insert(EPOCH.into(), n("-1"));
         assert!(session_from_item(&item).is_err());

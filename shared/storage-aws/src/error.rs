@@ -27,14 +27,55 @@ pub enum AwsStoreError {
         operation: &'static str,
         message: String,
     },
-    /// An item or object the adapter wrote earlier does not parse.
-    #[error("corrupt stored data: {0}")]
-    Corrupt(String),
+    /// An item or object the adapter wrote earlier does not parse: `what` says which, `source`
+    /// what revealed it when there is such an error.
+    #[error("corrupt stored data: {what}")]
+    Corrupt {
+        what: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A required environment variable is missing or malformed.
     #[error("configuration: {0}")]
     Config(String),
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// An SDK request builder refused its input (a required field missing): our bug.
+    #[error("building a {what} request: {source}")]
+    Build {
+        what: &'static str,
+        #[source]
+        source: aws_smithy_types::error::operation::BuildError,
+    },
+    /// A flush request did not serialise.
+    #[error("encoding a flush request: {0}")]
+    Encode(#[source] serde_json::Error),
+}
+
+impl AwsStoreError {
+    pub(crate) fn corrupt(what: impl Into<String>) -> Self {
+        Self::Corrupt {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn corrupt_because(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Corrupt {
+            what: what.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// The error of an SDK request builder, naming the request.
+    pub(crate) fn build(
+        what: &'static str,
+    ) -> impl FnOnce(aws_smithy_types::error::operation::BuildError) -> Self {
+        move |source| Self::Build { what, source }
+    }
 }
 
 impl From<AwsStoreError> for StoreError {

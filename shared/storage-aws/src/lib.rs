@@ -1,5 +1,5 @@
-//! AWS adapters of the session ports (DESIGN §2), kept in their own crate so the engine and
-//! `javumbo-local` build without the AWS SDK:
+//! AWS adapters of the session ports (`docs/ARCHITECTURE.md#ports`), kept in their own crate so
+//! the engine and `javumbo-local` build without the AWS SDK:
 //!
 //! - [`S3BlobStore`]: snapshots and spilled journal entries in S3, with `If-None-Match: *` /
 //!   `If-Match` conditional PUTs.

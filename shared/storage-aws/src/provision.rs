@@ -13,8 +13,11 @@ use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use crate::error::{AwsStoreError, Result, sdk_error};
 use crate::{AwsClients, AwsConfig};
 
-fn invalid(e: impl std::fmt::Display) -> AwsStoreError {
-    AwsStoreError::InvalidArgument(e.to_string())
+fn invalid(source: aws_smithy_types::error::operation::BuildError) -> AwsStoreError {
+    AwsStoreError::Build {
+        what: "provisioning",
+        source,
+    }
 }
 
 async fn create_table(clients: &AwsClients, name: &str, sort_key: Option<&str>) -> Result<()> {
@@ -138,5 +141,5 @@ pub async fn create_topic(clients: &AwsClients, name: &str) -> Result<String> {
         .await
         .map_err(|e| sdk_error("sns", "CreateTopic", e))?;
     out.topic_arn
-        .ok_or_else(|| AwsStoreError::Corrupt(format!("CreateTopic {name} returned no ARN")))
+        .ok_or_else(|| AwsStoreError::corrupt(format!("CreateTopic {name} returned no ARN")))
 }

@@ -58,7 +58,7 @@ impl S3BlobStore {
         let etag = out
             .e_tag()
             .map(str::to_owned)
-            .ok_or_else(|| AwsStoreError::Corrupt(format!("s3 object {key} has no ETag")))?;
+            .ok_or_else(|| AwsStoreError::corrupt(format!("s3 object {key} has no ETag")))?;
         let metadata = user_metadata(out.metadata());
         let bytes = out
             .body
@@ -140,7 +140,7 @@ impl S3BlobStore {
             let err = match res {
                 Ok(out) => {
                     return out.e_tag().map(str::to_owned).ok_or_else(|| {
-                        AwsStoreError::Corrupt(format!("s3 PutObject {key} returned no ETag"))
+                        AwsStoreError::corrupt(format!("s3 PutObject {key} returned no ETag"))
                     });
                 }
                 Err(e) => e,

@@ -30,13 +30,12 @@ impl SnsFlushBus {
 impl FlushBus for SnsFlushBus {
     async fn publish(&self, request: &FlushRequest) -> StoreResult<()> {
         Metrics::incr(&self.metrics.bus_publish);
-        let body = serde_json::to_string(request)
-            .map_err(|e| AwsStoreError::InvalidArgument(format!("flush request: {e}")))?;
+        let body = serde_json::to_string(request).map_err(AwsStoreError::Encode)?;
         let attr = MessageAttributeValue::builder()
             .data_type("String")
             .string_value(request.username.as_str())
             .build()
-            .map_err(|e| AwsStoreError::InvalidArgument(e.to_string()))?;
+            .map_err(AwsStoreError::build("SNS message attribute"))?;
         self.client
             .publish()
             .topic_arn(&self.topic_arn)

@@ -48,8 +48,9 @@ mod sim {
     use javumbo_collection::{Collection, CollectionError, SharedClock, SystemClock};
     use javumbo_session::faults::{self, FaultPlan, Faults};
     use javumbo_session::{
-        FlushBus, FlushRequest, Metrics, Ports, SNAPSHOT_SEQ_META, SessionConfig, SessionError,
-        SessionManager, SessionStatus, StoreResult, Username, handle_flush_request, snapshot_key,
+        FlushBus, FlushRequest, Metrics, Ports, RequestError, SNAPSHOT_SEQ_META, SessionConfig,
+        SessionError, SessionManager, SessionStatus, StoreResult, Username, handle_flush_request,
+        snapshot_key,
     };
     use javumbo_storage_aws::{AwsClients, AwsConfig};
     use tokio::sync::{mpsc, watch};
@@ -352,12 +353,12 @@ mod sim {
         Ok(out)
     }
 
-    fn classify(e: &SessionError) -> Outcome {
+    fn classify(e: &RequestError<CollectionError>) -> Outcome {
         match e {
-            SessionError::Collection(c) if c.is_client_error() => Outcome::Failed,
+            RequestError::Op(c) if c.is_client_error() => Outcome::Failed,
             // Only answered after every attempt's commit was refused (`ConditionFailed`, a
             // definite no) or before the op ran at all.
-            SessionError::Busy { .. } => Outcome::Failed,
+            RequestError::Session(SessionError::Busy { .. }) => Outcome::Failed,
             _ => Outcome::Unknown,
         }
     }
@@ -648,6 +649,7 @@ mod sim {
             bus_duplicate: 0.1,
             bus_delay: 0.1,
             yield_every_call: false,
+            ..FaultPlan::default()
         };
         let faults = Faults::new(rng.next(), plan);
         faults.set_enabled(false);

@@ -115,7 +115,7 @@ impl Inner {
         let mut raw = Vec::new();
         file.read_to_end(&mut raw)?;
         let (header, body) = parse_object(&raw).ok_or_else(|| {
-            LocalStoreError::Corrupt(format!(
+            LocalStoreError::corrupt(format!(
                 "object file {} has no valid header",
                 path.display()
             ))
@@ -144,8 +144,7 @@ impl Inner {
             etag: etag.clone(),
             metadata,
         };
-        let mut header_line = serde_json::to_vec(&header)
-            .map_err(|e| LocalStoreError::Corrupt(format!("serializing blob header: {e}")))?;
+        let mut header_line = serde_json::to_vec(&header).map_err(LocalStoreError::Header)?;
         header_line.push(b'\n');
 
         // The slow part (writing and syncing the bytes) happens before taking the lock, so a
@@ -287,13 +286,15 @@ fn current_etag(path: &Path) -> Result<Option<String>> {
     let mut line = Vec::new();
     io::BufRead::read_until(&mut io::BufReader::new(file), b'\n', &mut line)?;
     let header: Header = serde_json::from_slice(line.strip_suffix(b"\n").unwrap_or(&line))
-        .map_err(|e| LocalStoreError::Corrupt(format!("header of {}: {e}", path.display())))?;
+        .map_err(|e| {
+            LocalStoreError::corrupt_because(format!("header of {}", path.display()), e)
+        })?;
     Ok(Some(header.etag))
 }
 
 fn parent(path: &Path) -> Result<&Path> {
     path.parent().ok_or_else(|| {
-        LocalStoreError::Corrupt(format!("{} has no parent directory", path.display()))
+        LocalStoreError::corrupt(format!("{} has no parent directory", path.display()))
     })
 }
 

@@ -1,3 +1,6 @@
+use std::error::Error as StdError;
+use std::sync::Arc;
+
 use javumbo_session::StoreError;
 
 /// Failures inside the embedded adapters. At the port boundary they become [`StoreError`]:
@@ -15,30 +18,62 @@ pub enum LocalStoreError {
     Io(#[from] std::io::Error),
     #[error("SQLite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("corrupt stored data: {0}")]
-    Corrupt(String),
+    /// Data we wrote earlier does not read back: `what` says which, `source` what revealed it
+    /// when there is such an error (a header that does not parse).
+    #[error("corrupt stored data: {what}")]
+    Corrupt {
+        what: String,
+        #[source]
+        source: Option<Box<dyn StdError + Send + Sync>>,
+    },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    #[error("encoding a blob header: {0}")]
+    Header(#[source] serde_json::Error),
     #[error("background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
-    /// A shared failure (one group commit's transaction) reported to each of its callers.
-    #[error("{message}")]
-    Shared { message: String, transient: bool },
+    /// One group commit's failure, reported to each of its callers (hence shared, not owned).
+    #[error("{0}")]
+    Shared(#[source] Arc<LocalStoreError>),
+}
+
+impl LocalStoreError {
+    pub(crate) fn corrupt(what: impl Into<String>) -> Self {
+        Self::Corrupt {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn corrupt_because(
+        what: impl Into<String>,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        Self::Corrupt {
+            what: what.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// Whether a retry may succeed and a write may or may not have happened: the port's
+    /// `Unavailable`.
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Io(_) => true,
+            Self::Sqlite(err) => is_transient(err),
+            // A cancelled blocking task may or may not have run its write.
+            Self::Task(j) => j.is_cancelled(),
+            Self::Shared(inner) => inner.is_transient(),
+            _ => false,
+        }
+    }
 }
 
 impl From<LocalStoreError> for StoreError {
     fn from(e: LocalStoreError) -> Self {
         match &e {
             LocalStoreError::ConditionFailed => StoreError::ConditionFailed,
-            LocalStoreError::Io(_) => StoreError::Unavailable(e.to_string()),
-            LocalStoreError::Sqlite(err) if is_transient(err) => {
-                StoreError::Unavailable(e.to_string())
-            }
-            // A cancelled blocking task may or may not have run its write.
-            LocalStoreError::Task(j) if j.is_cancelled() => StoreError::Unavailable(e.to_string()),
-            LocalStoreError::Shared {
-                transient: true, ..
-            } => StoreError::Unavailable(e.to_string()),
+            e if e.is_transient() => StoreError::Unavailable(e.to_string()),
             _ => StoreError::other(e),
         }
     }

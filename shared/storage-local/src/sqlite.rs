@@ -11,8 +11,8 @@
 //! WAL lets readers proceed while a writer commits; `BEGIN IMMEDIATE` takes the write lock
 //! before the condition is read, so check-and-apply is atomic across connections and
 //! processes. `synchronous=FULL` because a commit acknowledged to the session manager is the
-//! only copy of a user's answer (DESIGN §4.1): in WAL mode `NORMAL` may lose the last commits
-//! on power loss, `FULL` syncs the WAL on every commit.
+//! only copy of a user's answer (`docs/ARCHITECTURE.md#output-gate`): in WAL mode `NORMAL` may lose
+//! the last commits on power loss, `FULL` syncs the WAL on every commit.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -121,7 +121,7 @@ impl SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > SCHEMA_VERSION {
-            return Err(LocalStoreError::Corrupt(format!(
+            return Err(LocalStoreError::corrupt(format!(
                 "{} has schema version {version}, newer than this build's {SCHEMA_VERSION}",
                 path.display()
             )));
@@ -225,7 +225,7 @@ fn connect(path: &Path) -> Result<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(LocalStoreError::Corrupt(format!(
+        return Err(LocalStoreError::corrupt(format!(
             "{} refused WAL mode (got {mode})",
             path.display()
         )));
@@ -240,7 +240,7 @@ fn to_i64(v: u64, what: &str) -> Result<i64> {
 }
 
 fn to_u64(v: i64, what: &str) -> Result<u64> {
-    u64::try_from(v).map_err(|_| LocalStoreError::Corrupt(format!("negative {what} {v}")))
+    u64::try_from(v).map_err(|_| LocalStoreError::corrupt(format!("negative {what} {v}")))
 }
 
 fn now_ms() -> i64 {
@@ -251,7 +251,7 @@ fn now_ms() -> i64 {
 
 fn parse_username(s: &str) -> Result<Username> {
     Username::parse(s)
-        .map_err(|_| LocalStoreError::Corrupt(format!("stored username {s:?} is invalid")))
+        .map_err(|_| LocalStoreError::corrupt(format!("stored username {s:?} is invalid")))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -359,7 +359,7 @@ fn read_version(c: &Connection, username: &Username) -> Result<Option<Version>> 
             epoch: to_u64(epoch, "epoch")?,
             seq: to_u64(seq, "seq")?,
             status: SessionStatus::parse(&status).ok_or_else(|| {
-                LocalStoreError::Corrupt(format!("unknown session status {status:?}"))
+                LocalStoreError::corrupt(format!("unknown session status {status:?}"))
             })?,
         })
     })
@@ -374,7 +374,7 @@ fn session_from_row(r: &Row<'_>) -> Result<SessionItem> {
         owner: r.get("owner")?,
         epoch: to_u64(r.get("epoch")?, "epoch")?,
         status: SessionStatus::parse(&status).ok_or_else(|| {
-            LocalStoreError::Corrupt(format!("unknown session status {status:?}"))
+            LocalStoreError::corrupt(format!("unknown session status {status:?}"))
         })?,
         seq: to_u64(r.get("seq")?, "seq")?,
         snapshot_seq: to_u64(r.get("snapshot_seq")?, "snapshot_seq")?,
@@ -392,17 +392,16 @@ fn entry_from_row(r: &Row<'_>) -> Result<JournalEntry> {
         (Some(bytes), None) => JournalPayload::Inline(Bytes::from(bytes)),
         (None, Some(blob_key)) => {
             let len: Option<i64> = r.get("spill_len")?;
-            let len = len.ok_or_else(|| {
-                LocalStoreError::Corrupt("spilled journal entry without length".into())
-            })?;
+            let len = len
+                .ok_or_else(|| LocalStoreError::corrupt("spilled journal entry without length"))?;
             JournalPayload::Spilled {
                 blob_key,
                 len: to_u64(len, "spill_len")?,
             }
         }
         _ => {
-            return Err(LocalStoreError::Corrupt(
-                "journal entry with both or neither payload".into(),
+            return Err(LocalStoreError::corrupt(
+                "journal entry with both or neither payload",
             ));
         }
     };
@@ -489,16 +488,9 @@ fn run_batch(c: &mut Connection, writer_lock: &Path, batch: Vec<PendingCommit>) 
         Err(e) => {
             // Nothing of the batch is committed (SQLite rolls back a failed COMMIT), but the
             // error keeps its kind so callers see `Unavailable` for a busy or I/O failure.
-            let message = e.to_string();
-            let transient = matches!(
-                javumbo_session::StoreError::from(e),
-                javumbo_session::StoreError::Unavailable(_)
-            );
+            let shared = std::sync::Arc::new(e);
             for job in batch {
-                let err = LocalStoreError::Shared {
-                    message: message.clone(),
-                    transient,
-                };
+                let err = LocalStoreError::Shared(shared.clone());
                 let _ = job.done.send(Err(err));
             }
         }

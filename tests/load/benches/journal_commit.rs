@@ -1,5 +1,6 @@
 //! Micro-benchmark: one fenced journal commit on the embedded session store (the durable step
-//! behind every acknowledged write, DESIGN §4.2), with a payload the size of a card answer.
+//! behind every acknowledged write, `docs/ARCHITECTURE.md#fenced-commit`), with a payload the size
+//! of a card answer.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -38,7 +39,8 @@ fn journal_commit(c: &mut Criterion) {
     };
     rt.block_on(store.put(&item, SessionExpect::Absent))
         .expect("claim session");
-    // ~200 bytes: a zstd-compressed changeset of one card answer (DESIGN §3).
+    // ~200 bytes: a zstd-compressed changeset of one card answer
+    // (`docs/ARCHITECTURE.md#changesets`).
     let payload = Bytes::from(
         (0..200u32)
             .map(|i| (i * 37 % 251) as u8)

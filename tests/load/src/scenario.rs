@@ -469,7 +469,7 @@ impl Student {
             )
             .await;
         self.ledger.push(Write::DeleteDeck { id: deck }, r.status);
-        // Deleting the current deck makes deck 1 current (API.md); unknown if the delete was.
+        // Deleting the current deck makes deck 1 current (`docs/openapi.yaml`); unknown if the delete was.
         if self.current_deck == Some(deck) {
             self.current_deck = r.ok().then_some(1);
         }

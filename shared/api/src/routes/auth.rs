@@ -103,7 +103,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::Internal(format!("blocking task: {e}")))
+        .map_err(ApiError::internal)
 }
 
 async fn login(

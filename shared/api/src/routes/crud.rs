@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use serde::Deserialize;
 
@@ -11,9 +11,9 @@ use super::bodies::{
     AddedCard, CardDetail, CardSummary, Counts, CreatedDeck, DeckCards, DeckEntry, DeckList,
     DeckStats, Message, Pagination, RenamedDeck, SessionState, Success,
 };
-use super::{on_collection, required, session_json, session_json_with_id};
+use super::{Reply, on_collection, required, session_json, session_json_with_id};
 use crate::AppState;
-use crate::error::{ApiError, ApiFailure};
+use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 
 const MAX_PER_PAGE: i64 = 100;
@@ -34,8 +34,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/session/status", get(session_status))
         .route("/api/session/flush", post(flush_session))
 }
-
-type Reply = Result<Response, ApiFailure>;
 
 #[derive(Debug, Deserialize)]
 struct NameBody {

@@ -4,13 +4,13 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use javumbo_apkg::{ImportLimits, export_apkg, import_apkg};
 
 use super::bodies::Imported;
-use super::{on_collection, session_json};
-use crate::error::{ApiError, ApiFailure, set_session_header};
+use super::{Reply, run_operation, session_json};
+use crate::error::{ApiError, set_session_header};
 use crate::extract::AuthUser;
 use crate::{ApiConfig, AppState};
 
@@ -24,11 +24,8 @@ pub fn routes(config: &ApiConfig) -> Router<AppState> {
         )
 }
 
-async fn export(
-    State(s): State<AppState>,
-    AuthUser(user): AuthUser,
-) -> Result<Response, ApiFailure> {
-    let (bytes, sid) = on_collection(&s, &user, |col| export_apkg(col).map_err(Into::into)).await?;
+async fn export(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {
+    let (bytes, sid) = run_operation(&s, &user, export_apkg).await?;
     let filename = format!("{}_export_{}.apkg", user, timestamp(s.clock.now_secs()));
     let mut resp = (StatusCode::OK, bytes).into_response();
     let h = resp.headers_mut();
@@ -44,11 +41,7 @@ async fn export(
     Ok(resp)
 }
 
-async fn import(
-    State(s): State<AppState>,
-    AuthUser(user): AuthUser,
-    req: Request,
-) -> Result<Response, ApiFailure> {
+async fn import(State(s): State<AppState>, AuthUser(user): AuthUser, req: Request) -> Reply {
     let package = read_package(req).await?;
     if package.is_empty() {
         return Err(ApiError::BadRequest("Empty upload: send an .apkg file".into()).into());
@@ -57,10 +50,8 @@ async fn import(
         max_package_bytes: s.config.max_import_bytes as u64,
         ..ImportLimits::default()
     };
-    let (summary, sid) = on_collection(&s, &user, move |col| {
-        import_apkg(col, &package, &limits).map_err(Into::into)
-    })
-    .await?;
+    let (summary, sid) =
+        run_operation(&s, &user, move |col| import_apkg(col, &package, &limits)).await?;
     Ok(session_json(
         StatusCode::OK,
         &sid,

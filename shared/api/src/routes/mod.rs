@@ -10,25 +10,47 @@ pub mod review;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use javumbo_collection::{Collection, CollectionError};
+use javumbo_collection::{Collection, CollectionError, OperationError};
 use javumbo_session::Username;
 use serde::Serialize;
 
 use crate::AppState;
-use crate::error::{ApiFailure, set_session_header};
+use crate::error::{ApiError, failure_response, set_session_header};
 
-/// Run `op` on the user's collection; the value and the session id it ran under.
+/// What a handler answers: its response, or an error response (a failure already rendered,
+/// `X-Session-ID` included, or an [`ApiError`] via `?`).
+pub(crate) type Reply = axum::response::Result<Response>;
+
+/// Run the engine operation `op` on the user's collection; the value and the session id it ran
+/// under.
 pub(crate) async fn on_collection<T, F>(
     state: &AppState,
     user: &Username,
     op: F,
-) -> Result<(T, String), ApiFailure>
+) -> axum::response::Result<(T, String)>
 where
     F: Fn(&Collection) -> Result<T, CollectionError> + Send + Sync + 'static,
     T: Send + 'static,
 {
-    let served = state.sessions.with_collection(user, op).await?;
-    Ok((served.value, served.session_id))
+    run_operation(state, user, op).await
+}
+
+/// Run `op`, failing with its own error type `E`, on the user's collection: the one place a
+/// request's failure becomes a response.
+pub(crate) async fn run_operation<T, E, F>(
+    state: &AppState,
+    user: &Username,
+    op: F,
+) -> axum::response::Result<(T, String)>
+where
+    F: Fn(&Collection) -> Result<T, E> + Send + Sync + 'static,
+    T: Send + 'static,
+    E: OperationError + Into<ApiError>,
+{
+    match state.sessions.with_collection(user, op).await {
+        Ok(served) => Ok((served.value, served.session_id)),
+        Err(failed) => Err(failure_response(failed.map(ApiError::from)).into()),
+    }
 }
 
 /// A JSON answer carrying `X-Session-ID`.

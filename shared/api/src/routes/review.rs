@@ -3,15 +3,14 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::routing::get;
 use javumbo_collection::review::Study;
 use serde::Deserialize;
 
 use super::bodies::{Answered, Message, NextCard, ReviewCard};
-use super::{on_collection, required, session_json};
+use super::{Reply, on_collection, required, session_json};
 use crate::AppState;
-use crate::error::{ApiError, ApiFailure};
+use crate::error::ApiError;
 use crate::extract::{ApiJson, AuthUser};
 
 /// Anki's `maxTaken` is per deck and applied by the engine; this only refuses absurd input.
@@ -21,7 +20,7 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/review", get(next_card).post(answer))
 }
 
-/// `ease` is an `i64` so serde itself rejects `true`, `"3"` and `3.0`/`3.5` (API.md).
+/// `ease` is an `i64` so serde itself rejects `true`, `"3"` and `3.0`/`3.5` (`docs/openapi.yaml`).
 #[derive(Debug, Deserialize)]
 struct AnswerBody {
     #[serde(rename = "cardId")]
@@ -34,10 +33,7 @@ struct AnswerBody {
     _note_id: Option<i64>,
 }
 
-async fn next_card(
-    State(s): State<AppState>,
-    AuthUser(user): AuthUser,
-) -> Result<Response, ApiFailure> {
+async fn next_card(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {
     let (study, sid) = on_collection(&s, &user, |col| col.next_card()).await?;
     let body = match study {
         Study::Card(c) => NextCard::Card(ReviewCard {
@@ -58,7 +54,7 @@ async fn answer(
     State(s): State<AppState>,
     AuthUser(user): AuthUser,
     ApiJson(b): ApiJson<AnswerBody>,
-) -> Result<Response, ApiFailure> {
+) -> Reply {
     let card_id = required(b.card_id, "cardId")?;
     let ease = required(b.ease, "ease")?;
     if !(1..=4).contains(&ease) {

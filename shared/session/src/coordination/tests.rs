@@ -1,6 +1,8 @@
 //! Flush coordination over the memory ports: compaction through the bus, explicit flushes
 //! from the cache, trimming, and what `status` answers.
 
+use javumbo_collection::CollectionError;
+
 use crate::error::SessionError;
 use crate::flush;
 use crate::ports::{SessionStatus, snapshot_key};
@@ -39,7 +41,7 @@ async fn flush_trims_the_journal_beyond_what_it_keeps() {
     for i in 0..n {
         sid = a
             .with_collection(&w.user, move |c| {
-                Ok(c.add_card(&format!("k{i}"), "b", None)?.card_id)
+                Ok::<_, CollectionError>(c.add_card(&format!("k{i}"), "b", None)?.card_id)
             })
             .await
             .unwrap()

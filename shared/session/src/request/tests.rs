@@ -10,6 +10,7 @@ use javumbo_collection::CollectionError;
 
 use crate::error::SessionError;
 use crate::flush;
+use crate::outcome::RequestError;
 use crate::ports::{
     Fence, JournalEntry, JournalPayload, Ports, SessionExpect, SessionItem, SessionStore,
     StoreError, StoreResult,
@@ -59,7 +60,7 @@ async fn client_error_rolls_back_and_keeps_the_session_id() {
         .unwrap();
     assert!(matches!(
         err.error,
-        SessionError::Collection(CollectionError::NotFound(_))
+        RequestError::Op(CollectionError::NotFound(_))
     ));
     assert_eq!(err.session_id.as_deref(), Some(ok.session_id.as_str()));
     let read = a.with_collection(&w.user, fronts).await.unwrap();
@@ -96,7 +97,7 @@ async fn racing_writers_on_two_containers_both_land_once() {
                 .join()
                 .unwrap();
             }
-            Ok(c.add_card("b-after", "b", None)?.card_id)
+            Ok::<_, CollectionError>(c.add_card("b-after", "b", None)?.card_id)
         })
         .await
         .unwrap();
@@ -135,7 +136,7 @@ async fn lost_fence_rolls_back_and_retries_once() {
                 it.epoch += 1;
                 backend.force_session(it);
             }
-            Ok(c.add_card("second", "b", None)?.card_id)
+            Ok::<_, CollectionError>(c.add_card("second", "b", None)?.card_id)
         })
         .await
         .unwrap();
@@ -220,7 +221,7 @@ async fn ambiguous_commit_that_keeps_failing_is_never_acknowledged() {
         .unwrap();
     assert!(matches!(
         err.error,
-        SessionError::Store(StoreError::Unavailable(_))
+        RequestError::Session(SessionError::Store(StoreError::Unavailable(_)))
     ));
     // The cache was dropped: the next request rebuilds from the store and sees the entry that
     // did land, exactly once.
@@ -268,7 +269,7 @@ async fn large_changesets_spill_and_flush_cleans_them_up() {
     for i in 0..flush::JOURNAL_KEEP {
         sid = c
             .with_collection(&w.user, move |col| {
-                Ok(col.add_card(&format!("x{i}"), "b", None)?.card_id)
+                Ok::<_, CollectionError>(col.add_card(&format!("x{i}"), "b", None)?.card_id)
             })
             .await
             .unwrap()
@@ -293,7 +294,7 @@ fn public_futures_are_send(m: &crate::SessionManager, u: &Username) {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<SessionError>();
     send_sync::<StoreError>();
-    send(m.with_collection(u, |_| Ok(())));
+    send(m.with_collection(u, |_| Ok::<(), CollectionError>(())));
     send(m.flush(u, ""));
     send(m.status(u));
     send(m.create_collection(u));
