@@ -20,7 +20,13 @@ import sys
 import tempfile
 import time
 
-from sm2_oracle import find_faketime, fmt_faketime
+from sm2_oracle import find_faketime
+
+
+def fmt_faketime(ts: int) -> str:
+    # Epoch seconds (FAKETIME_FMT=%s): a local date-time string would be ambiguous in the hour a
+    # DST change repeats, and libfaketime reads it in the process's TZ.
+    return str(int(ts))
 
 
 def run_parent(case: dict) -> int:
@@ -35,6 +41,7 @@ def run_parent(case: dict) -> int:
                 "LD_PRELOAD": lib,
                 "FAKETIME_TIMESTAMP_FILE": tsfile,
                 "FAKETIME_NO_CACHE": "1",
+                "FAKETIME_FMT": "%s",
                 "TZ": case["tz"],
             }
         )

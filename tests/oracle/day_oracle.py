@@ -23,46 +23,56 @@ import sys
 import tempfile
 import time
 
-from sm2_oracle import find_faketime, fmt_faketime
+from sm2_oracle import find_faketime
+
+
+def fmt_faketime(ts: int) -> str:
+    # Epoch seconds (FAKETIME_FMT=%s): a local date-time string would be ambiguous in the hour a
+    # DST change repeats, and libfaketime reads it in the process's TZ.
+    return str(int(ts))
+
+
+def spawn(lib: str, tmp: str, i: int, case: dict) -> subprocess.Popen:
+    tsfile = os.path.join(tmp, f"faketime{i}")
+    with open(tsfile, "w") as f:
+        f.write(fmt_faketime(case["instants"][0]) + "\n")
+    env = dict(os.environ)
+    env.update(
+        {
+            "LD_PRELOAD": lib,
+            "FAKETIME_TIMESTAMP_FILE": tsfile,
+            "FAKETIME_NO_CACHE": "1",
+            "FAKETIME_FMT": "%s",
+            "TZ": case["tz"],
+        }
+    )
+    env.pop("FAKETIME", None)
+    env.pop("ANKI_TEST_MODE", None)
+    return subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--worker", tmp],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def run_parent(cases: list) -> int:
     lib = find_faketime()
     results = []
     with tempfile.TemporaryDirectory(prefix="dayoracle") as tmp:
-        procs = []
-        for i, case in enumerate(cases):
-            tsfile = os.path.join(tmp, f"faketime{i}")
-            with open(tsfile, "w") as f:
-                f.write(fmt_faketime(case["instants"][0]) + "\n")
-            env = dict(os.environ)
-            env.update(
-                {
-                    "LD_PRELOAD": lib,
-                    "FAKETIME_TIMESTAMP_FILE": tsfile,
-                    "FAKETIME_NO_CACHE": "1",
-                    "TZ": case["tz"],
-                }
-            )
-            env.pop("FAKETIME", None)
-            env.pop("ANKI_TEST_MODE", None)
-            p = subprocess.Popen(
-                [sys.executable, os.path.abspath(__file__), "--worker", tmp],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
-            procs.append(p)
-        # At most two workers at a time on a shared machine: start them all, collect in order
-        # (each is short).
-        for p, case in zip(procs, cases):
-            out, err = p.communicate(json.dumps(case))
-            if p.returncode != 0:
-                sys.stderr.write(err)
-                return 1
-            results.append(json.loads(out))
+        # Two workers at a time: the machine is shared and each loads the anki backend.
+        for start in range(0, len(cases), 2):
+            procs = []
+            for i, case in enumerate(cases[start : start + 2], start):
+                procs.append((spawn(lib, tmp, i, case), case))
+            for p, case in procs:
+                out, err = p.communicate(json.dumps(case))
+                if p.returncode != 0:
+                    sys.stderr.write(err)
+                    return 1
+                results.append(json.loads(out))
     print(json.dumps(results))
     return 0
 
