@@ -496,7 +496,7 @@ async fn review_and_ease_types() {
     assert!(h.get("x-session-id").is_some());
     let labels = v["intervals"].as_array().expect("intervals");
     assert_eq!(labels.len(), 4, "{v}");
-    assert_eq!(labels[..3], [json!("1m"), json!("6m"), json!("10m")]);
+    assert_eq!(labels[..3], [json!("<1m"), json!("<6m"), json!("<10m")]);
     let card = v["cardId"].as_i64().unwrap();
     for ease in [
         json!(true),

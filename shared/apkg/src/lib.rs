@@ -284,6 +284,41 @@ mod tests {
     }
 
     #[test]
+    fn presets_come_along_with_their_decks() {
+        let src = source();
+        let hard = src.create_preset("Hard", None).unwrap();
+        let mut p = hard.clone();
+        p.new_per_day = 3;
+        p.leech_action = 0;
+        src.update_preset(&p).unwrap();
+        let verbs = 1_704_110_400_200;
+        src.set_deck_preset(verbs, hard.id).unwrap();
+        let limits = javumbo_collection::DeckLimits {
+            review_limit: Some(40),
+            ..Default::default()
+        };
+        src.set_deck_limits(verbs, &limits).unwrap();
+        let package = export_apkg(&src).unwrap();
+
+        let target = empty_collection(T0);
+        // A preset the target already has under that id is kept as it is.
+        let mut own = target.preset(1).unwrap();
+        own.new_per_day = 77;
+        target.update_preset(&own).unwrap();
+        import_apkg(&target, &package, &ImportLimits::default()).unwrap();
+        let (did, ..) = card(&target, 1001);
+        let got = target.deck_preset(did).unwrap();
+        assert_eq!(
+            (got.id, got.name.as_str(), got.new_per_day, got.leech_action),
+            (hard.id, "Hard", 3, 0)
+        );
+        assert_eq!(target.deck_limits(did).unwrap().review_limit, Some(40));
+        assert_eq!(target.preset(1).unwrap().new_per_day, 77);
+        let (lang, ..) = card(&target, 1000);
+        assert_eq!(target.deck_preset(lang).unwrap().id, 1);
+    }
+
+    #[test]
     fn reimport_skips_existing_notes() {
         let package = export_apkg(&source()).unwrap();
         let target = empty_collection(T0);

@@ -33,6 +33,11 @@ pub(crate) struct SrcDeck {
     pub name: String,
     pub filtered: bool,
     pub desc: String,
+    /// The deck's preset (`conf`), 1 when missing.
+    pub conf_id: i64,
+    /// The deck's own limits (`reviewLimit`, `newLimit`). "Today only" limits are dropped: they
+    /// count days of the package's calendar, not ours.
+    pub limits: Map<String, Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +58,8 @@ pub(crate) struct SourceData {
     pub crt: i64,
     pub notetypes: std::collections::HashMap<i64, SrcNotetype>,
     pub decks: std::collections::HashMap<i64, SrcDeck>,
+    /// The package's presets (`col.dconf`) by id, each a JSON object.
+    pub presets: std::collections::BTreeMap<i64, Value>,
     pub notes: Vec<SrcNote>,
     /// As the package stores them (`usn` included; the merge decides what it writes).
     pub cards: Vec<Card>,
@@ -202,11 +209,20 @@ fn check_schema(conn: &Connection) -> Result<(), ApkgError> {
 }
 
 fn read_all(conn: &Connection) -> Result<SourceData, ApkgError> {
-    let (ver, crt, conf, models, decks): (i64, i64, String, String, String) = conn
+    let (ver, crt, conf, models, decks, dconf): (i64, i64, String, String, String, String) = conn
         .query_row(
-            "SELECT ver, crt, conf, models, decks FROM col LIMIT 1",
+            "SELECT ver, crt, conf, models, decks, dconf FROM col LIMIT 1",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
         )
         .map_err(|e| match e {
             rusqlite::Error::QueryReturnedNoRows => ApkgError::invalid("the col table is empty"),
@@ -216,6 +232,7 @@ fn read_all(conn: &Connection) -> Result<SourceData, ApkgError> {
     let conf = parse_object(&conf, "col.conf")?;
     let notetypes = parse_notetypes(parse_object(&models, "col.models")?)?;
     let decks = parse_decks(parse_object(&decks, "col.decks")?)?;
+    let presets = parse_presets(parse_object(&dconf, "col.dconf")?);
 
     let notes = query(
         conn,
@@ -260,10 +277,23 @@ fn read_all(conn: &Connection) -> Result<SourceData, ApkgError> {
         crt,
         notetypes,
         decks,
+        presets,
         notes,
         cards,
         revlog,
     })
+}
+
+/// Presets are optional: an entry that is not an object with a positive id is skipped (its decks
+/// then fall back to preset 1, as Anki's lookup does).
+fn parse_presets(dconf: Map<String, Value>) -> std::collections::BTreeMap<i64, Value> {
+    dconf
+        .into_iter()
+        .filter_map(|(key, v)| {
+            let id = key.parse::<i64>().ok().filter(|id| *id > 0)?;
+            v.is_object().then_some((id, v))
+        })
+        .collect()
 }
 
 /// A package's card, or why it is refused: a type, queue or ordinal no Anki writes.
@@ -450,12 +480,19 @@ fn parse_decks(
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
+        let conf_id = json_int(d.get("conf")).filter(|c| *c > 0).unwrap_or(1);
+        let limits = ["reviewLimit", "newLimit"]
+            .into_iter()
+            .filter_map(|k| Some((k.to_owned(), d.get(k).filter(|v| !v.is_null())?.clone())))
+            .collect();
         out.insert(
             id,
             SrcDeck {
                 name: name.to_owned(),
                 filtered,
                 desc,
+                conf_id,
+                limits,
             },
         );
     }

@@ -39,7 +39,8 @@ impl Collection {
         storage::col::crt(self.conn())
     }
 
-    /// Anki's "today": days since `crt` at the collection's rollover hour and UTC offset.
+    /// Anki's "today": days since `crt` at the collection's rollover hour, in the student's
+    /// time zone (see [`crate::day`]).
     pub fn timing(&self) -> Result<javumbo_scheduler::Timing> {
         let conf = self.read_json(ColJson::Conf)?;
         self.timing_at(&conf, self.clock().now_secs())
@@ -51,17 +52,7 @@ impl Collection {
         conf: &JsonObject,
         now_secs: i64,
     ) -> Result<javumbo_scheduler::Timing> {
-        let rollover = json_i64(conf, "rollover").unwrap_or(4).clamp(0, 23) as u8;
-        // Anki stores minutes WEST of UTC; the scheduler takes minutes east.
-        let west = json_i64(conf, "creationOffset")
-            .unwrap_or(0)
-            .clamp(-24 * 60, 24 * 60) as i32;
-        Ok(javumbo_scheduler::timing(
-            self.crt()?,
-            now_secs,
-            rollover,
-            -west,
-        ))
+        Ok(crate::day::timing_for(self.crt()?, conf, now_secs))
     }
 }
 

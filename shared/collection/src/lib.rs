@@ -13,12 +13,15 @@
 //! and takes time from an injected [`Clock`]. Every mutating operation runs inside a savepoint,
 //! so it is all-or-nothing on its own and nests inside the session layer's outer transaction.
 
+pub mod bury;
 pub mod cards;
 pub mod clock;
 mod coljson;
+pub mod day;
 pub mod decks;
 pub mod error;
 pub mod ids;
+pub mod presets;
 pub mod review;
 pub mod schema;
 pub mod starter;
@@ -31,10 +34,13 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use bury::CardAction;
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use coljson::{ColJson, JsonObject};
+pub use day::{DaySettings, TimeZone};
 pub use error::{CollectionError, Corruption, OperationError, Result};
 pub use javumbo_scheduler::{CardQueue, CardType, Ease, InvalidEase, OutOfRange, RevlogKind};
+pub use presets::{DeckLimits, Preset, TodayLimit};
 pub use schema::CreateOptions;
 
 /// An open collection: a connection plus the clock its operations read.

@@ -144,6 +144,8 @@ impl Collection {
     pub fn next_card(&self) -> Result<Study> {
         let conf = self.read_json(ColJson::Conf)?;
         let timing = self.timing_at(&conf, self.clock().now_secs())?;
+        // Yesterday's buried cards come back first (a write, journaled like any other).
+        self.atomic(|c| c.unbury_if_day_rolled_over(&conf, &timing))?;
         let deck = self.deck_row(self.current_deck_id()?)?;
         let dids = storage::id_array(&self.subtree_ids(&deck)?);
         let conn = self.conn();
@@ -172,9 +174,7 @@ impl Collection {
             new_limit_hit = storage::cards::any_in_queue(conn, &dids, CardQueue::New)?;
         }
 
-        let collapse = json_i64(&conf, "collapseTime")
-            .unwrap_or(DEFAULT_COLLAPSE_SECS)
-            .max(0);
+        let collapse = learn_ahead(&conf);
         let learn_ahead =
             storage::cards::first_due_in_queue(conn, &dids, CardQueue::Learn, now + collapse)?;
         if let Some(c) = learn_ahead {
@@ -189,7 +189,8 @@ impl Collection {
 
     /// New cards of these decks (a JSON array of ids) first answered since today's rollover.
     fn new_cards_introduced_today(&self, dids: &str, timing: &Timing) -> Result<i64> {
-        let day_start_ms = (timing.next_day_at - 86_400) * 1000;
+        let conf = self.read_json(ColJson::Conf)?;
+        let day_start_ms = crate::day::day_start(self.crt()?, &conf, timing) * 1000;
         storage::revlog::new_cards_first_answered_since(self.conn(), dids, day_start_ms)
     }
 
@@ -197,8 +198,9 @@ impl Collection {
         let (mid, flds) = storage::notes::mid_and_fields(self.conn(), c.note_id)?;
         let (front, back) = Sides::load(self)?.render(mid, c.ord, &flds);
         let conf = self.deck_config_for(c.home_deck_id())?;
-        let intervals =
-            sched::next_intervals(&c.sched(), &conf, timing).map(sched::format_interval);
+        let collapse = self.learn_ahead_secs()?;
+        let intervals = sched::next_intervals(&c.sched(), &conf, timing)
+            .map(|i| sched::button_label(i, collapse));
         Ok(NextCard {
             card_id: c.id,
             note_id: c.note_id,
@@ -233,7 +235,9 @@ impl Collection {
             // One clock read: the revlog id, `lrt` and the learning due all derive from it.
             let now_ms = c.clock().now_ms();
             let now_secs = now_ms.div_euclid(1000);
-            let timing = c.timing_at(&c.read_json(ColJson::Conf)?, now_secs)?;
+            let col_conf = c.read_json(ColJson::Conf)?;
+            let timing = c.timing_at(&col_conf, now_secs)?;
+            c.refresh_local_offset(&col_conf, now_secs)?;
             let conf = c.deck_config_for(card.home_deck_id())?;
             let max_taken_ms = i64::from(conf.max_taken_secs) * 1000;
             let taken = taken_ms.unwrap_or(0).clamp(0, max_taken_ms);
@@ -258,6 +262,7 @@ impl Collection {
                     kind: rl.kind,
                 },
             )?;
+            c.bury_siblings_after_answer(&card, now_secs)?;
             if outcome.leeched {
                 c.tag_note(card.note_id, "leech", now_secs)?;
             }
@@ -276,6 +281,20 @@ impl Collection {
             storage::notes::set_tags(self.conn(), note_id, &new_tags, now_secs)?;
         }
         Ok(())
+    }
+}
+
+/// The learn-ahead limit (`collapseTime`), seconds.
+fn learn_ahead(conf: &crate::JsonObject) -> i64 {
+    json_i64(conf, "collapseTime")
+        .unwrap_or(DEFAULT_COLLAPSE_SECS)
+        .max(0)
+}
+
+impl Collection {
+    /// The collection's learn-ahead limit (`collapseTime`), seconds.
+    pub fn learn_ahead_secs(&self) -> Result<i64> {
+        Ok(learn_ahead(&self.read_json(ColJson::Conf)?))
     }
 }
 
@@ -450,7 +469,8 @@ mod tests {
         let Study::Card(c) = col.next_card().unwrap() else {
             panic!("expected a card")
         };
-        assert_eq!(c.intervals[..3], ["1m", "6m", "10m"]);
+        // Within the 20-minute learn-ahead limit, Anki marks the delays with "<".
+        assert_eq!(c.intervals[..3], ["<1m", "<6m", "<10m"]);
         // Easy's 4 days are fuzzed (3-5 d), seeded by the card id, as on Anki's own buttons.
         assert!(
             ["3d", "4d", "5d"].contains(&c.intervals[3].as_str()),

@@ -10,8 +10,7 @@ const YEAR: f32 = 365.0 * DAY;
 
 /// Anki's short answer-button label: "30s", "1m", "10m", "1.5h", "4d", "1.2mo", "1.5y".
 /// Seconds, minutes and days are whole numbers; hours, months and years get one decimal, shown
-/// only when it is not zero (as Fluent formats the number). Anki's "<" prefix for delays within
-/// the learn-ahead limit is left to the caller.
+/// only when it is not zero (as Fluent formats the number). [`button_label`] adds Anki's "<".
 pub fn format_interval(i: NextInterval) -> String {
     let secs = match i {
         NextInterval::Seconds(s) => s as f32,
@@ -43,6 +42,23 @@ pub fn format_interval(i: NextInterval) -> String {
     }
 }
 
+/// The label Anki puts on an answer button (`answer_button_time_collapsible`): "(end)" for no
+/// delay, and a "<" before a delay shorter than the learn-ahead limit (`collapseTime`), since
+/// such a card may come back before that delay has passed.
+pub fn button_label(i: NextInterval, collapse_secs: i64) -> String {
+    let secs = match i {
+        NextInterval::Seconds(s) => s,
+        NextInterval::Days(d) => d.saturating_mul(86_400),
+    };
+    if secs == 0 {
+        "(end)".to_owned()
+    } else if secs < collapse_secs {
+        format!("<{}", format_interval(i))
+    } else {
+        format_interval(i)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +80,15 @@ mod tests {
         assert_eq!(format_interval(Days(364)), "12mo");
         assert_eq!(format_interval(Days(365)), "1y");
         assert_eq!(format_interval(Days(548)), "1.5y");
+    }
+
+    #[test]
+    fn learn_ahead_labels() {
+        assert_eq!(button_label(Seconds(60), 1200), "<1m");
+        assert_eq!(button_label(Seconds(1199), 1200), "<20m");
+        assert_eq!(button_label(Seconds(1200), 1200), "20m");
+        assert_eq!(button_label(Seconds(600), 0), "10m");
+        assert_eq!(button_label(Days(1), 1200), "1d");
+        assert_eq!(button_label(Seconds(0), 1200), "(end)");
     }
 }

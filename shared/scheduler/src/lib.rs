@@ -15,8 +15,8 @@ mod timing;
 
 pub use card::{CardQueue, CardType, Ease, InvalidEase, OutOfRange, RevlogKind};
 pub use config::{DeckConfig, LeechAction};
-pub use format::format_interval;
-pub use timing::{Timing, timing};
+pub use format::{button_label, format_interval};
+pub use timing::{Timing, timing, timing_v2, timing_v2_legacy};
 
 use states::{Ctx, IntervalKind, LearnState, ReviewState, State};
 

@@ -1,8 +1,10 @@
 //! Decks. Each imported card's deck is matched by name (case-insensitively, as Anki does); a
 //! missing deck is created with its missing parents. Only decks that receive cards are touched.
 //!
-//! Deck options are not imported: created decks use option group 1, like every deck the engine
-//! creates, and matched decks keep their own.
+//! Presets (deck options) come along as Anki imports them: a package preset whose id the
+//! collection lacks is added with that id (one it already has is kept as is), and a deck that
+//! receives cards takes its package deck's preset unless that is preset 1, and the package deck's
+//! own limits where it sets them (Anki's `update_normal_with_other`).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -12,7 +14,7 @@ use javumbo_collection::storage::cards::Card;
 use serde_json::{Value, json};
 
 use super::Context;
-use crate::source::SourceData;
+use crate::source::{SourceData, SrcDeck};
 
 /// The collection's deck for each package deck the imported cards use.
 pub(super) struct DeckMap {
@@ -36,14 +38,30 @@ impl DeckMap {
 }
 
 impl Context<'_> {
+    /// Add the package's presets the collection lacks, keeping their ids (Anki's
+    /// `add_deck_config_if_unique`).
+    pub(super) fn import_presets(&mut self) {
+        for (id, preset) in &self.src.presets {
+            let key = id.to_string();
+            if !self.dconf.value.contains_key(&key) {
+                let mut preset = preset.clone();
+                preset["id"] = json!(id);
+                preset["usn"] = json!(-1);
+                self.dconf.value.insert(key, preset);
+                self.dconf.changed = true;
+            }
+        }
+    }
+
     /// Resolve the deck of every card about to be imported, in card order (which fixes the ids
     /// of the decks created).
     pub(super) fn import_decks(&mut self, cards: &[Card]) -> DeckMap {
         let now_ms = self.now_ms;
         let src = self.src;
+        let presets = &self.dconf.value;
         let mut mapper = DeckMapper::new(&mut self.decks.value, now_ms);
         for card in cards {
-            mapper.map(src, card.deck_id);
+            mapper.map(src, card.deck_id, presets);
         }
         self.decks.changed |= mapper.changed;
         DeckMap {
@@ -89,7 +107,7 @@ impl<'a> DeckMapper<'a> {
     }
 
     /// The target deck for a source deck id; decks (and missing parents) are created by name.
-    fn map(&mut self, src: &SourceData, src_did: i64) -> i64 {
+    fn map(&mut self, src: &SourceData, src_did: i64, presets: &JsonObject) -> i64 {
         if let Some(&id) = self.resolved.get(&src_did) {
             return id;
         }
@@ -99,7 +117,9 @@ impl<'a> DeckMapper<'a> {
             // Anki's Check Database does for cards in a missing deck.
             Some(deck) if !deck.filtered => {
                 let name = normalize_deck_name(&deck.name);
-                self.ensure(&name, &deck.desc)
+                let id = self.ensure(&name, &deck.desc);
+                self.take_options(id, deck, presets);
+                id
             }
             _ => DEFAULT_DECK_ID,
         };
@@ -113,6 +133,25 @@ impl<'a> DeckMapper<'a> {
         }
         self.resolved.insert(src_did, id);
         id
+    }
+
+    /// The package deck's preset (unless it is 1 or unknown) and the limits it sets.
+    fn take_options(&mut self, id: i64, deck: &SrcDeck, presets: &JsonObject) {
+        let Some(target) = self.target.get_mut(&id.to_string()) else {
+            return;
+        };
+        let before = target.clone();
+        if deck.conf_id != 1 && presets.contains_key(&deck.conf_id.to_string()) {
+            target["conf"] = json!(deck.conf_id);
+        }
+        for (k, v) in &deck.limits {
+            target[k.as_str()] = v.clone();
+        }
+        if *target != before {
+            target["mod"] = json!(self.now_secs);
+            target["usn"] = json!(-1);
+            self.changed = true;
+        }
     }
 
     /// Find or create `name` and its parents. An existing ancestor keeps its own spelling

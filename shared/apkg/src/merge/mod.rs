@@ -30,6 +30,7 @@ pub(crate) fn merge(col: &Collection, src: &SourceData) -> Result<ImportSummary,
     let mut ctx = Context::new(col, src)?;
     let notes = ctx.import_notes_and_notetypes()?;
     let cards = cards::of_imported_notes(src, &notes);
+    ctx.import_presets();
     let decks = ctx.import_decks(&cards);
     let card_ids = ctx.import_cards(&cards, &notes, &decks)?;
     let revlog = ctx.import_revlog(&card_ids)?;
@@ -54,6 +55,7 @@ struct Context<'a> {
     conf: JsonObject,
     models: Changed<JsonObject>,
     decks: Changed<JsonObject>,
+    dconf: Changed<JsonObject>,
     tags: Changed<JsonObject>,
 }
 
@@ -82,6 +84,7 @@ impl<'a> Context<'a> {
             conf: col.read_json(ColJson::Conf)?,
             models: Changed::new(col.read_json(ColJson::Models)?),
             decks: Changed::new(col.read_json(ColJson::Decks)?),
+            dconf: Changed::new(col.read_json(ColJson::Dconf)?),
             tags: Changed::new(col.read_json(ColJson::Tags)?),
         })
     }
@@ -98,6 +101,7 @@ impl<'a> Context<'a> {
         storage::col::set_modified(col.conn(), self.now_ms)?;
         for (which, column) in [
             (ColJson::Decks, &self.decks),
+            (ColJson::Dconf, &self.dconf),
             (ColJson::Tags, &self.tags),
             (ColJson::Models, &self.models),
         ] {

@@ -389,6 +389,58 @@ pub fn all_ids(conn: &Connection) -> Result<Vec<i64>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Anki's `restore_queue_from_type` as SQL: the queue a card's type (and, for learning cards,
+/// the unit of its `due`) puts it in.
+const QUEUE_FROM_TYPE: &str = "CASE type WHEN 0 THEN 0 WHEN 2 THEN 2 \
+     ELSE (CASE WHEN due > 1000000000 THEN 1 ELSE 3 END) END";
+
+/// Move one card to `queue`, marking it modified.
+pub fn set_queue(conn: &Connection, id: i64, queue: CardQueue, mtime: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE cards SET queue = ?2, mod = ?3, usn = -1 WHERE id = ?1")?
+        .execute(params![id, i64::from(queue), mtime])?;
+    Ok(())
+}
+
+/// Put a suspended or buried card back in the queue its type implies, marking it modified.
+pub fn restore_queue(conn: &Connection, id: i64, mtime: i64) -> Result<()> {
+    conn.prepare_cached(&format!(
+        "UPDATE cards SET queue = {QUEUE_FROM_TYPE}, mod = ?2, usn = -1
+         WHERE id = ?1 AND queue IN (-1, -2, -3)"
+    ))?
+    .execute(params![id, mtime])?;
+    Ok(())
+}
+
+/// Unbury every buried card (scheduler and user), without marking them modified, as Anki does at
+/// the day rollover. Returns how many moved.
+pub fn unbury_all(conn: &Connection) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "UPDATE cards SET queue = {QUEUE_FROM_TYPE} WHERE queue IN (-2, -3)"
+        ))?
+        .execute([])?)
+}
+
+/// Bury (queue -2) the siblings of card `id` (same note) that sit in the chosen queues, marking
+/// them modified; Anki's `siblings_for_bury.sql` then `bury_or_suspend_cards_inner`.
+pub fn bury_siblings(
+    conn: &Connection,
+    id: i64,
+    note_id: i64,
+    new: bool,
+    review: bool,
+    day_learn: bool,
+    mtime: i64,
+) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE cards SET queue = -2, mod = ?6, usn = -1
+             WHERE id != ?1 AND nid = ?2
+               AND ((?3 AND queue = 0) OR (?4 AND queue = 2) OR (?5 AND queue = 3))",
+        )?
+        .execute(params![id, note_id, new, review, day_learn, mtime])?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
