@@ -92,6 +92,7 @@ impl From<CollectionError> for ApiError {
             CollectionError::Conflict(m) => Self::Conflict(m),
             e @ CollectionError::InvalidPackage(_) => Self::BadRequest(e.to_string()),
             CollectionError::TooLarge(m) => Self::PayloadTooLarge(m),
+            e @ CollectionError::Fsrs(_) => Self::BadRequest(e.to_string()),
             e @ (CollectionError::Corrupt(_)
             | CollectionError::Sqlite(_)
             | CollectionError::Json(_)

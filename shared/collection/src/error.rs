@@ -21,6 +21,9 @@ pub enum CollectionError {
     InvalidPackage(String),
     #[error("{0}")]
     TooLarge(String),
+    /// The `fsrs` crate refused a preset's parameters (or the memory state they produce).
+    #[error(transparent)]
+    Fsrs(#[from] javumbo_scheduler::fsrs::FsrsError),
     /// The collection file itself is damaged or not what we wrote (not a client mistake).
     #[error(transparent)]
     Corrupt(Corruption),
@@ -42,6 +45,7 @@ impl CollectionError {
                 | Self::Conflict(_)
                 | Self::InvalidPackage(_)
                 | Self::TooLarge(_)
+                | Self::Fsrs(_)
         )
     }
 

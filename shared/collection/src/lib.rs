@@ -18,6 +18,7 @@ pub mod clock;
 mod coljson;
 pub mod decks;
 pub mod error;
+pub mod fsrs;
 pub mod ids;
 pub mod review;
 pub mod schema;
