@@ -33,7 +33,6 @@ import engine_oracle as eo  # noqa: E402
 def run_parent(jobs: list, mode: str) -> int:
     lib = eo.find_faketime()
     results = []
-    rc = 0
     for idx, job in enumerate(jobs):
         start = eo.parse_start(job.get("start") if mode == "answers" else job["now"])
         with tempfile.TemporaryDirectory(prefix="fsrsoracle") as tmp:
@@ -60,14 +59,14 @@ def run_parent(jobs: list, mode: str) -> int:
                 env=env,
             )
             if p.returncode != 0:
-                rc = 1
                 results.append({"name": job.get("name", idx), "error": (p.stderr or p.stdout)[-4000:]})
                 continue
             out = json.loads(p.stdout)
             out["name"] = job.get("name", f"job{idx}")
             results.append(out)
     print(json.dumps(results))
-    return rc
+    # A failed job is reported in its "error" field, so the caller can show it.
+    return 0
 
 
 def set_now(ts: int) -> None:
@@ -84,7 +83,7 @@ def enable_fsrs(col, enabled: bool = True) -> None:
     cur = col._backend.get_deck_configs_for_update(1)
     configs = [c.config for c in cur.all_config]
     configs.sort(key=lambda c: c.id == 1)  # the selected preset goes last
-    col._backend.update_deck_configs(
+    col.decks.update_deck_configs(
         UpdateDeckConfigsRequest(
             target_deck_id=1,
             configs=configs,
