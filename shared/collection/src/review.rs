@@ -660,14 +660,14 @@ mod tests {
 
     #[test]
     fn card_data_keeps_unknown_keys_in_anki_order() {
-        let out = answered_card_data(r#"{"cd":{"x":1},"pos":7}"#, None, 99).unwrap();
+        let out = fsrs::answered_card_data(r#"{"cd":{"x":1},"pos":7}"#, None, 99, None);
         assert_eq!(out, r#"{"pos":7,"lrt":99,"cd":{"x":1}}"#);
         assert_eq!(
-            answered_card_data("", Some(3), 5).unwrap(),
+            fsrs::answered_card_data("", Some(3), 5, None),
             r#"{"pos":3,"lrt":5}"#
         );
         assert_eq!(
-            answered_card_data("not json", None, 5).unwrap(),
+            fsrs::answered_card_data("not json", None, 5, None),
             r#"{"lrt":5}"#
         );
     }
