@@ -11,7 +11,7 @@
 //!   give Anki's parameters.
 
 use javumbo_collection::{Collection, CreateOptions, ManualClock, review::Study};
-use javumbo_scheduler::{NextInterval, format_interval};
+use javumbo_scheduler::format_interval;
 use javumbo_tests::run_oracle;
 use serde_json::{Value, json};
 
@@ -406,7 +406,7 @@ fn run_engine(sc: &Scenario, oracle: &Value) -> Vec<String> {
 fn button_labels(col: &Collection, card_id: i64) -> [String; 4] {
     col.card_next_intervals(card_id)
         .unwrap()
-        .map(|i: NextInterval| format_interval(i))
+        .map(format_interval)
 }
 
 fn referee_in_two_halves(script_args: &[&str], jobs: Vec<Value>) -> Vec<Value> {
