@@ -98,6 +98,7 @@ impl From<CollectionError> for ApiError {
             CollectionError::InvalidInput(m) => Self::BadRequest(m),
             e @ CollectionError::InvalidEase(_) => Self::BadRequest(e.to_string()),
             CollectionError::Conflict(m) => Self::Conflict(m),
+            e @ CollectionError::Fsrs(_) => Self::BadRequest(e.to_string()),
             e @ (CollectionError::Corrupt(_)
             | CollectionError::Sqlite(_)
             | CollectionError::Json(_)

@@ -16,6 +16,9 @@ pub enum CollectionError {
     InvalidEase(#[from] javumbo_scheduler::InvalidEase),
     #[error("{0}")]
     Conflict(String),
+    /// The `fsrs` crate refused a preset's parameters (or the memory state they produce).
+    #[error(transparent)]
+    Fsrs(#[from] javumbo_scheduler::fsrs::FsrsError),
     /// The collection file itself is damaged or not what we wrote (not a client mistake).
     #[error(transparent)]
     Corrupt(Corruption),
@@ -31,7 +34,11 @@ impl CollectionError {
     pub fn is_client_error(&self) -> bool {
         matches!(
             self,
-            Self::NotFound(_) | Self::InvalidInput(_) | Self::InvalidEase(_) | Self::Conflict(_)
+            Self::NotFound(_)
+                | Self::InvalidInput(_)
+                | Self::InvalidEase(_)
+                | Self::Conflict(_)
+                | Self::Fsrs(_)
         )
     }
 

@@ -20,6 +20,7 @@ mod coljson;
 pub mod day;
 pub mod decks;
 pub mod error;
+pub mod fsrs;
 pub mod ids;
 pub mod presets;
 pub mod review;

@@ -5,8 +5,7 @@
 //! revlog row exactly as Anki does.
 
 use javumbo_scheduler::{self as sched, CardQueue, CardState, DeckConfig, Ease, Timing};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::cards::Sides;
 use crate::coljson::{ColJson, json_i64};
@@ -14,7 +13,7 @@ use crate::ids::IdTable;
 use crate::schema::{DEFAULT_DCONF_ID, default_dconf};
 use crate::storage::cards::Card;
 use crate::storage::revlog::RevlogEntry;
-use crate::{Collection, CollectionError, Result, storage};
+use crate::{Collection, CollectionError, Result, fsrs, storage};
 
 /// Anki's default learn-ahead limit (`collapseTime`), seconds.
 const DEFAULT_COLLAPSE_SECS: i64 = 1200;
@@ -76,38 +75,6 @@ pub struct AnswerResult {
     pub queue: i64,
 }
 
-/// Anki's `cards.data` JSON, fields in Anki's order (it serializes a struct, so key order is
-/// stable and a byte-for-byte comparison with Anki's rows is possible).
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(default)]
-struct CardData {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pos: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    s: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    d: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dr: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    decay: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lrt: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cd: Option<Value>,
-}
-
-/// After an answer Anki records the last review time (`lrt`, seconds) and, when the card was
-/// new, its original queue position (`pos`) so "forget" can restore it.
-fn answered_card_data(old: &str, new_position: Option<i64>, now_secs: i64) -> Result<String> {
-    let mut data: CardData = serde_json::from_str(old).unwrap_or_default();
-    if let Some(pos) = new_position.filter(|p| *p >= 0) {
-        data.pos = Some(pos.into());
-    }
-    data.lrt = Some(now_secs.into());
-    Ok(serde_json::to_string(&data)?)
-}
-
 /// Add `tag` to a space-padded Anki tag string, keeping Anki's case-insensitive order.
 fn add_tag(tags: &str, tag: &str) -> Option<String> {
     let mut list: Vec<&str> = tags.split_whitespace().collect();
@@ -122,7 +89,7 @@ fn add_tag(tags: &str, tag: &str) -> Option<String> {
 impl Collection {
     /// The deck options of the deck a card belongs to (its home deck when it is borrowed by a
     /// filtered deck). A dangling `conf` id falls back to option group 1, then to the defaults.
-    fn deck_config_for(&self, deck_id: i64) -> Result<DeckConfig> {
+    pub(crate) fn deck_config_for(&self, deck_id: i64) -> Result<DeckConfig> {
         let conf_id = self
             .deck_rows()?
             .into_iter()
@@ -199,7 +166,8 @@ impl Collection {
         let (front, back) = Sides::load(self)?.render(mid, c.ord, &flds);
         let conf = self.deck_config_for(c.home_deck_id())?;
         let collapse = self.learn_ahead_secs()?;
-        let intervals = sched::next_intervals(&c.sched(), &conf, timing)
+        let intervals = self
+            .button_intervals(&c, &conf, timing)?
             .map(|i| sched::button_label(i, collapse));
         Ok(NextCard {
             card_id: c.id,
@@ -241,10 +209,38 @@ impl Collection {
             let conf = c.deck_config_for(card.home_deck_id())?;
             let max_taken_ms = i64::from(conf.max_taken_secs) * 1000;
             let taken = taken_ms.unwrap_or(0).clamp(0, max_taken_ms);
-            let outcome = sched::answer(&card.sched(), &conf, &timing, ease, taken);
+            // FSRS (when the collection has it on) replaces the SM-2 intervals.
+            let (outcome, fsrs_write) = match c.card_fsrs(&card, &col_conf, &timing)? {
+                Some(f) => {
+                    let a = sched::fsrs::answer_fsrs(
+                        &card.sched(),
+                        &conf,
+                        &f.settings,
+                        f.input,
+                        &timing,
+                        ease,
+                        taken,
+                    )?;
+                    let write = fsrs::FsrsWrite {
+                        memory: a.memory,
+                        desired_retention: f.settings.desired_retention,
+                        decay: f.settings.decay(),
+                    };
+                    (a.outcome, Some(write))
+                }
+                None => (
+                    sched::answer(&card.sched(), &conf, &timing, ease, taken),
+                    None,
+                ),
+            };
 
             let was_new = card.queue == CardQueue::New;
-            let data = answered_card_data(&card.data, was_new.then_some(card.due), now_secs)?;
+            let data = fsrs::answered_card_data(
+                &card.data,
+                was_new.then_some(card.due),
+                now_secs,
+                fsrs_write.as_ref(),
+            );
             let s = outcome.card;
             storage::cards::set_scheduling(c.conn(), &s, now_secs, &data)?;
             let rl = outcome.revlog;
@@ -314,6 +310,8 @@ fn due_epoch_secs(s: &CardState, timing: &Timing) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
     use crate::Clock;
     use crate::schema::DEFAULT_DECK_ID;
@@ -681,14 +679,14 @@ mod tests {
 
     #[test]
     fn card_data_keeps_unknown_keys_in_anki_order() {
-        let out = answered_card_data(r#"{"cd":{"x":1},"pos":7}"#, None, 99).unwrap();
+        let out = fsrs::answered_card_data(r#"{"cd":{"x":1},"pos":7}"#, None, 99, None);
         assert_eq!(out, r#"{"pos":7,"lrt":99,"cd":{"x":1}}"#);
         assert_eq!(
-            answered_card_data("", Some(3), 5).unwrap(),
+            fsrs::answered_card_data("", Some(3), 5, None),
             r#"{"pos":3,"lrt":5}"#
         );
         assert_eq!(
-            answered_card_data("not json", None, 5).unwrap(),
+            fsrs::answered_card_data("not json", None, 5, None),
             r#"{"lrt":5}"#
         );
     }

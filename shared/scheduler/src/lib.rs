@@ -1,13 +1,17 @@
-//! Anki's v3 SM-2 scheduler (FSRS off) as pure functions over the scheduling columns of a
+//! Anki's v3 scheduler (SM-2, and FSRS when enabled) as pure functions over the scheduling columns of a
 //! `cards` row, bit for bit compatible with Anki 26.x (rslib `scheduler/states` and
 //! `scheduler/answering`), including its seeded fuzz.
 //!
-//! Not modelled: filtered decks, FSRS, the load balancer (Anki only uses it when the queues were
+//! FSRS (when the collection enables it) is [`fsrs`]: the same card columns, intervals from the
+//! `fsrs` crate's memory model.
+//!
+//! Not modelled: filtered decks, the load balancer (Anki only uses it when the queues were
 //! built and it is enabled; it only re-picks inside the same fuzz range).
 
 mod card;
 mod config;
 mod format;
+pub mod fsrs;
 mod fuzz;
 mod states;
 mod steps;
@@ -153,7 +157,12 @@ pub fn answer(
 
 /// Intraday delays go to queue 1 (due in epoch seconds, fuzzed); delays reaching the next
 /// rollover go to queue 3 (due in days, unfuzzed).
-fn place_learning(card: &mut CardState, next: State, timing: &Timing, seed: Option<u64>) {
+pub(crate) fn place_learning(
+    card: &mut CardState,
+    next: State,
+    timing: &Timing,
+    seed: Option<u64>,
+) {
     match next
         .interval_kind()
         .maybe_as_days(timing.secs_until_rollover())
@@ -198,7 +207,7 @@ fn col_u32(v: i64) -> u32 {
 }
 
 /// The state Anki derives from the card row (rslib `answering/current.rs`, normal deck).
-fn current_state(card: &CardState, conf: &DeckConfig, timing: &Timing) -> State {
+pub(crate) fn current_state(card: &CardState, conf: &DeckConfig, timing: &Timing) -> State {
     let ivl = col_u32(card.ivl);
     // Anki stores ease as u16 thousandths.
     let ease_factor =

@@ -18,6 +18,7 @@
 
 pub mod cards;
 pub mod col;
+pub mod fsrs;
 pub mod notes;
 pub mod revlog;
 
