@@ -48,6 +48,7 @@ async fn next_card(
             queue: c.queue,
             deck_id: c.deck_id,
             intervals: c.intervals,
+            rendered: c.rendering.into(),
         }),
         Study::Nothing(why) => NextCard::Nothing(Message::new(why.message())),
     };
