@@ -375,6 +375,8 @@ pub struct UpdatedNote {
 // ----------------------------------------------------------------------------------------------
 
 /// `GET /api/review`: the card to study, or why there is none.
+// Built once per request and serialised at once: boxing the card would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum NextCard {
