@@ -35,6 +35,11 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/api/cards/{id}', fn: 'crud' },
   { method: 'PUT', path: '/api/cards/{id}', fn: 'crud' },
   { method: 'DELETE', path: '/api/cards/{id}', fn: 'crud' },
+  { method: 'GET', path: '/api/notetypes', fn: 'crud' },
+  { method: 'POST', path: '/api/notes', fn: 'crud' },
+  { method: 'GET', path: '/api/notes/{id}', fn: 'crud' },
+  { method: 'PUT', path: '/api/notes/{id}', fn: 'crud' },
+  { method: 'DELETE', path: '/api/notes/{id}', fn: 'crud' },
   { method: 'GET', path: '/api/session/status', fn: 'crud' },
   { method: 'POST', path: '/api/session/flush', fn: 'crud' },
   // export

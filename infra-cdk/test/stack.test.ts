@@ -259,7 +259,7 @@ describe('HTTP API', () => {
       assert.ok(fnId, `missing route ${routeKey(spec)}`);
       assert.ok(fnId.startsWith(FN_PREFIX[spec.fn]), `${routeKey(spec)} -> ${fnId}, want ${spec.fn}`);
     }
-    assert.equal(ROUTES.length, 22);
+    assert.equal(ROUTES.length, 27);
   });
 
   it('integrations are Lambda proxy, payload format 2.0; the flush handler has none', () => {

@@ -6,7 +6,7 @@
 //!
 //! Run: `cargo test -p javumbo-tests --test bury_oracle -- --nocapture`
 
-use javumbo_collection::schema::basic_notetype;
+use javumbo_collection::schema::stock_notetypes;
 use javumbo_collection::{CardAction, ColJson, Collection, CreateOptions, ManualClock, TimeZone};
 use javumbo_tests::run_oracle;
 use rusqlite::params;
@@ -56,16 +56,10 @@ fn build(path: &std::path::Path) -> i64 {
     let col = Collection::create(path, clock.clone(), &opts).unwrap();
     col.set_timezone(TZ).unwrap();
     // A forward/reverse note type.
-    let mut nt = basic_notetype(MID, [MID + 1, MID + 2, MID + 3]);
-    nt["name"] = json!("Basic (and reversed card)");
-    let mut t2 = nt["tmpls"][0].clone();
-    t2["name"] = json!("Card 2");
-    t2["ord"] = json!(1);
-    t2["qfmt"] = json!("{{Back}}");
-    t2["afmt"] = json!("{{FrontSide}}\n\n<hr id=answer>\n\n{{Front}}");
-    t2["id"] = json!(MID + 4);
-    nt["tmpls"].as_array_mut().unwrap().push(t2);
-    nt["req"] = json!([[0, "any", [0]], [1, "any", [1]]]);
+    // Anki's stock "Basic (and reversed card)", under id MID.
+    let mut nt = stock_notetypes(MID).unwrap().swap_remove(1);
+    assert_eq!(nt["name"], json!("Basic (and reversed card)"));
+    nt["id"] = json!(MID);
     let mut models = col.read_json(ColJson::Models).unwrap();
     models.insert(MID.to_string(), nt);
     col.write_json(ColJson::Models, &models).unwrap();

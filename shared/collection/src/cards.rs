@@ -1,23 +1,21 @@
-//! Notes and cards of the "Basic" note type: add, read, edit, delete, list.
+//! The card routes' view of notes: a card as a front and a back field (add, read, edit, delete,
+//! list), each card also rendered as Anki renders it ([`crate::render`]).
 //!
-//! Notes we create have one card (template 0). A card of an imported note type shows the
-//! fields its templates show (see `Sides`); editing it rewrites only those two fields.
+//! `add_card` adds a "Basic" note. A card of any other note type shows the fields its templates
+//! show (see `Sides`); editing it rewrites only those fields that exist, never adding one, and
+//! then generates the cards the new content asks for, as [`crate::notes`] does for any edit.
 
-use javumbo_scheduler::{CardQueue, CardType};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::coljson::{ColJson, JsonObject, json_i64};
-use crate::ids::{IdTable, field_checksum, new_guid, strip_html};
-use crate::storage::cards::Card;
-use crate::storage::notes::Note;
+use crate::coljson::{ColJson, JsonObject};
+use crate::notes::{FIELD_SEP, NewNote};
+use crate::render::{CardRendering, Renderer};
 use crate::{Collection, CollectionError, Result, storage};
 
 /// Largest accepted field, in bytes. Anki has no hard limit, but a flashcard side over 100 KB
 /// is a mistake or an attack, and every edit is journaled whole.
 pub const MAX_FIELD_BYTES: usize = 100 * 1024;
-/// Anki's field separator inside `notes.flds`.
-const FIELD_SEP: char = '\u{1f}';
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct AddedCard {
@@ -25,7 +23,7 @@ pub struct AddedCard {
     pub note_id: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CardDetail {
     pub card_id: i64,
     pub note_id: i64,
@@ -37,9 +35,11 @@ pub struct CardDetail {
     pub queue: i64,
     /// As stored: a position (new), epoch seconds (queue 1) or a day number (queues 2/3).
     pub due: i64,
+    /// As Anki's reviewer shows the card.
+    pub rendering: CardRendering,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CardSummary {
     pub card_id: i64,
     pub note_id: i64,
@@ -47,9 +47,11 @@ pub struct CardSummary {
     pub back: String,
     /// When the note was last edited (`notes.mod`, epoch seconds), Anki's browser "Modified".
     pub modified: i64,
+    /// As Anki's card browser shows the card (`question(browser=True)`).
+    pub rendering: CardRendering,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CardPage {
     pub deck_id: i64,
     pub deck_name: String,
@@ -158,47 +160,7 @@ fn clean_field<'a>(label: &str, value: &'a str) -> Result<&'a str> {
     Ok(v)
 }
 
-/// The id, sort-field index of the note type new cards use: "Basic" (two fields).
-struct BasicModel {
-    id: i64,
-}
-
 impl Collection {
-    fn basic_model(&self) -> Result<BasicModel> {
-        let models = self.read_json(ColJson::Models)?;
-        let conf = self.read_json(ColJson::Conf)?;
-        let is_basic = |m: &Value| {
-            m.get("name").and_then(Value::as_str) == Some("Basic")
-                && m.get("flds")
-                    .and_then(Value::as_array)
-                    .is_some_and(|f| f.len() == 2)
-                && m.get("tmpls")
-                    .and_then(Value::as_array)
-                    .is_some_and(|t| !t.is_empty())
-        };
-        // Prefer the user's current note type when it is a Basic one (imports can add more).
-        let current = json_i64(&conf, "curModel").and_then(|id| models.get(&id.to_string()));
-        let model = current.filter(|m| is_basic(m)).or_else(|| {
-            let mut basics: Vec<&Value> = models.values().filter(|m| is_basic(m)).collect();
-            basics.sort_by_key(|m| m.get("id").and_then(Value::as_i64).unwrap_or(i64::MAX));
-            basics.into_iter().next()
-        });
-        model
-            .and_then(|m| m.get("id").and_then(Value::as_i64))
-            .map(|id| BasicModel { id })
-            .ok_or_else(|| CollectionError::Corrupt("the collection has no Basic note type".into()))
-    }
-
-    /// The sort field index of note type `mid` (Anki's `sortf`), 0 when unknown.
-    fn sort_field(&self, mid: i64) -> Result<usize> {
-        let models = self.read_json(ColJson::Models)?;
-        Ok(models
-            .get(&mid.to_string())
-            .and_then(|m| m.get("sortf"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0) as usize)
-    }
-
     /// Insert a Basic note and its card as Anki's `add_note` writes them. `front`/`back` must
     /// already be validated; the caller runs inside `atomic`.
     pub(crate) fn insert_basic_note(
@@ -207,85 +169,30 @@ impl Collection {
         front: &str,
         back: &str,
     ) -> Result<AddedCard> {
-        let model = self.basic_model()?;
-        let mut conf = self.read_json(ColJson::Conf)?;
-        let position = json_i64(&conf, "nextPos").unwrap_or(1).max(1);
-        conf.insert("nextPos".into(), (position + 1).into());
-        self.write_json(ColJson::Conf, &conf)?;
-
-        let now = self.clock().now_secs();
-        let note_id = self.next_id(IdTable::Notes)?;
-        storage::notes::insert(
-            self.conn(),
-            &Note {
-                id: note_id,
-                guid: new_guid(),
-                mid: model.id,
-                mtime: now,
-                usn: -1,
-                tags: String::new(),
-                flds: format!("{front}{FIELD_SEP}{back}"),
-                sfld: strip_html(front),
-                csum: field_checksum(front),
-                flags: 0,
-                data: String::new(),
-            },
-        )?;
-        let card_id = self.next_id(IdTable::Cards)?;
-        // A new card: due = its position in the new queue, data "{}" (what Anki 26 writes until
-        // the first answer adds `pos` and `lrt`).
-        storage::cards::insert(
-            self.conn(),
-            &Card {
-                id: card_id,
-                note_id,
-                deck_id,
-                ord: 0,
-                mtime: now,
-                usn: -1,
-                ctype: CardType::New,
-                queue: CardQueue::New,
-                due: position,
-                ivl: 0,
-                factor: 0,
-                reps: 0,
-                lapses: 0,
-                left: 0,
-                original_due: 0,
-                original_deck_id: 0,
-                flags: 0,
-                data: "{}".into(),
-            },
-        )?;
-        Ok(AddedCard { card_id, note_id })
+        let nt = self.default_note_type()?;
+        let added = self.insert_note(&nt, deck_id, vec![front.into(), back.into()], &[])?;
+        first_card(added)
     }
 
     /// Add a Basic note with one new card to `deck_id` (default: the current deck).
     pub fn add_card(&self, front: &str, back: &str, deck_id: Option<i64>) -> Result<AddedCard> {
         let front = clean_field("front", front)?;
         let back = clean_field("back", back)?;
-        self.atomic(|c| {
-            let did = match deck_id {
-                Some(id) => id,
-                None => c.current_deck_id()?,
-            };
-            let deck = c.deck_row(did)?;
-            if deck.filtered {
-                return Err(CollectionError::InvalidInput(format!(
-                    "'{}' is a filtered deck; cards cannot be added to it",
-                    deck.name
-                )));
-            }
-            let added = c.insert_basic_note(did, front, back)?;
-            c.touch()?;
-            Ok(added)
-        })
+        let added = self.add_note(&NewNote {
+            notetype_id: None,
+            deck_id,
+            fields: vec![front.into(), back.into()],
+            tags: vec![],
+        })?;
+        first_card(added)
     }
 
     pub fn card(&self, id: i64) -> Result<CardDetail> {
         let sides = Sides::load(self)?;
         let c = storage::cards::with_note(self.conn(), id)?.ok_or_else(|| card_not_found(id))?;
         let (front, back) = sides.render(c.mid, c.ord, &c.flds);
+        let row = storage::cards::get(self.conn(), id)?.ok_or_else(|| card_not_found(id))?;
+        let rendering = Renderer::load(self)?.render_card(self, &row, false)?;
         Ok(CardDetail {
             card_id: c.card_id,
             note_id: c.note_id,
@@ -294,41 +201,37 @@ impl Collection {
             back,
             queue: i64::from(c.queue),
             due: c.due,
+            rendering,
         })
     }
 
-    /// Replace the front and back of the card's note (the two fields the card shows). An edit
-    /// that changes nothing writes nothing (Anki does not bump `mod` for a no-op save).
+    /// Replace the front and back of the card's note (the two fields the card shows; a note
+    /// with one field has no back, and `back` is then ignored: the field count never changes).
+    /// Then add the cards the new content asks for. An edit that changes nothing writes nothing
+    /// (Anki does not bump `mod` for a no-op save).
     pub fn update_card(&self, id: i64, front: &str, back: &str) -> Result<()> {
         let front = clean_field("front", front)?;
-        let back = clean_field("back", back)?;
         self.atomic(|c| {
             let storage::cards::CardWithNote {
-                note_id,
-                mid,
-                ord,
-                flds,
-                ..
+                note_id, mid, ord, ..
             } = storage::cards::with_note(c.conn(), id)?.ok_or_else(|| card_not_found(id))?;
+            let note = storage::notes::get(c.conn(), note_id)?.ok_or_else(|| card_not_found(id))?;
+            let nt = c.note_type(mid).map_err(|_| {
+                CollectionError::corrupt(format!("note {note_id} has no note type {mid}"))
+            })?;
             let (fi, bi) = Sides::load(c)?.indices(mid, ord);
-            let mut fields: Vec<&str> = flds.split(FIELD_SEP).collect();
-            fields.resize(fields.len().max(fi.max(bi) + 1), "");
-            fields[fi] = front;
-            fields[bi] = back;
-            let new_flds = fields.join(&FIELD_SEP.to_string());
-            if new_flds == flds {
-                return Ok(());
+            let mut fields: Vec<String> = note.flds.split(FIELD_SEP).map(str::to_string).collect();
+            if let Some(f) = fields.get_mut(fi) {
+                *f = front.to_string();
             }
-            let sort = fields.get(c.sort_field(mid)?).copied().unwrap_or_default();
-            storage::notes::set_fields(
-                c.conn(),
-                note_id,
-                &new_flds,
-                &strip_html(sort),
-                field_checksum(fields[0]),
-                c.clock().now_secs(),
-            )?;
-            c.touch()
+            if bi != fi
+                && let Some(b) = fields.get_mut(bi)
+            {
+                *b = clean_field("back", back)?.to_string();
+            }
+            let fields = crate::notes::clean_stored_fields(&nt, fields)?;
+            c.write_note_content(&nt, note, fields, None)?;
+            Ok(())
         })
     }
 
@@ -377,21 +280,26 @@ impl Collection {
         let deck = self.deck_row(deck_id)?;
         let dids = storage::id_array(&self.subtree_ids(&deck)?);
         let sides = Sides::load(self)?;
+        let renderer = Renderer::load(self)?;
         let total = storage::cards::count_in_decks(self.conn(), &dids)?;
         let offset = (page - 1).saturating_mul(per_page);
         let cards = storage::cards::page_in_decks(self.conn(), &dids, per_page, offset)?
             .into_iter()
             .map(|c| {
                 let (front, back) = sides.render(c.mid, c.ord, &c.flds);
-                CardSummary {
+                let row = storage::cards::get(self.conn(), c.card_id)?
+                    .ok_or_else(|| card_not_found(c.card_id))?;
+                let rendering = renderer.render_card(self, &row, true)?;
+                Ok(CardSummary {
                     card_id: c.card_id,
                     note_id: c.note_id,
                     front,
                     back,
                     modified: c.note_mtime,
-                }
+                    rendering,
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(CardPage {
             deck_id,
             deck_name: deck.name,
@@ -402,6 +310,19 @@ impl Collection {
             total_pages: (total + per_page - 1) / per_page,
         })
     }
+}
+
+/// The card of a freshly added Basic note (Basic always generates card 0).
+fn first_card(added: crate::notes::AddedNote) -> Result<AddedCard> {
+    let card_id = added
+        .card_ids
+        .first()
+        .copied()
+        .ok_or_else(|| CollectionError::corrupt("a new note got no card"))?;
+    Ok(AddedCard {
+        card_id,
+        note_id: added.note_id,
+    })
 }
 
 fn card_not_found(id: i64) -> CollectionError {
@@ -422,6 +343,7 @@ mod tests {
 
     use super::*;
     use crate::Clock;
+    use crate::ids::field_checksum;
     use crate::schema::DEFAULT_DECK_ID;
     use crate::testutil::{T0_MS, count, empty};
 
@@ -540,8 +462,13 @@ mod tests {
                 front: "front".into(),
                 back: "back".into(),
                 queue: 0,
-                due: 1
+                due: 1,
+                rendering: col.render_card(added.card_id, false).unwrap(),
             }
+        );
+        assert_eq!(
+            detail.rendering.answer, "front\n\n<hr id=answer>\n\nback",
+            "Anki's Basic answer"
         );
         assert!(matches!(col.card(1), Err(CollectionError::NotFound(_))));
 
@@ -617,6 +544,35 @@ mod tests {
         assert_eq!(
             (original.front.as_str(), original.back.as_str()),
             ("dog", "perro")
+        );
+    }
+
+    /// The one-field edit bug: editing a card of a one-field note type added a second field,
+    /// and the export of that collection was then refused.
+    #[test]
+    fn editing_a_one_field_note_never_adds_a_field() {
+        let (col, _) = empty();
+        let added = col.add_card("solo", "x", None).unwrap();
+        let mut models = col.read_json(ColJson::Models).unwrap();
+        let mid: i64 = col
+            .conn()
+            .query_row("SELECT mid FROM notes", [], |r| r.get(0))
+            .unwrap();
+        let model = models.get_mut(&mid.to_string()).unwrap();
+        model["flds"].as_array_mut().unwrap().truncate(1);
+        model["tmpls"][0]["afmt"] = "{{FrontSide}}<hr id=answer>".into();
+        col.write_json(ColJson::Models, &models).unwrap();
+        col.conn()
+            .execute("UPDATE notes SET flds = 'solo'", [])
+            .unwrap();
+        let detail = col.card(added.card_id).unwrap();
+        assert_eq!((detail.front.as_str(), detail.back.as_str()), ("solo", ""));
+        col.update_card(added.card_id, "edited", "ignored").unwrap();
+        col.update_card(added.card_id, "edited again", "").unwrap();
+        assert_eq!(note_row(&col, added.note_id).4, "edited again");
+        assert_eq!(
+            col.render_card(added.card_id, false).unwrap().answer,
+            "edited again<hr id=answer>"
         );
     }
 
@@ -741,11 +697,11 @@ mod tests {
                     // Compared in SQL: the column's integer affinity turns "007" into 7, as in Anki.
                     let same: bool = col.conn().query_row(
                         "SELECT sfld = ?2 FROM notes WHERE id = ?1",
-                        params![nid, strip_html(front)],
+                        params![nid, crate::notes::strip_html_preserving_media_filenames(front)],
                         |r| r.get(0),
                     ).unwrap();
                     prop_assert!(same);
-                    prop_assert_eq!(csum, field_checksum(front));
+                    prop_assert_eq!(csum, crate::notes::note_checksum(front));
                 }
                 let dues: Vec<i64> = col.conn().prepare("SELECT due FROM cards ORDER BY id").unwrap()
                     .query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();

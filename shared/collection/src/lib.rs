@@ -4,6 +4,8 @@
 //! - [`schema`]: the exact DDL and `col` JSON Anki writes; collection creation.
 //! - [`decks`], [`cards`], [`stats`], [`review`]: the operations the API exposes; [`review`]
 //!   wires the pure scheduler crate (`javumbo-scheduler`) to the tables.
+//! - [`notetypes`], [`notes`], [`render`]: note types, notes of any type with Anki's card
+//!   generation, and cards rendered as Anki renders them (through `javumbo-templates`).
 //! - [`storage`]: every SQL statement, one module per table, over typed rows.
 //! - [`starter`]: the "Verbal Tenses" starter deck.
 //!
@@ -22,7 +24,10 @@ pub mod decks;
 pub mod error;
 pub mod fsrs;
 pub mod ids;
+pub mod notes;
+pub mod notetypes;
 pub mod presets;
+pub mod render;
 pub mod review;
 pub mod schema;
 pub mod starter;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::cards::Sides;
 use crate::coljson::{ColJson, json_i64};
 use crate::ids::IdTable;
+use crate::render::{CardRendering, Renderer};
 use crate::schema::{DEFAULT_DCONF_ID, default_dconf};
 use crate::storage::cards::Card;
 use crate::storage::revlog::RevlogEntry;
@@ -21,7 +22,7 @@ const DEFAULT_COLLAPSE_SECS: i64 = 1200;
 const EPOCH_SECS_THRESHOLD: i64 = 1_000_000_000;
 
 /// The card to study now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NextCard {
     pub card_id: i64,
     pub note_id: i64,
@@ -32,6 +33,8 @@ pub struct NextCard {
     pub deck_id: i64,
     /// Button labels for Again, Hard, Good, Easy ("1m", "6m", "10m", "4d").
     pub intervals: [String; 4],
+    /// As Anki's reviewer shows the card.
+    pub rendering: CardRendering,
 }
 
 /// Why there is nothing to study in the current deck right now.
@@ -56,7 +59,10 @@ impl NothingToStudy {
 }
 
 /// What `next_card` found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+// One value per request, moved straight into the response: boxing the card would only add an
+// allocation (it grew with the rendered HTML).
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Study {
     Card(NextCard),
     Nothing(NothingToStudy),
@@ -164,6 +170,7 @@ impl Collection {
     fn present(&self, c: Card, timing: &Timing) -> Result<NextCard> {
         let (mid, flds) = storage::notes::mid_and_fields(self.conn(), c.note_id)?;
         let (front, back) = Sides::load(self)?.render(mid, c.ord, &flds);
+        let rendering = Renderer::load(self)?.render_card(self, &c, false)?;
         let conf = self.deck_config_for(c.home_deck_id())?;
         let collapse = self.learn_ahead_secs()?;
         let intervals = self
@@ -177,6 +184,7 @@ impl Collection {
             queue: i64::from(c.queue),
             deck_id: c.deck_id,
             intervals,
+            rendering,
         })
     }
 

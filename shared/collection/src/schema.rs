@@ -242,57 +242,47 @@ pub fn deck_json(id: i64, name: &str, mod_secs: i64) -> Value {
     })
 }
 
-const BASIC_CSS: &str = ".card {\n    font-family: arial;\n    font-size: 20px;\n    line-height: 1.5;\n    text-align: center;\n    color: black;\n    background-color: white;\n}\n";
+/// Anki 26.9.3's stock note types, in the order and form `Collection()` creates them (dumped from
+/// a new collection of the official package, ids removed): Basic, Basic (and reversed card),
+/// Basic (optional reversed card), Basic (type in the answer), Cloze, Image Occlusion.
+const STOCK_NOTETYPES: &str = include_str!("stock_notetypes.json");
 
-fn field_json(name: &str, ord: u32, id: i64) -> Value {
-    json!({
-        "name": name,
-        "ord": ord,
-        "sticky": false,
-        "rtl": false,
-        "font": "Arial",
-        "size": 20,
-        "description": "",
-        "plainText": false,
-        "collapsed": false,
-        "excludeFromSearch": false,
-        "id": id,
-        "tag": null,
-        "preventDeletion": false
-    })
+/// A deterministic 63-bit id for the `n`th template or field of note type `model_id`. Anki draws
+/// these at random; deriving them from the creation time keeps collection creation
+/// deterministic under a manual clock (and distinct within the collection).
+fn part_id(model_id: i64, n: u64) -> i64 {
+    let x = (model_id as u64)
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(n.wrapping_mul(1_442_695_040_888_963_407) | 1);
+    // splitmix64's finaliser spreads consecutive inputs over the whole range.
+    let x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    ((x ^ (x >> 31)) & (i64::MAX as u64)) as i64
 }
 
-/// Anki's stock "Basic" note type (Front/Back, one template).
-/// `ids` supplies the template and field ids Anki stores (random 63-bit values in Anki).
-pub fn basic_notetype(id: i64, ids: [i64; 3]) -> Value {
-    json!({
-        "id": id,
-        "name": "Basic",
-        "type": 0,
-        "mod": 0,
-        "usn": 0,
-        "sortf": 0,
-        "did": null,
-        "tmpls": [{
-            "name": "Card 1",
-            "ord": 0,
-            "qfmt": "{{Front}}",
-            "afmt": "{{FrontSide}}\n\n<hr id=answer>\n\n{{Back}}",
-            "bqfmt": "",
-            "bafmt": "",
-            "did": null,
-            "bfont": "",
-            "bsize": 0,
-            "id": ids[0]
-        }],
-        "flds": [field_json("Front", 0, ids[1]), field_json("Back", 1, ids[2])],
-        "css": BASIC_CSS,
-        "latexPre": "\\documentclass[12pt]{article}\n\\special{papersize=3in,5in}\n\\usepackage[utf8]{inputenc}\n\\usepackage{amssymb,amsmath}\n\\pagestyle{empty}\n\\setlength{\\parindent}{0in}\n\\begin{document}\n",
-        "latexPost": "\\end{document}",
-        "latexsvg": false,
-        "req": [[0, "any", [0]]],
-        "originalStockKind": 1
-    })
+/// The stock note types with ids `first_id`, `first_id + 1`, … (Anki numbers them so too).
+pub fn stock_notetypes(first_id: i64) -> Result<Vec<Value>> {
+    let mut all: Vec<Value> = serde_json::from_str(STOCK_NOTETYPES)?;
+    let mut n = 0;
+    for (i, m) in all.iter_mut().enumerate() {
+        let id = first_id + i as i64;
+        m["id"] = id.into();
+        for key in ["tmpls", "flds"] {
+            if let Some(parts) = m.get_mut(key).and_then(Value::as_array_mut) {
+                for part in parts {
+                    n += 1;
+                    part["id"] = part_id(first_id, n).into();
+                }
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// Anki's stock "Basic" note type (Front/Back, one template), with id `id`.
+pub fn basic_notetype(id: i64) -> Result<Value> {
+    let mut all = stock_notetypes(id)?;
+    Ok(all.swap_remove(0))
 }
 
 /// `col.conf` for a new collection. `schedVer: 2` and `sched2021: true` are load-bearing: without
@@ -321,30 +311,20 @@ pub fn default_conf(basic_model_id: i64, utc_offset_minutes: i32, rollover_hour:
     })
 }
 
-/// Create the tables and the `col` row of an empty collection (Default deck, Basic note type).
+/// Create the tables and the `col` row of an empty collection (Default deck, Anki's stock note
+/// types, Basic current).
 /// Returns the Basic note type id.
 pub fn init_empty(conn: &Connection, now_ms: i64, opts: &CreateOptions) -> Result<i64> {
     conn.execute_batch(DDL)?;
     let now_secs = now_ms.div_euclid(1000);
     let crt = creation_stamp(now_secs, opts.utc_offset_minutes, opts.rollover_hour);
     let model_id = now_ms;
-    // Anki uses random ids for templates and fields; deriving them from the creation time keeps
-    // collection creation deterministic under a manual clock.
-    let ids = [
-        model_id
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1)
-            & i64::MAX,
-        model_id
-            .wrapping_mul(3_935_559_000_370_003_845)
-            .wrapping_add(3)
-            & i64::MAX,
-        model_id
-            .wrapping_mul(2_862_933_555_777_941_757)
-            .wrapping_add(5)
-            & i64::MAX,
-    ];
-    let models = json!({ model_id.to_string(): basic_notetype(model_id, ids) });
+    let mut models = serde_json::Map::new();
+    for m in stock_notetypes(model_id)? {
+        let id = m["id"].as_i64().unwrap_or(model_id);
+        models.insert(id.to_string(), m);
+    }
+    let models = Value::Object(models);
     let decks = json!({ "1": deck_json(DEFAULT_DECK_ID, "Default", 0) });
     let dconf = json!({ "1": default_dconf() });
     let conf = default_conf(model_id, opts.utc_offset_minutes, opts.rollover_hour);

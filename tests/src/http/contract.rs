@@ -434,8 +434,15 @@ mod tests {
     #[test]
     fn a_good_answer_passes() {
         let card = json!({"cardId": 1, "noteId": 2, "deckId": 3, "front": "f", "back": "b",
-                          "queue": 0, "due": 4, "session_id": "s1"});
-        check("GET", "/api/cards/1", 200, card).unwrap();
+                          "queue": 0, "due": 4, "session_id": "s1",
+                          "questionHtml": "f [anki:play:q:0]", "answerHtml": "a", "css": "",
+                          "questionAvTags": [{"kind": "sound", "filename": "f.mp3"}],
+                          "answerAvTags": [], "noteType": "Basic", "noteTypeId": 5,
+                          "renderStatus": "ok"});
+        check("GET", "/api/cards/1", 200, card.clone()).unwrap();
+        let mut unknown_status = card;
+        unknown_status["renderStatus"] = "fine".into();
+        assert!(check("GET", "/api/cards/1", 200, unknown_status).is_err());
         check("GET", "/api/health", 200, json!({"status": "ok"})).unwrap();
         check(
             "GET",

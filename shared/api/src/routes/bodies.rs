@@ -142,7 +142,7 @@ pub struct Counts {
 }
 
 /// `GET /api/decks/{id}/cards`: one page, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeckCards {
     pub deck_id: i64,
@@ -151,7 +151,7 @@ pub struct DeckCards {
     pub pagination: Pagination,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CardSummary {
     pub card_id: i64,
@@ -160,6 +160,9 @@ pub struct CardSummary {
     pub back: String,
     /// Epoch seconds of the note's last edit.
     pub modified: i64,
+    /// As Anki's card browser renders the card (`question(browser=True)`).
+    #[serde(flatten)]
+    pub rendered: Rendered,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -200,7 +203,7 @@ impl AddedCard {
 }
 
 /// `GET /api/cards/{id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CardDetail {
     pub card_id: i64,
@@ -211,6 +214,160 @@ pub struct CardDetail {
     pub queue: i64,
     /// As stored: a position (new), epoch seconds (learning) or a day number (review).
     pub due: i64,
+    /// As Anki's reviewer renders the card.
+    #[serde(flatten)]
+    pub rendered: Rendered,
+}
+
+/// A card rendered as Anki renders it: `<style>{css}</style>{questionHtml}` is Anki's
+/// `card.question()` byte for byte (and the same for the answer). Audio tags are replaced by
+/// `[anki:play:q:N]` / `[anki:play:a:N]` as in `question()`; N indexes `questionAvTags` /
+/// `answerAvTags`. Image sources are the bare media file names of the note.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rendered {
+    pub question_html: String,
+    pub answer_html: String,
+    /// The note type's CSS (empty when the template has an error, as in Anki).
+    pub css: String,
+    pub question_av_tags: Vec<AvTag>,
+    pub answer_av_tags: Vec<AvTag>,
+    /// The note type's name.
+    pub note_type: String,
+    pub note_type_id: i64,
+    /// `ok`, `empty` (Anki's empty-card message is shown) or `error` (a template error).
+    pub render_status: &'static str,
+}
+
+impl From<javumbo_collection::render::CardRendering> for Rendered {
+    fn from(r: javumbo_collection::render::CardRendering) -> Self {
+        use javumbo_collection::render::RenderState;
+        Self {
+            question_html: r.question,
+            answer_html: r.answer,
+            css: r.css,
+            question_av_tags: r.question_av.into_iter().map(AvTag::from).collect(),
+            answer_av_tags: r.answer_av.into_iter().map(AvTag::from).collect(),
+            note_type: r.notetype_name,
+            note_type_id: r.notetype_id,
+            render_status: match r.state {
+                RenderState::Ok => "ok",
+                RenderState::Empty => "empty",
+                RenderState::Error => "error",
+            },
+        }
+    }
+}
+
+/// One audio item of a card side: a media file, or text to speak.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum AvTag {
+    Sound {
+        filename: String,
+    },
+    Tts {
+        text: String,
+        lang: String,
+        voices: Vec<String>,
+        speed: f32,
+    },
+}
+
+impl From<javumbo_collection::render::AvItem> for AvTag {
+    fn from(a: javumbo_collection::render::AvItem) -> Self {
+        use javumbo_collection::render::AvItem;
+        match a {
+            AvItem::Sound { filename } => Self::Sound { filename },
+            AvItem::Tts {
+                text,
+                lang,
+                voices,
+                speed,
+            } => Self::Tts {
+                text,
+                lang,
+                voices,
+                speed,
+            },
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// notes and note types
+// ----------------------------------------------------------------------------------------------
+
+/// `GET /api/notetypes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoteTypeList {
+    pub note_types: Vec<NoteTypeEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoteTypeEntry {
+    pub id: i64,
+    pub name: String,
+    /// `normal` (a card per template) or `cloze` (a card per cloze number).
+    pub kind: &'static str,
+    /// Field names, in order: a note's `fields` follow this order.
+    pub fields: Vec<String>,
+    /// Card type (template) names, in order.
+    pub templates: Vec<String>,
+    pub css: String,
+    /// The note type new notes get when none is named (Basic).
+    pub default: bool,
+}
+
+/// `POST /api/notes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddedNote {
+    pub message: &'static str,
+    pub note_id: i64,
+    /// The cards Anki's card generation created, by ordinal.
+    pub card_ids: Vec<i64>,
+}
+
+/// `GET /api/notes/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoteDetail {
+    pub note_id: i64,
+    pub note_type_id: i64,
+    pub note_type: String,
+    pub fields: Vec<NoteFieldBody>,
+    pub tags: Vec<String>,
+    pub cards: Vec<NoteCardBody>,
+    /// Epoch seconds of the last edit.
+    pub modified: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NoteFieldBody {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoteCardBody {
+    pub card_id: i64,
+    /// Template index (normal) or cloze number − 1 (cloze).
+    pub ord: i64,
+    pub deck_id: i64,
+}
+
+/// `PUT /api/notes/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdatedNote {
+    pub success: bool,
+    pub message: &'static str,
+    /// Cards the new content created (a new cloze number, a filled optional field).
+    pub cards_added: Vec<i64>,
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -218,14 +375,16 @@ pub struct CardDetail {
 // ----------------------------------------------------------------------------------------------
 
 /// `GET /api/review`: the card to study, or why there is none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+// Built once per request and serialised at once: boxing the card would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum NextCard {
     Card(ReviewCard),
     Nothing(Message),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReviewCard {
     pub card_id: i64,
@@ -236,6 +395,9 @@ pub struct ReviewCard {
     pub deck_id: i64,
     /// Button labels for Again, Hard, Good, Easy.
     pub intervals: [String; 4],
+    /// As Anki's reviewer renders the card.
+    #[serde(flatten)]
+    pub rendered: Rendered,
 }
 
 /// `POST /api/review`.
@@ -284,6 +446,40 @@ mod tests {
 
     fn v(body: impl Serialize) -> Value {
         serde_json::to_value(body).expect("serialisable")
+    }
+
+    fn rendered() -> Rendered {
+        Rendered {
+            question_html: "q [anki:play:q:0]".into(),
+            answer_html: "a".into(),
+            css: ".card{}".into(),
+            question_av_tags: vec![AvTag::Sound {
+                filename: "x.mp3".into(),
+            }],
+            answer_av_tags: vec![AvTag::Tts {
+                text: "hi".into(),
+                lang: "en_US".into(),
+                voices: vec![],
+                speed: 1.0,
+            }],
+            note_type: "Basic".into(),
+            note_type_id: 9,
+            render_status: "ok",
+        }
+    }
+
+    /// `rendered()` on the wire, merged into `base`.
+    fn with_rendered(mut base: Value) -> Value {
+        let extra = json!({
+            "questionHtml": "q [anki:play:q:0]", "answerHtml": "a", "css": ".card{}",
+            "questionAvTags": [{"kind": "sound", "filename": "x.mp3"}],
+            "answerAvTags": [{"kind": "tts", "text": "hi", "lang": "en_US", "voices": [], "speed": 1.0}],
+            "noteType": "Basic", "noteTypeId": 9, "renderStatus": "ok",
+        });
+        for (k, v) in extra.as_object().expect("object") {
+            base[k] = v.clone();
+        }
+        base
     }
 
     fn sid<T>(body: T) -> WithSessionId<T> {
@@ -386,6 +582,7 @@ mod tests {
                 front: "f".into(),
                 back: "b".into(),
                 modified: 12,
+                rendered: rendered(),
             }],
             pagination: Pagination {
                 total: 1,
@@ -399,7 +596,7 @@ mod tests {
             json!({
                 "deckId": 3,
                 "deckName": "D",
-                "cards": [{"cardId": 10, "noteId": 11, "front": "f", "back": "b", "modified": 12}],
+                "cards": [with_rendered(json!({"cardId": 10, "noteId": 11, "front": "f", "back": "b", "modified": 12}))],
                 "pagination": {"total": 1, "page": 1, "perPage": 10, "totalPages": 1},
                 "session_id": "s1",
             })
@@ -424,12 +621,13 @@ mod tests {
                 front: "f".into(),
                 back: "b".into(),
                 queue: 0,
-                due: 8
+                due: 8,
+                rendered: rendered(),
             })),
-            json!({
+            with_rendered(json!({
                 "cardId": 5, "noteId": 6, "deckId": 7, "front": "f", "back": "b", "queue": 0,
                 "due": 8, "session_id": "s1",
-            })
+            }))
         );
         let intervals = ["1m", "6m", "10m", "4d"].map(String::from);
         assert_eq!(
@@ -440,12 +638,13 @@ mod tests {
                 back: "b".into(),
                 queue: 0,
                 deck_id: 7,
-                intervals
+                intervals,
+                rendered: rendered(),
             })),
-            json!({
+            with_rendered(json!({
                 "cardId": 5, "noteId": 6, "front": "f", "back": "b", "queue": 0, "deckId": 7,
                 "intervals": ["1m", "6m", "10m", "4d"],
-            })
+            }))
         );
         assert_eq!(
             v(NextCard::Nothing(Message::new("later"))),

@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
             "/api/cards/{id}",
             get(get_card).put(update_card).delete(delete_card),
         )
+        .merge(super::notes::routes())
         .route("/api/session/status", get(session_status))
         .route("/api/session/flush", post(flush_session))
 }
@@ -204,6 +205,7 @@ async fn deck_cards(
             front: c.front,
             back: c.back,
             modified: c.modified,
+            rendered: c.rendering.into(),
         })
         .collect();
     Ok(session_json_with_id(
@@ -257,6 +259,7 @@ async fn get_card(
             back: c.back,
             queue: c.queue,
             due: c.due,
+            rendered: c.rendering.into(),
         },
     ))
 }

@@ -44,6 +44,7 @@ async fn next_card(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply
             queue: c.queue,
             deck_id: c.deck_id,
             intervals: c.intervals,
+            rendered: c.rendering.into(),
         }),
         Study::Nothing(why) => NextCard::Nothing(Message::new(why.message())),
     };

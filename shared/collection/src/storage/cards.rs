@@ -245,6 +245,27 @@ pub fn first_in_queue(conn: &Connection, decks: &str, queue: CardQueue) -> Resul
     )
 }
 
+/// Every card of note `nid`, by ordinal.
+pub fn of_note(conn: &Connection, nid: i64) -> Result<Vec<Card>> {
+    let mut stmt = conn.prepare_cached(concat!(
+        "SELECT ",
+        card_columns!(),
+        " FROM cards WHERE nid = ?1 ORDER BY ord, id"
+    ))?;
+    let rows = stmt
+        .query_map([nid], card_from_row)
+        .map_err(read_error("cards"))?;
+    rows.collect::<rusqlite::Result<_>>()
+        .map_err(read_error("cards"))
+}
+
+/// Delete every card of note `nid`; how many went.
+pub fn delete_of_note(conn: &Connection, nid: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM cards WHERE nid = ?1")?
+        .execute([nid])?)
+}
+
 /// A card joined with its note: what showing or editing one card needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardWithNote {

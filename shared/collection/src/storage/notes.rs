@@ -101,3 +101,50 @@ pub fn all_guids(conn: &Connection) -> Result<Vec<String>> {
     let rows = stmt.query_map([], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+fn note_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Note> {
+    Ok(Note {
+        id: r.get(0)?,
+        guid: r.get(1)?,
+        mid: r.get(2)?,
+        mtime: r.get(3)?,
+        usn: r.get(4)?,
+        tags: r.get(5)?,
+        flds: r.get(6)?,
+        // Numeric sort fields come back as numbers (integer affinity): read them as text.
+        sfld: r.get(7)?,
+        csum: r.get(8)?,
+        flags: r.get(9)?,
+        data: r.get(10)?,
+    })
+}
+
+/// The whole row of note `id`.
+pub fn get(conn: &Connection, id: i64) -> Result<Option<Note>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, guid, mid, mod, usn, tags, flds, CAST(sfld AS TEXT), csum, flags, data
+             FROM notes WHERE id = ?1",
+        )?
+        .query_row([id], note_from_row)
+        .optional()?)
+}
+
+/// Replace what an edit changes: fields, sort field, checksum, tags and the change stamp.
+pub fn update_content(conn: &Connection, n: &Note) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE notes SET flds = ?2, sfld = ?3, csum = ?4, tags = ?5, mod = ?6, usn = ?7
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        n.id, n.flds, n.sfld, n.csum, n.tags, n.mtime, n.usn
+    ])?;
+    Ok(())
+}
+
+/// Delete note `id` (its cards must be gone already).
+pub fn delete(conn: &Connection, id: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM notes WHERE id = ?1")?
+        .execute([id])?)
+}

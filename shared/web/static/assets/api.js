@@ -124,6 +124,11 @@ export const api = {
   card: (id) => request('GET', `/api/cards/${id}`),
   updateCard: (id, front, back) => request('PUT', `/api/cards/${id}`, { json: { front, back } }),
   deleteCard: (id) => request('DELETE', `/api/cards/${id}`),
+  noteTypes: () => request('GET', '/api/notetypes'),
+  addNote: (noteTypeId, fields, tags, deckId) =>
+    request('POST', '/api/notes', { json: { noteTypeId, fields, tags, deckId } }),
+  note: (id) => request('GET', `/api/notes/${id}`),
+  updateNote: (id, fields, tags) => request('PUT', `/api/notes/${id}`, { json: { fields, tags } }),
   nextCard: () => request('GET', '/api/review'),
   answer: (cardId, ease, timeTaken, noteId) =>
     request('POST', '/api/review', { json: { cardId, ease, timeTaken, noteId } }),

@@ -46,33 +46,84 @@ const DROP = new Set(['SCRIPT', 'STYLE', 'TEMPLATE', 'IFRAME', 'OBJECT', 'EMBED'
 
 const ATTRIBUTES = /<([a-zA-Z][\w-]*)(?:\s(?:[^>"']|"[^"]*"|'[^']*')*?)?(\/?)>/g;
 
-/** Card field HTML → a safe DocumentFragment. DOMParser documents are inert (no scripts, no loads). */
-export function sanitizeCardHtml(html) {
+// In rendered cards (`rendered: true`) two attributes survive: `class` (the note type's CSS and
+// Anki's cloze markup use it; card CSS is scoped to the card) and an image's file name, which
+// goes through mediaUrl(). Everything else is dropped as for plain fields.
+const CLASS_ATTR = /\sclass\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))/i;
+const SRC_ATTR = /\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))/i;
+
+function keepSafeAttributes(tag, attrs, close) {
+  const keep = [];
+  const cls = attrs.match(CLASS_ATTR);
+  if (cls) keep.push(`class="${(cls[1] ?? cls[2] ?? cls[3]).replace(/[^\w\s-]/g, '')}"`);
+  if (tag.toLowerCase() === 'img') {
+    const src = attrs.match(SRC_ATTR);
+    if (src) keep.push(`data-media="${(src[1] ?? src[2] ?? src[3]).replace(/"/g, '&quot;')}"`);
+  }
+  return `<${tag}${keep.length ? ` ${keep.join(' ')}` : ''}${close}>`;
+}
+
+/**
+ * Card HTML → a safe DocumentFragment. DOMParser documents are inert (no scripts, no loads).
+ * `rendered`: the HTML of a card as the API renders it (see keepSafeAttributes above), with
+ * `mediaUrl(name)` giving image URLs.
+ */
+export function sanitizeCardHtml(html, { rendered = false, mediaUrl = () => null } = {}) {
   // Attributes are dropped anyway; removing them before parsing also spares the console a CSP
   // report for every inline style or handler in an imported deck (the page's CSP forbids them,
   // and Chrome checks it even in an inert document).
-  const bare = String(html ?? '').replace(ATTRIBUTES, '<$1$2>');
+  const bare = String(html ?? '').replace(ATTRIBUTES, (m, tag, close) => (rendered
+    ? keepSafeAttributes(tag, m.slice(tag.length + 1, m.length - 1 - close.length), close)
+    : `<${tag}${close}>`));
   const doc = new DOMParser().parseFromString(`<body>${bare}</body>`, 'text/html');
   const out = document.createDocumentFragment();
-  copy(doc.body, out);
+  copy(doc.body, out, rendered ? mediaUrl : null);
   return out;
 }
 
-function copy(from, to) {
+function copy(from, to, mediaUrl) {
   for (const node of from.childNodes) {
     if (node.nodeType === Node.TEXT_NODE) {
       to.append(document.createTextNode(node.textContent));
     } else if (node.nodeType === Node.ELEMENT_NODE) {
       const tag = node.tagName.toUpperCase();
       if (DROP.has(tag)) continue;
-      if (ALLOWED.has(tag)) {
+      if (tag === 'IMG' && mediaUrl) {
+        const name = node.getAttribute('data-media') || '';
+        const url = name ? mediaUrl(name) : null;
+        to.append(url
+          ? h('img', { src: url, alt: name, class: node.getAttribute('class') || null })
+          : h('span', { class: 'media-missing' }, name ? `[${name}]` : ''));
+      } else if (ALLOWED.has(tag)) {
         const el = document.createElement(tag.toLowerCase());
-        copy(node, el);
+        const cls = mediaUrl && node.getAttribute('class');
+        if (cls) el.setAttribute('class', cls);
+        copy(node, el, mediaUrl);
         to.append(el);
       } else {
-        copy(node, to);
+        copy(node, to, mediaUrl);
       }
     }
+  }
+}
+
+/**
+ * Apply a card's note-type CSS to `.anki-card` elements only: `@scope` keeps its selectors
+ * (`.card`, `.cloze`, …) inside the card, so the CSS cannot restyle the app. A constructed
+ * stylesheet is script-made, so the page's strict `style-src` still holds. One sheet per CSS text.
+ */
+const cardSheets = new Map();
+export function applyCardCss(css) {
+  if (!css || typeof CSSStyleSheet === 'undefined' || !document.adoptedStyleSheets) return;
+  if (cardSheets.has(css)) return;
+  try {
+    const sheet = new CSSStyleSheet();
+    // `@import` cannot be in a constructed sheet; a note type's CSS has no business with it.
+    sheet.replaceSync(`@scope (.anki-card) { ${css.replace(/@import[^;]*;/gi, '')} }`);
+    cardSheets.set(css, sheet);
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+  } catch {
+    // Unparsable CSS: the card shows unstyled.
   }
 }
 

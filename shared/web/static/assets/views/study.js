@@ -3,6 +3,7 @@
 // in an aria-live region so screen-reader users hear the answer and the result of each rating.
 
 import { cardText, h, mount, sanitizeCardHtml } from '../dom.js';
+import { answerPart, isRendered, renderedCard, renderedText } from '../card.js';
 import { t } from '../i18n.js';
 import { rememberCurrentDeck } from './decks.js';
 
@@ -66,11 +67,17 @@ export async function render(main, ctx) {
     }
   }
 
-  function face(html, cls, label) {
+  // A rendered card (Anki's HTML) shows the whole answer side in place of the question, as
+  // Anki does (its answer repeats the question through {{FrontSide}}); plain fields (older
+  // servers) show the back under the front.
+  function face(html, cls, label, side) {
     const body = h('div', { class: 'card-content', lang: 'en' });
-    body.append(sanitizeCardHtml(html));
+    if (side) body.append(renderedCard(card, side));
+    else body.append(sanitizeCardHtml(html));
     return h('section', { class: `card-face ${cls}`, 'aria-label': label }, body);
   }
+  const questionText = () => (isRendered(card) ? renderedText(card.questionHtml) : cardText(card.front));
+  const answerText = () => (isRendered(card) ? renderedText(answerPart(card.answerHtml)) : cardText(card.back));
 
   function showQuestion() {
     state = 'question';
@@ -81,9 +88,9 @@ export async function render(main, ctx) {
     mount(stage,
       h('div', { class: 'flashcard panel', 'data-card-id': card.cardId },
         deck ? h('p', { class: 'deck-label muted' }, deck) : null,
-        face(card.front, 'front', t('study.question'))),
+        face(card.front, 'front', t('study.question'), isRendered(card) ? 'question' : null)),
       h('div', { class: 'answer-bar' }, showBtn));
-    live.textContent = t('study.announceQuestion', { text: cardText(card.front) });
+    live.textContent = t('study.announceQuestion', { text: questionText() });
     showBtn.focus();
   }
 
@@ -91,7 +98,12 @@ export async function render(main, ctx) {
     if (state !== 'question') return;
     state = 'answer';
     const flash = stage.querySelector('.flashcard');
-    flash.append(h('hr', { class: 'divider' }), face(card.back, 'back', t('study.answer')));
+    if (isRendered(card)) {
+      flash.querySelector('.card-face.front')?.remove();
+      flash.append(face(null, 'back', t('study.answer'), 'answer'));
+    } else {
+      flash.append(h('hr', { class: 'divider' }), face(card.back, 'back', t('study.answer')));
+    }
     const intervals = Array.isArray(card.intervals) ? card.intervals : [];
     const buttons = EASES.map((e, i) => h('button', {
       type: 'button', class: `btn btn-ease btn-${e.cls}`, 'data-ease': e.ease,
@@ -103,7 +115,7 @@ export async function render(main, ctx) {
     h('kbd', {}, String(e.ease))));
     mount(stage.querySelector('.answer-bar'),
       h('div', { class: 'ease-buttons', role: 'group', 'aria-label': t('study.rateLabel') }, buttons));
-    live.textContent = t('study.announceAnswer', { text: cardText(card.back) });
+    live.textContent = t('study.announceAnswer', { text: answerText() });
     buttons[2].focus();
   }
 
