@@ -19,6 +19,7 @@ mod coljson;
 pub mod decks;
 pub mod error;
 pub mod ids;
+pub mod limits;
 pub mod review;
 pub mod schema;
 pub mod starter;
