@@ -4,6 +4,7 @@
 Usage: python make_packages.py OUT_DIR
 
 Writes into OUT_DIR:
+  official-modern.apkg  the same collection in Anki's default modern format (collection.anki21b)
   official.apkg  an official Anki collection exported with Anki's own legacy exporter
                  (ExportAnkiPackageOptions(legacy=True, with_scheduling=True)):
                  decks "Languages", "Languages::Spanish", "Science"; note types "Basic" and
@@ -105,6 +106,14 @@ def make_official(out_path: str) -> None:
             ),
             limit=None,
         )
+        # The same collection in Anki's default (modern) format: meta + zstd collection.anki21b.
+        col.export_anki_package(
+            out_path=out_path.replace(".apkg", "-modern.apkg"),
+            options=ExportAnkiPackageOptions(
+                legacy=False, with_scheduling=True, with_deck_configs=True, with_media=True
+            ),
+            limit=None,
+        )
     finally:
         col.close()
 
@@ -140,7 +149,8 @@ def main() -> int:
     gen = os.path.join(out, "genanki.apkg")
     make_official(official)
     make_genanki(gen)
-    print(json.dumps({"official": official, "genanki": gen}))
+    modern = official.replace(".apkg", "-modern.apkg")
+    print(json.dumps({"official": official, "official_modern": modern, "genanki": gen}))
     return 0
 
 

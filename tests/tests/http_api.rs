@@ -634,6 +634,53 @@ async fn export_and_import() {
         "{v}"
     );
 
+    // The modern format, and a .colpkg restore that needs its confirmation.
+    let resp = api
+        .client
+        .get("/api/export?format=anki21b")
+        .bearer_auth(&a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let modern = resp.bytes().to_vec();
+    assert_eq!(&modern[..2], b"PK");
+    let resp = api
+        .client
+        .get("/api/export?format=pdf")
+        .bearer_auth(&a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = api
+        .client
+        .post("/api/import?kind=colpkg")
+        .bearer_auth(&b)
+        .header("content-type", "application/octet-stream")
+        .body(modern.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        resp.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("confirmReplace")
+    );
+    let resp = api
+        .client
+        .post("/api/import?kind=colpkg&confirmReplace=true")
+        .bearer_auth(&b)
+        .header("content-type", "application/octet-stream")
+        .body(modern)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.json()["notes"].as_u64().unwrap() > 0);
+
     let resp = api
         .client
         .post("/api/import")

@@ -8,28 +8,102 @@ use rusqlite::types::Value;
 use zip::CompressionMethod;
 use zip::write::{SimpleFileOptions, ZipWriter};
 
+use javumbo_modern::package::{self as modern, PackageVersion};
+
 use crate::ApkgError;
 
 /// Name Anki reads the collection from in a package without a `meta` member.
 pub(crate) const LEGACY_COLLECTION: &str = "collection.anki2";
+
+/// Which package format an export writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExportFormat {
+    /// `collection.anki2` (schema 11) and a JSON media map: every Anki since 2.1 imports it.
+    #[default]
+    Legacy,
+    /// `meta` + `collection.anki21b` (zstd, schema 18), a protobuf media list and zstd media
+    /// files: what Anki 2.1.50+ writes by default.
+    Modern,
+}
 
 /// Export `col` as an `.apkg` Anki desktop imports: zip { `collection.anki2`, `media` = `{}` }.
 ///
 /// The copy is a standalone file in `journal_mode=DELETE`, so it carries every committed change
 /// (and, when called inside the session layer's open transaction, the uncommitted ones too).
 pub fn export_apkg(col: &Collection) -> Result<Vec<u8>, ApkgError> {
+    export_package(col, ExportFormat::Legacy, &[])
+}
+
+/// Export `col` in `format` with `media` (name, bytes) in the package.
+pub fn export_package(
+    col: &Collection,
+    format: ExportFormat,
+    media: &[(String, Vec<u8>)],
+) -> Result<Vec<u8>, ApkgError> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join(LEGACY_COLLECTION);
     snapshot(col.conn(), &path)?;
-    let db = std::fs::read(&path)?;
-
-    let mut zip = ZipWriter::new(Cursor::new(Vec::with_capacity(db.len() / 2 + 1024)));
-    let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
     let zip_err = |e: zip::result::ZipError| ApkgError::Collection(std::io::Error::other(e).into());
-    zip.start_file(LEGACY_COLLECTION, opts).map_err(zip_err)?;
-    zip.write_all(&db)?;
-    zip.start_file("media", opts).map_err(zip_err)?;
-    zip.write_all(b"{}")?;
+    let modern_err = |e: javumbo_modern::ModernError| {
+        ApkgError::Collection(std::io::Error::other(e.to_string()).into())
+    };
+    let size = std::fs::metadata(&path)?.len() as usize;
+    let mut zip = ZipWriter::new(Cursor::new(Vec::with_capacity(size / 2 + 1024)));
+    let deflated = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    // zstd output does not deflate; Anki stores these members.
+    let stored = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Stored)
+        .large_file(true);
+    match format {
+        ExportFormat::Legacy => {
+            zip.start_file(LEGACY_COLLECTION, deflated)
+                .map_err(zip_err)?;
+            zip.write_all(&std::fs::read(&path)?)?;
+            let map: serde_json::Map<String, serde_json::Value> = media
+                .iter()
+                .enumerate()
+                .map(|(i, (name, _))| (i.to_string(), serde_json::Value::from(name.as_str())))
+                .collect();
+            zip.start_file("media", deflated).map_err(zip_err)?;
+            zip.write_all(serde_json::Value::Object(map).to_string().as_bytes())?;
+            for (i, (_, data)) in media.iter().enumerate() {
+                zip.start_file(i.to_string(), deflated).map_err(zip_err)?;
+                zip.write_all(data)?;
+            }
+        }
+        ExportFormat::Modern => {
+            {
+                let conn = Connection::open(&path)?;
+                let now_secs = col.clock().now_ms().div_euclid(1000);
+                javumbo_modern::upgrade_to_schema18(
+                    &conn,
+                    &javumbo_modern::UpgradeOptions::at(now_secs),
+                    &javumbo_modern::Limits::default(),
+                )
+                .map_err(modern_err)?;
+            }
+            zip.start_file("meta", stored).map_err(zip_err)?;
+            zip.write_all(&modern::encode_meta(PackageVersion::Latest))?;
+            zip.start_file(PackageVersion::Latest.collection_entry(), stored)
+                .map_err(zip_err)?;
+            modern::encode_collection(&mut std::fs::File::open(&path)?, &mut zip)
+                .map_err(modern_err)?;
+            let mut entries = Vec::with_capacity(media.len());
+            for (i, (name, data)) in media.iter().enumerate() {
+                zip.start_file(i.to_string(), stored).map_err(zip_err)?;
+                let (size, sha1) = modern::encode_media_file(&mut data.as_slice(), &mut zip)
+                    .map_err(modern_err)?;
+                entries.push(modern::MediaEntry {
+                    name: name.clone(),
+                    size: u32::try_from(size).unwrap_or(u32::MAX),
+                    sha1,
+                    legacy_zip_filename: None,
+                });
+            }
+            zip.start_file("media", stored).map_err(zip_err)?;
+            zip.write_all(&modern::encode_media_entries(&entries).map_err(modern_err)?)?;
+        }
+    }
     Ok(zip.finish().map_err(zip_err)?.into_inner())
 }
 

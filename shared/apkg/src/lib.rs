@@ -11,22 +11,26 @@
 
 mod error;
 mod export;
+pub mod media;
 mod merge;
 mod package;
+mod replace;
 mod source;
 
 use javumbo_collection::Collection;
 use serde::Serialize;
 
 pub use error::ApkgError;
-pub use export::export_apkg;
+pub use export::{ExportFormat, export_apkg, export_package};
+pub use javumbo_modern::package::PackageVersion;
+pub use media::PackageMedia;
 
 /// Bounds applied to an uploaded package before and while it is unpacked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportLimits {
     /// Size of the uploaded zip itself.
     pub max_package_bytes: u64,
-    /// Members in the zip (media-heavy packages are refused: we do not import media).
+    /// Members in the zip (the collection, `meta`, the media list and one per media file).
     pub max_entries: usize,
     /// Decompressed bytes read from all members together.
     pub max_uncompressed_bytes: u64,
@@ -38,44 +42,116 @@ impl Default for ImportLimits {
     fn default() -> Self {
         Self {
             max_package_bytes: 10 * 1024 * 1024,
-            max_entries: 64,
+            max_entries: 100_000,
             max_uncompressed_bytes: 200 * 1024 * 1024,
             max_collection_bytes: 128 * 1024 * 1024,
         }
     }
 }
 
-/// What an import added to the collection.
+/// What an import really did to the collection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ImportSummary {
     /// Names (in the target collection) of the decks that received cards or were created.
     pub decks: Vec<String>,
-    /// Notes added; notes whose guid the collection already had are skipped, as in Anki.
+    /// Decks the import created (parents included).
+    pub decks_added: usize,
+    /// Notes added.
     pub notes: usize,
+    /// Notes the collection had (same guid and note type) that the package held newer: their
+    /// fields and tags were replaced, as Anki's "update notes if newer" does.
+    pub notes_updated: usize,
+    /// Notes the collection already had as new as the package's, or under another note type.
+    pub notes_skipped: usize,
+    /// Cards added.
     pub cards: usize,
+    /// Cards not added: their note was skipped, or it already had that card.
+    pub cards_skipped: usize,
+    /// Review log entries added.
     pub revlog: usize,
+    /// Review log entries the collection already had.
+    pub revlog_skipped: usize,
+    /// Media files added to the user's media (new names or new content).
+    pub media: usize,
+    /// Media files the user already had with the same content.
+    pub media_skipped: usize,
+}
+
+/// An uploaded package, unpacked and read under the limits, before it touches any collection:
+/// the parsing (zip, zstd, the schema-18 → 11 conversion, every row) happens here, outside the
+/// user's collection lock.
+pub struct Package {
+    version: PackageVersion,
+    data: source::SourceData,
+    media: Vec<PackageMedia>,
+    /// The schema-11 collection file (kept for a whole-collection replace).
+    collection: tempfile::NamedTempFile,
+}
+
+impl Package {
+    pub fn open(bytes: &[u8], limits: &ImportLimits) -> Result<Self, ApkgError> {
+        let extracted = package::extract(bytes, limits)?;
+        let data = source::read_package_collection(extracted.collection.path())?;
+        Ok(Self {
+            version: extracted.version,
+            data,
+            media: extracted.media,
+            collection: extracted.collection,
+        })
+    }
+
+    /// Legacy (schema 11) or modern (`collection.anki21b`, schema 18).
+    pub fn version(&self) -> PackageVersion {
+        self.version
+    }
+
+    /// The media files the package brings (names normalised by Anki's rules).
+    pub fn media(&self) -> &[PackageMedia] {
+        &self.media
+    }
+
+    /// Give up the media (to store them) keeping the rest.
+    pub fn take_media(&mut self) -> Vec<PackageMedia> {
+        std::mem::take(&mut self.media)
+    }
+
+    /// Merge into `col` as Anki's package import does, all-or-nothing.
+    pub fn import_into(&self, col: &Collection) -> Result<ImportSummary, ApkgError> {
+        let summary = col.atomic(|c| merge::merge(c, &self.data))?;
+        tracing::info!(
+            notes = summary.notes,
+            notes_updated = summary.notes_updated,
+            notes_skipped = summary.notes_skipped,
+            cards = summary.cards,
+            revlog = summary.revlog,
+            "imported package"
+        );
+        Ok(summary)
+    }
+
+    /// Replace everything in `col` with the package's collection (a `.colpkg` restore),
+    /// all-or-nothing; the package was held to the same limits as any import.
+    pub fn replace_collection(&self, col: &Collection) -> Result<ImportSummary, ApkgError> {
+        let summary = col.atomic(|c| replace::replace(c, self.collection.path()))?;
+        tracing::info!(
+            notes = summary.notes,
+            cards = summary.cards,
+            "replaced collection"
+        );
+        Ok(summary)
+    }
 }
 
 /// Import an Anki-made `.apkg` into `col`, all-or-nothing: on any error the collection is left
-/// exactly as it was.
+/// exactly as it was. Media in the package are read (and bounded) but not stored: callers
+/// that keep media use [`Package`].
 pub fn import_apkg(
     col: &Collection,
     bytes: &[u8],
     limits: &ImportLimits,
 ) -> Result<ImportSummary, ApkgError> {
-    let extracted = package::extract_collection(bytes, limits)?;
-    let data = source::read_package_collection(extracted.path())?;
-    // The temp file is no longer needed once everything is in memory; drop it before writing.
-    drop(extracted);
-    let summary = col.atomic(|c| merge::merge(c, &data))?;
-    tracing::info!(
-        notes = summary.notes,
-        cards = summary.cards,
-        revlog = summary.revlog,
-        skipped_notes = data.notes.len().saturating_sub(summary.notes),
-        "imported .apkg"
-    );
-    Ok(summary)
+    Package::open(bytes, limits)?.import_into(col)
 }
 
 #[cfg(test)]
@@ -335,6 +411,139 @@ mod tests {
         let after = dump(&target);
         // Only col.mod may move.
         assert_eq!(before[1..], after[1..]);
+    }
+
+    fn fields_of(col: &Collection, guid: &str) -> String {
+        col.conn()
+            .query_row("SELECT flds FROM notes WHERE guid = ?1", [guid], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn reimport_updates_exactly_the_newer_notes() {
+        let src = source();
+        let target = empty_collection(T0);
+        import_apkg(
+            &target,
+            &export_apkg(&src).unwrap(),
+            &ImportLimits::default(),
+        )
+        .unwrap();
+        // The shared deck's author fixes alpha (newer) and beta (but older than our copy).
+        src.conn()
+            .execute_batch(
+                "UPDATE notes SET flds = 'alpha v2\x1fback', mod = mod + 100, tags = ' fixed ' \
+                 WHERE id = 100;
+                 UPDATE notes SET flds = 'beta v2\x1fback', mod = mod - 100 WHERE id = 101;",
+            )
+            .unwrap();
+        let s = import_apkg(
+            &target,
+            &export_apkg(&src).unwrap(),
+            &ImportLimits::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                s.notes,
+                s.notes_updated,
+                s.notes_skipped,
+                s.cards,
+                s.cards_skipped
+            ),
+            (0, 1, 2, 0, 3)
+        );
+        assert_eq!(fields_of(&target, "guidA"), "alpha v2\x1fback");
+        assert_eq!(fields_of(&target, "guidB"), "beta\x1fback of beta");
+        let tags: String = target
+            .conn()
+            .query_row("SELECT tags FROM notes WHERE guid = 'guidA'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(tags, " fixed ");
+        assert!(col_json(&target, "tags").get("fixed").is_some());
+        // The same package again: nothing is newer any more (updated notes are stamped now).
+        let again = import_apkg(
+            &target,
+            &export_apkg(&src).unwrap(),
+            &ImportLimits::default(),
+        )
+        .unwrap();
+        assert_eq!((again.notes_updated, again.notes_skipped), (0, 3));
+    }
+
+    #[test]
+    fn filtered_deck_is_kept_with_its_cards() {
+        let src = source();
+        let mut decks = col_json(&src, "decks");
+        let filtered = 1_704_110_400_300i64;
+        let mut fd = javumbo_collection::schema::deck_json(filtered, "Cram", 0);
+        fd["dyn"] = 1.into();
+        fd["terms"] = serde_json::json!([["deck:Lang", 100, 0]]);
+        fd["resched"] = true.into();
+        decks[filtered.to_string()] = fd;
+        src.conn()
+            .execute("UPDATE col SET decks = ?1", [decks.to_string()])
+            .unwrap();
+        src.conn()
+            .execute(
+                "UPDATE cards SET odid = did, did = ?1, odue = due, due = -100000 WHERE id = 1000",
+                [filtered],
+            )
+            .unwrap();
+        let target = empty_collection(T0);
+        import_apkg(
+            &target,
+            &export_apkg(&src).unwrap(),
+            &ImportLimits::default(),
+        )
+        .unwrap();
+        let (did, odid, due, odue): (i64, i64, i64, i64) = target
+            .conn()
+            .query_row(
+                "SELECT did, odid, due, odue FROM cards WHERE id = 1000",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        let decks = col_json(&target, "decks");
+        assert_eq!(decks[did.to_string()]["name"], "Cram");
+        assert_eq!(decks[did.to_string()]["dyn"], 1);
+        assert_eq!(decks[did.to_string()]["terms"][0][0], "deck:Lang");
+        assert_eq!(decks[odid.to_string()]["name"], "Lang");
+        assert_eq!((due, odue), (-100_000, 5));
+    }
+
+    #[test]
+    fn hostile_scheduling_values_are_normalised() {
+        let src = source();
+        src.conn()
+            .execute_batch(
+                "UPDATE cards SET ivl = -1, factor = 9223372036854775807, reps = -5, \
+                 lapses = -9223372036854775808 WHERE id = 1000;
+                 UPDATE cards SET due = 9223372036854775807 WHERE id = 1001;",
+            )
+            .unwrap();
+        let target = empty_collection(T0);
+        import_apkg(
+            &target,
+            &export_apkg(&src).unwrap(),
+            &ImportLimits::default(),
+        )
+        .unwrap();
+        let (ivl, factor, reps, lapses): (i64, i64, i64, i64) = target
+            .conn()
+            .query_row(
+                "SELECT ivl, factor, reps, lapses FROM cards WHERE id = 1000",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!((ivl, factor, reps, lapses), (0, 65_535, 0, 0));
+        assert_eq!(card(&target, 1001).3, i64::from(i32::MAX));
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub(crate) struct SrcDeck {
     /// The deck's own limits (`reviewLimit`, `newLimit`). "Today only" limits are dropped: they
     /// count days of the package's calendar, not ours.
     pub limits: Map<String, Value>,
+    /// The deck as the package stores it (a kept filtered deck is copied from it).
+    pub json: Value,
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +79,7 @@ pub(crate) fn read_package_collection(path: &Path) -> Result<SourceData, ApkgErr
     read_all(&conn)
 }
 
-fn open_untrusted(path: &Path) -> Result<Connection, ApkgError> {
+pub(crate) fn open_untrusted(path: &Path) -> Result<Connection, ApkgError> {
     let mut magic = [0u8; 16];
     let header_ok = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
@@ -100,6 +102,13 @@ fn open_untrusted(path: &Path) -> Result<Connection, ApkgError> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(bad_db)?;
+    harden(&conn)?;
+    Ok(conn)
+}
+
+/// Open an uploaded database as data only: no triggers, views, untrusted schema functions,
+/// memory maps; pages checked as they are read.
+pub(crate) fn harden(conn: &Connection) -> Result<(), ApkgError> {
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
         .map_err(bad_db)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)
@@ -112,7 +121,7 @@ fn open_untrusted(path: &Path) -> Result<Connection, ApkgError> {
         "PRAGMA trusted_schema = OFF; PRAGMA cell_size_check = ON; PRAGMA mmap_size = 0;",
     )
     .map_err(bad_db)?;
-    Ok(conn)
+    Ok(())
 }
 
 /// Percent-encode a path for a `file:` URI (byte-wise, so any OS path survives).
@@ -263,6 +272,7 @@ fn read_all(conn: &Connection) -> Result<SourceData, ApkgError> {
     )?;
     let cards = cards.into_iter().collect::<Result<Vec<_>, _>>()?;
     let revlog = revlog.into_iter().collect::<Result<Vec<_>, _>>()?;
+    check_contents(&notes, &cards, &revlog)?;
     // A collection still on Anki's v1 scheduler keeps learning cards and revlog eases in a
     // different encoding; Anki converts them on import. We do not, so refuse rather than
     // silently mis-schedule. (All-new packages, e.g. genanki's, are the same in both.)
@@ -353,6 +363,69 @@ fn package_revlog_entry(r: &Row<'_>) -> rusqlite::Result<Result<RevlogEntry, Apk
         time_ms: r.get(7)?,
         kind,
     }))
+}
+
+/// The package's own contents within the limits every route keeps
+/// (`javumbo_collection::limits`), and its ids unique: before any of it is merged, so a hostile
+/// package costs one linear pass and changes nothing.
+fn check_contents(
+    notes: &[SrcNote],
+    cards: &[Card],
+    revlog: &[RevlogEntry],
+) -> Result<(), ApkgError> {
+    use javumbo_collection::limits::{
+        MAX_CARDS, MAX_FIELD_BYTES, MAX_NOTE_BYTES, MAX_NOTES, MAX_REVLOG_ENTRIES,
+    };
+    for (n, limit, what) in [
+        (notes.len(), MAX_NOTES, "notes"),
+        (cards.len(), MAX_CARDS, "cards"),
+        (revlog.len(), MAX_REVLOG_ENTRIES, "review log entries"),
+    ] {
+        if n > limit {
+            return Err(ApkgError::TooLarge(format!(
+                "the package holds {n} {what}; the limit is {limit} {what}"
+            )));
+        }
+    }
+    for note in notes {
+        if note.flds.len() > MAX_NOTE_BYTES {
+            return Err(ApkgError::TooLarge(format!(
+                "note {} has {} bytes of fields; the note size limit is {MAX_NOTE_BYTES} bytes",
+                note.id,
+                note.flds.len()
+            )));
+        }
+        if let Some((i, f)) = note
+            .flds
+            .split('\x1f')
+            .enumerate()
+            .find(|(_, f)| f.len() > MAX_FIELD_BYTES)
+        {
+            return Err(ApkgError::TooLarge(format!(
+                "field {} of note {} has {} bytes; the field size limit is {MAX_FIELD_BYTES} bytes",
+                i + 1,
+                note.id,
+                f.len()
+            )));
+        }
+    }
+    // Rows are read in id order, so a repeated id is a neighbour. Anki's tables make these
+    // ids primary keys; a file without them was built to confuse an importer.
+    fn repeated(mut ids: impl Iterator<Item = i64>) -> Option<i64> {
+        let mut prev = None;
+        ids.find(|&id| prev.replace(id) == Some(id))
+    }
+    if let Some(id) = repeated(notes.iter().map(|n| n.id)) {
+        return Err(ApkgError::invalid(format!(
+            "note id {id} appears more than once in the package"
+        )));
+    }
+    if let Some(id) = repeated(cards.iter().map(|c| c.id)) {
+        return Err(ApkgError::invalid(format!(
+            "card id {id} appears more than once in the package"
+        )));
+    }
+    Ok(())
 }
 
 fn check_version(ver: i64) -> Result<(), ApkgError> {
@@ -493,6 +566,7 @@ fn parse_decks(
                 desc,
                 conf_id,
                 limits,
+                json: d.clone(),
             },
         );
     }

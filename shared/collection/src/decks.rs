@@ -101,6 +101,12 @@ pub(crate) fn normalize_deck_name(raw: &str) -> Result<String> {
             "deck name is longer than {MAX_DECK_NAME_CHARS} characters"
         )));
     }
+    if crate::limits::deck_depth(&name) > crate::limits::MAX_DECK_DEPTH {
+        return Err(CollectionError::InvalidInput(format!(
+            "deck name is nested more than {} levels deep",
+            crate::limits::MAX_DECK_DEPTH
+        )));
+    }
     Ok(name)
 }
 

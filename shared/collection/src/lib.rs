@@ -24,6 +24,7 @@ pub mod decks;
 pub mod error;
 pub mod fsrs;
 pub mod ids;
+pub mod limits;
 pub mod notes;
 pub mod notetypes;
 pub mod presets;

@@ -426,14 +426,9 @@ pub struct SessionState<S> {
     pub status: S,
 }
 
-/// `POST /api/import`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Imported {
-    pub decks: Vec<String>,
-    pub notes: usize,
-    pub cards: usize,
-    pub revlog: usize,
-}
+/// `POST /api/import`: what the import really did (added, updated and skipped counts; the
+/// original `notes`/`cards`/`revlog` keys are the added ones, as before).
+pub type Imported = javumbo_apkg::ImportSummary;
 
 #[cfg(test)]
 mod tests {
@@ -674,11 +669,20 @@ mod tests {
         assert_eq!(
             v(Imported {
                 decks: vec!["D".into()],
+                decks_added: 1,
                 notes: 1,
+                notes_updated: 4,
+                notes_skipped: 5,
                 cards: 2,
-                revlog: 3
+                cards_skipped: 6,
+                revlog: 3,
+                revlog_skipped: 7,
+                media: 8,
+                media_skipped: 9,
             }),
-            json!({"decks": ["D"], "notes": 1, "cards": 2, "revlog": 3})
+            json!({"decks": ["D"], "decksAdded": 1, "notes": 1, "notesUpdated": 4,
+                   "notesSkipped": 5, "cards": 2, "cardsSkipped": 6, "revlog": 3,
+                   "revlogSkipped": 7, "media": 8, "mediaSkipped": 9})
         );
     }
 }

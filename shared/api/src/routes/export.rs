@@ -6,13 +6,31 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use javumbo_apkg::{ImportLimits, export_apkg, import_apkg};
+use std::sync::Arc;
 
-use super::bodies::Imported;
+use javumbo_apkg::{ExportFormat, ImportLimits, Package, export_package};
+use serde::Deserialize;
+
 use super::{Reply, run_operation, session_json};
 use crate::error::{ApiError, set_session_header};
-use crate::extract::AuthUser;
+use crate::extract::{ApiQuery, AuthUser};
 use crate::{ApiConfig, AppState};
+
+/// `GET /api/export?format=…`: `legacy` (default, `collection.anki2`, every Anki imports it)
+/// or `anki21b` (Anki 2.1.50+'s modern package).
+#[derive(Debug, Default, Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+}
+
+/// `POST /api/import?kind=…&confirmReplace=…`: `kind=colpkg` (or a multipart file named
+/// `*.colpkg`) replaces the whole collection and needs `confirmReplace=true`.
+#[derive(Debug, Default, Deserialize)]
+struct ImportQuery {
+    kind: Option<String>,
+    #[serde(rename = "confirmReplace")]
+    confirm_replace: Option<bool>,
+}
 
 pub fn routes(config: &ApiConfig) -> Router<AppState> {
     Router::new()
@@ -24,8 +42,24 @@ pub fn routes(config: &ApiConfig) -> Router<AppState> {
         )
 }
 
-async fn export(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {
-    let (bytes, sid) = run_operation(&s, &user, export_apkg).await?;
+async fn export(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> Reply {
+    let format = match q.format.as_deref() {
+        None | Some("legacy" | "apkg" | "anki2") => ExportFormat::Legacy,
+        Some("anki21b" | "modern") => ExportFormat::Modern,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown export format {:?}: use legacy (the default) or anki21b",
+                other.chars().take(40).collect::<String>()
+            ))
+            .into());
+        }
+    };
+    let (bytes, sid) =
+        run_operation(&s, &user, move |col| export_package(col, format, &[])).await?;
     let filename = format!("{}_export_{}.apkg", user, timestamp(s.clock.now_secs()));
     let mut resp = (StatusCode::OK, bytes).into_response();
     let h = resp.headers_mut();
@@ -41,31 +75,70 @@ async fn export(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {
     Ok(resp)
 }
 
-async fn import(State(s): State<AppState>, AuthUser(user): AuthUser, req: Request) -> Reply {
-    let package = read_package(req).await?;
-    if package.is_empty() {
+async fn import(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    req: Request,
+) -> Reply {
+    let upload = read_package(req).await?;
+    let colpkg = match q.kind.as_deref() {
+        Some("colpkg") => true,
+        Some("apkg") => false,
+        None => upload.filename_is_colpkg,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown import kind {:?}: use apkg (the default) or colpkg",
+                other.chars().take(40).collect::<String>()
+            ))
+            .into());
+        }
+    };
+    let confirmed = q.confirm_replace.unwrap_or(false) || upload.confirm_replace;
+    if colpkg && !confirmed {
+        return Err(ApiError::BadRequest(
+            "importing a .colpkg replaces your whole collection (every note, card and review): \
+             send confirmReplace=true to confirm"
+                .into(),
+        )
+        .into());
+    }
+    let bytes = upload.bytes;
+    if bytes.is_empty() {
         return Err(ApiError::BadRequest("Empty upload: send an .apkg file".into()).into());
     }
     let limits = ImportLimits {
         max_package_bytes: s.config.max_import_bytes as u64,
         ..ImportLimits::default()
     };
-    let (summary, sid) =
-        run_operation(&s, &user, move |col| import_apkg(col, &package, &limits)).await?;
-    Ok(session_json(
-        StatusCode::OK,
-        &sid,
-        Imported {
-            decks: summary.decks,
-            notes: summary.notes,
-            cards: summary.cards,
-            revlog: summary.revlog,
-        },
-    ))
+    // Unpacking, decompressing and reading the package is the expensive part: done once,
+    // before the collection is taken (and outside the async executor).
+    let package = tokio::task::spawn_blocking(move || Package::open(&bytes, &limits))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)?;
+    let package = Arc::new(package);
+    let (summary, sid) = run_operation(&s, &user, move |col| {
+        if colpkg {
+            package.replace_collection(col)
+        } else {
+            package.import_into(col)
+        }
+    })
+    .await?;
+    Ok(session_json(StatusCode::OK, &sid, summary))
 }
 
-/// The upload: multipart field `file` (the React client's form) or the raw body.
-async fn read_package(req: Request) -> Result<Bytes, ApiError> {
+/// The upload and what the multipart form said about it.
+struct Upload {
+    bytes: Bytes,
+    filename_is_colpkg: bool,
+    confirm_replace: bool,
+}
+
+/// The upload: multipart field `file` (the React client's form; a `confirmReplace` field may
+/// accompany it) or the raw body.
+async fn read_package(req: Request) -> Result<Upload, ApiError> {
     let is_multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -76,26 +149,47 @@ async fn read_package(req: Request) -> Result<Bytes, ApiError> {
                 .starts_with("multipart/form-data")
         });
     if !is_multipart {
-        return Bytes::from_request(req, &()).await.map_err(|r| {
+        let bytes = Bytes::from_request(req, &()).await.map_err(|r| {
             if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge("Upload too large".into())
             } else {
                 ApiError::BadRequest(r.body_text())
             }
+        })?;
+        return Ok(Upload {
+            bytes,
+            filename_is_colpkg: false,
+            confirm_replace: false,
         });
     }
     let mut form = Multipart::from_request(req, &())
         .await
         .map_err(|r| ApiError::BadRequest(r.body_text()))?;
-    loop {
-        let field = form.next_field().await.map_err(multipart_error)?;
-        let Some(field) = field else {
-            return Err(ApiError::BadRequest("Missing multipart field: file".into()));
-        };
-        if field.name() == Some("file") {
-            return field.bytes().await.map_err(multipart_error);
+    let mut file = None;
+    let mut confirm_replace = false;
+    while let Some(field) = form.next_field().await.map_err(multipart_error)? {
+        match field.name() {
+            Some("file") if file.is_none() => {
+                let colpkg = field
+                    .file_name()
+                    .is_some_and(|n| n.to_ascii_lowercase().ends_with(".colpkg"));
+                file = Some((field.bytes().await.map_err(multipart_error)?, colpkg));
+            }
+            Some("confirmReplace") => {
+                let v = field.text().await.map_err(multipart_error)?;
+                confirm_replace = matches!(v.trim(), "true" | "1" | "yes" | "on");
+            }
+            _ => {}
         }
     }
+    let Some((bytes, filename_is_colpkg)) = file else {
+        return Err(ApiError::BadRequest("Missing multipart field: file".into()));
+    };
+    Ok(Upload {
+        bytes,
+        filename_is_colpkg,
+        confirm_replace,
+    })
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {

@@ -1,5 +1,8 @@
 //! Decks. Each imported card's deck is matched by name (case-insensitively, as Anki does); a
 //! missing deck is created with its missing parents. Only decks that receive cards are touched.
+//! A kept filtered deck is matched only by a filtered deck of the same name (a regular one of
+//! that name makes it `Name+`, Anki's rule) and is created with the package's search settings.
+//! Names are held to the limits every route keeps (`javumbo_collection::limits`).
 //!
 //! Presets (deck options) come along as Anki imports them: a package preset whose id the
 //! collection lacks is added with that id (one it already has is kept as is), and a deck that
@@ -9,11 +12,13 @@
 use std::collections::{BTreeSet, HashMap};
 
 use javumbo_collection::JsonObject;
+use javumbo_collection::limits::{MAX_DECK_DEPTH, MAX_DECK_NAME_CHARS, MAX_DECKS, deck_depth};
 use javumbo_collection::schema::{DEFAULT_DECK_ID, deck_json};
 use javumbo_collection::storage::cards::Card;
 use serde_json::{Value, json};
 
 use super::Context;
+use crate::ApkgError;
 use crate::source::{SourceData, SrcDeck};
 
 /// The collection's deck for each package deck the imported cards use.
@@ -21,6 +26,7 @@ pub(super) struct DeckMap {
     resolved: HashMap<i64, i64>,
     /// Names (in the collection) of the decks that received cards or were created.
     touched: BTreeSet<String>,
+    added: usize,
 }
 
 impl DeckMap {
@@ -34,6 +40,11 @@ impl DeckMap {
 
     pub fn names(&self) -> Vec<String> {
         self.touched.iter().cloned().collect()
+    }
+
+    /// Decks the import created.
+    pub fn added(&self) -> usize {
+        self.added
     }
 }
 
@@ -55,30 +66,47 @@ impl Context<'_> {
 
     /// Resolve the deck of every card about to be imported, in card order (which fixes the ids
     /// of the decks created).
-    pub(super) fn import_decks(&mut self, cards: &[Card]) -> DeckMap {
+    pub(super) fn import_decks(&mut self, cards: &[Card]) -> Result<DeckMap, ApkgError> {
         let now_ms = self.now_ms;
         let src = self.src;
         let presets = &self.dconf.value;
+        if src.decks.len() > MAX_DECKS {
+            return Err(too_many_decks(src.decks.len()));
+        }
         let mut mapper = DeckMapper::new(&mut self.decks.value, now_ms);
         for card in cards {
-            mapper.map(src, card.deck_id, presets);
+            mapper.map(src, card.deck_id, presets)?;
+            if card.original_deck_id != 0 {
+                mapper.map(src, card.original_deck_id, presets)?;
+            }
         }
         self.decks.changed |= mapper.changed;
-        DeckMap {
+        if mapper.target.len() > MAX_DECKS {
+            return Err(too_many_decks(mapper.target.len()));
+        }
+        Ok(DeckMap {
             resolved: mapper.resolved,
             touched: mapper.touched,
-        }
+            added: mapper.added,
+        })
     }
+}
+
+fn too_many_decks(n: usize) -> ApkgError {
+    ApkgError::TooLarge(format!(
+        "{n} decks; the limit is {MAX_DECKS} decks in a collection"
+    ))
 }
 
 struct DeckMapper<'a> {
     target: &'a mut JsonObject,
-    /// Lower-cased name -> (id, name as spelled in the collection).
-    by_name: HashMap<String, (i64, String)>,
+    /// Lower-cased name -> (id, name as spelled in the collection, filtered).
+    by_name: HashMap<String, (i64, String, bool)>,
     next_id: i64,
     now_secs: i64,
     resolved: HashMap<i64, i64>,
     touched: BTreeSet<String>,
+    added: usize,
     changed: bool,
 }
 
@@ -91,7 +119,8 @@ impl<'a> DeckMapper<'a> {
                 d.get("id").and_then(Value::as_i64),
                 d.get("name").and_then(Value::as_str),
             ) {
-                by_name.insert(name.to_lowercase(), (id, name.to_owned()));
+                let filtered = d.get("dyn").and_then(Value::as_i64).unwrap_or(0) != 0;
+                by_name.insert(name.to_lowercase(), (id, name.to_owned(), filtered));
                 max_id = max_id.max(id);
             }
         }
@@ -102,26 +131,32 @@ impl<'a> DeckMapper<'a> {
             now_secs: now_ms.div_euclid(1000),
             resolved: HashMap::new(),
             touched: BTreeSet::new(),
+            added: 0,
             changed: false,
         }
     }
 
     /// The target deck for a source deck id; decks (and missing parents) are created by name.
-    fn map(&mut self, src: &SourceData, src_did: i64, presets: &JsonObject) -> i64 {
+    fn map(
+        &mut self,
+        src: &SourceData,
+        src_did: i64,
+        presets: &JsonObject,
+    ) -> Result<i64, ApkgError> {
         if let Some(&id) = self.resolved.get(&src_did) {
-            return id;
+            return Ok(id);
         }
         let id = match src.decks.get(&src_did) {
-            // A filtered deck only lends cards; they go back to their home deck (see
-            // `cards::send_home`), so one still pointing here has no home: use Default, as
-            // Anki's Check Database does for cards in a missing deck.
-            Some(deck) if !deck.filtered => {
-                let name = normalize_deck_name(&deck.name);
-                let id = self.ensure(&name, &deck.desc);
-                self.take_options(id, deck, presets);
+            Some(deck) => {
+                let name = checked_deck_name(&deck.name)?;
+                let id = self.ensure(&name, deck);
+                if !deck.filtered {
+                    self.take_options(id, deck, presets);
+                }
                 id
             }
-            _ => DEFAULT_DECK_ID,
+            // Anki's Check Database puts cards of a missing deck in Default.
+            None => DEFAULT_DECK_ID,
         };
         if let Some(name) = self
             .target
@@ -132,7 +167,7 @@ impl<'a> DeckMapper<'a> {
             self.touched.insert(name.to_owned());
         }
         self.resolved.insert(src_did, id);
-        id
+        Ok(id)
     }
 
     /// The package deck's preset (unless it is 1 or unknown) and the limits it sets.
@@ -156,38 +191,87 @@ impl<'a> DeckMapper<'a> {
 
     /// Find or create `name` and its parents. An existing ancestor keeps its own spelling
     /// ("Lang::Verbs" under an existing "lang" becomes "lang::Verbs"), as Anki matches parents.
-    fn ensure(&mut self, name: &str, desc: &str) -> i64 {
+    /// Parents are regular decks; the last level is of `deck`'s kind.
+    fn ensure(&mut self, name: &str, deck: &SrcDeck) -> i64 {
         let mut path = String::new();
         let mut id = DEFAULT_DECK_ID;
         let parts: Vec<&str> = name.split("::").collect();
         for (i, part) in parts.iter().enumerate() {
+            let last = i + 1 == parts.len();
+            let filtered = last && deck.filtered;
             if !path.is_empty() {
                 path.push_str("::");
             }
             path.push_str(part);
-            id = match self.by_name.get(&path.to_lowercase()) {
-                Some((existing, real)) => {
+            if let Some((existing, real, kind)) = self.by_name.get(&path.to_lowercase()) {
+                if *kind == filtered {
                     path.clone_from(real);
-                    *existing
+                    id = *existing;
+                    continue;
                 }
-                None => {
-                    let new_id = self.next_id;
-                    self.next_id += 1;
-                    let mut deck = deck_json(new_id, &path, self.now_secs);
-                    if i + 1 == parts.len() {
-                        deck["desc"] = json!(desc);
-                    }
-                    self.target.insert(new_id.to_string(), deck);
-                    self.by_name
-                        .insert(path.to_lowercase(), (new_id, path.clone()));
-                    self.touched.insert(path.clone());
-                    self.changed = true;
-                    new_id
+                // Anki: a deck of the other kind under a taken name gets `+` until it is free
+                // (a filtered deck cannot be a parent, so a parent level meets this rule too).
+                while self.by_name.contains_key(&path.to_lowercase()) {
+                    path.push('+');
                 }
+            }
+            let new_id = self.next_id;
+            self.next_id += 1;
+            let mut json = if filtered {
+                let mut j = deck.json.clone();
+                j["id"] = json!(new_id);
+                j["name"] = json!(path);
+                j["usn"] = json!(-1);
+                j["mod"] = json!(self.now_secs);
+                j
+            } else {
+                deck_json(new_id, &path, self.now_secs)
             };
+            if last {
+                json["desc"] = json!(deck.desc);
+            }
+            self.target.insert(new_id.to_string(), json);
+            self.by_name
+                .insert(path.to_lowercase(), (new_id, path.clone(), filtered));
+            self.touched.insert(path.clone());
+            self.added += 1;
+            self.changed = true;
+            id = new_id;
         }
         id
     }
+}
+
+/// The package's deck name, normalised as Anki does, within the name and depth limits.
+fn checked_deck_name(raw: &str) -> Result<String, ApkgError> {
+    // Refuse before the linear work on a hostile name (the split below touches every level).
+    if raw.len() > 16 * MAX_DECK_NAME_CHARS {
+        return Err(deck_name_too_long(raw));
+    }
+    let name = normalize_deck_name(raw);
+    if name.chars().count() > MAX_DECK_NAME_CHARS {
+        return Err(deck_name_too_long(&name));
+    }
+    let depth = deck_depth(&name);
+    if depth > MAX_DECK_DEPTH {
+        return Err(ApkgError::invalid(format!(
+            "deck {:?} is nested {depth} levels deep; the deck depth limit is {MAX_DECK_DEPTH} \
+             levels",
+            shown(&name)
+        )));
+    }
+    Ok(name)
+}
+
+fn deck_name_too_long(name: &str) -> ApkgError {
+    ApkgError::invalid(format!(
+        "deck name {:?}… is longer than the deck name limit of {MAX_DECK_NAME_CHARS} characters",
+        shown(name)
+    ))
+}
+
+fn shown(name: &str) -> String {
+    name.chars().take(40).collect()
 }
 
 /// Anki's deck-name rules: `::`-separated components, trimmed, none empty, no control chars.

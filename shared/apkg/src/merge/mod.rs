@@ -1,6 +1,8 @@
 //! Adding a package's content to the user's collection, following Anki's own importer
-//! (rslib `import_export/package/apkg/import`): notes whose guid exists are skipped, ids are kept
-//! unless taken, decks are matched by name, day-based due dates are moved to the target's
+//! (rslib `import_export/package/apkg/import`): a note whose guid exists is updated when the
+//! package's copy is newer and of the same note type (Anki's "update notes if newer"), skipped
+//! otherwise; ids are kept unless taken, decks are matched by name, filtered decks are kept
+//! when the package holds every home deck, day-based due dates are moved to the target's
 //! calendar, and the review history follows its cards.
 //!
 //! [`merge`] is the table of contents; each step lives in its own module:
@@ -12,7 +14,7 @@ mod cards;
 mod decks;
 mod notes;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use javumbo_collection::storage::{self, col::ColJson};
 use javumbo_collection::{Collection, JsonObject};
@@ -24,23 +26,65 @@ use crate::{ApkgError, ImportSummary};
 /// Anki's step when a kept id is taken (`uniquify_card_id`): stays near the original timestamp.
 const ID_STEP: i64 = 999;
 
-/// Add everything `src` holds that `col` lacks. The caller runs it inside one
-/// [`Collection::atomic`]: any error leaves `col` untouched.
+/// Add everything `src` holds that `col` lacks, and update the notes it holds newer. The
+/// caller runs it inside one [`Collection::atomic`]: any error leaves `col` untouched.
 pub(crate) fn merge(col: &Collection, src: &SourceData) -> Result<ImportSummary, ApkgError> {
     let mut ctx = Context::new(col, src)?;
     let notes = ctx.import_notes_and_notetypes()?;
-    let cards = cards::of_imported_notes(src, &notes);
+    let keep_filtered = cards::package_holds_every_home_deck(src);
+    let cards = cards::of_imported_notes(src, &notes, keep_filtered);
     ctx.import_presets();
-    let decks = ctx.import_decks(&cards);
+    let decks = ctx.import_decks(&cards)?;
     let card_ids = ctx.import_cards(&cards, &notes, &decks)?;
     let revlog = ctx.import_revlog(&card_ids)?;
     ctx.save()?;
+    check_totals(col)?;
     Ok(ImportSummary {
         decks: decks.names(),
-        notes: notes.len(),
+        decks_added: decks.added(),
+        notes: notes.added,
+        notes_updated: notes.updated,
+        notes_skipped: notes.skipped,
         cards: card_ids.len(),
-        revlog,
+        cards_skipped: src.cards.len() - card_ids.len(),
+        revlog: revlog.added,
+        revlog_skipped: revlog.skipped,
+        media: 0,
+        media_skipped: 0,
     })
+}
+
+/// The collection after the merge must stay within the limits every route keeps
+/// (`javumbo_collection::limits`); the caller's transaction rolls the merge back otherwise.
+pub(crate) fn check_totals(col: &Collection) -> Result<(), ApkgError> {
+    use javumbo_collection::limits::{
+        MAX_CARDS, MAX_COLLECTION_BYTES, MAX_NOTES, MAX_REVLOG_ENTRIES,
+    };
+    let conn = col.conn();
+    for (table, limit, what) in [
+        ("notes", MAX_NOTES, "notes"),
+        ("cards", MAX_CARDS, "cards"),
+        ("revlog", MAX_REVLOG_ENTRIES, "review log entries"),
+    ] {
+        let n: i64 = conn.query_row(&format!("SELECT count() FROM {table}"), [], |r| r.get(0))?;
+        if n as usize > limit {
+            return Err(ApkgError::TooLarge(format!(
+                "the collection would hold {n} {what}; the limit is {limit} {what}"
+            )));
+        }
+    }
+    let bytes: i64 = conn.query_row(
+        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+        [],
+        |r| r.get(0),
+    )?;
+    if bytes as u64 > MAX_COLLECTION_BYTES {
+        return Err(ApkgError::TooLarge(format!(
+            "the collection would be {bytes} bytes; the collection size limit is \
+             {MAX_COLLECTION_BYTES} bytes"
+        )));
+    }
+    Ok(())
 }
 
 /// The merge's state: the package, the target collection, and the target's `col` JSON columns,
@@ -113,15 +157,58 @@ impl<'a> Context<'a> {
     }
 }
 
-/// `id`, or the first of `id + step`, `id + 2·step`, … not in `taken`; then it is taken.
-fn uniquify(mut id: i64, taken: &mut HashSet<i64>, step: i64) -> Result<i64, ApkgError> {
-    while taken.contains(&id) {
-        id = id
-            .checked_add(step)
-            .ok_or_else(|| ApkgError::invalid("an id in the package is out of range"))?;
+/// Ids of one table, handed out as Anki's importer does (`id`, else `id + step`, `id + 2·step`,
+/// … until free) but in amortised constant time per id whatever the input: each taken id points
+/// to the next candidate after it, and a lookup compresses the path it walked (a disjoint-set
+/// "next free" structure). Anki's own loop is quadratic on runs of equal or adjacent ids: 40,000
+/// copies of one revlog id took it ~800 million probes.
+pub(crate) struct IdAllocator {
+    step: i64,
+    /// A taken id → the next candidate to try after it.
+    next: HashMap<i64, i64>,
+    /// Pointer hops taken by all lookups (the work a hostile package can cause; tests bound it).
+    pub(crate) hops: u64,
+}
+
+impl IdAllocator {
+    pub(crate) fn new(taken: impl IntoIterator<Item = i64>, step: i64) -> Self {
+        let mut next = HashMap::new();
+        for id in taken {
+            next.insert(id, id.saturating_add(step));
+        }
+        Self {
+            step,
+            next,
+            hops: 0,
+        }
     }
-    taken.insert(id);
-    Ok(id)
+
+    #[cfg(test)]
+    pub(crate) fn is_taken(&self, id: i64) -> bool {
+        self.next.contains_key(&id)
+    }
+
+    /// `id` if free, else the first free of `id + step`, `id + 2·step`, …; then it is taken.
+    pub(crate) fn take(&mut self, id: i64) -> Result<i64, ApkgError> {
+        let mut free = id;
+        let mut path = Vec::new();
+        while let Some(&n) = self.next.get(&free) {
+            if n == free {
+                // Only i64::MAX (saturated) points to itself: nothing is free above it.
+                return Err(ApkgError::invalid("an id in the package is out of range"));
+            }
+            path.push(free);
+            free = n;
+            self.hops += 1;
+        }
+        // `free` is taken now: everything on the path (and `free` itself) points past it.
+        let after = free.saturating_add(self.step);
+        for p in path {
+            self.next.insert(p, after);
+        }
+        self.next.insert(free, after);
+        Ok(free)
+    }
 }
 
 /// The highest numeric key of a `col` JSON map (ids are its keys), 0 when there is none.
@@ -142,15 +229,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn uniquify_steps_past_taken_ids() {
-        let mut taken = HashSet::from([5, 1004]);
-        assert_eq!(uniquify(5, &mut taken, 999).unwrap(), 2003);
-        assert_eq!(uniquify(7, &mut taken, 999).unwrap(), 7);
-        assert!(taken.contains(&2003) && taken.contains(&7));
-        let mut full = HashSet::from([i64::MAX]);
+    fn allocator_steps_past_taken_ids() {
+        let mut ids = IdAllocator::new([5, 1004], 999);
+        assert_eq!(ids.take(5).unwrap(), 2003);
+        assert_eq!(ids.take(7).unwrap(), 7);
+        assert!(ids.is_taken(2003) && ids.is_taken(7));
+        assert_eq!(ids.take(5).unwrap(), 3002);
+        let mut full = IdAllocator::new([i64::MAX], 1);
         assert!(matches!(
-            uniquify(i64::MAX, &mut full, 1),
+            full.take(i64::MAX),
             Err(ApkgError::InvalidPackage { .. })
         ));
+    }
+
+    /// The quadratic inputs of a naive "step until free" loop: many copies of one id, and a
+    /// dense block of ids each followed by a copy of every id in it.
+    #[test]
+    fn allocator_work_is_linear_on_hostile_id_patterns() {
+        let n = 40_000i64;
+        let mut ids = IdAllocator::new([], 1);
+        let got: Vec<i64> = (0..n).map(|_| ids.take(7).unwrap()).collect();
+        assert_eq!(got.last(), Some(&(7 + n - 1)));
+        assert!(ids.hops <= 4 * n as u64, "{} hops", ids.hops);
+
+        let mut ids = IdAllocator::new(0..n, 1);
+        let mut seen = std::collections::HashSet::new();
+        for id in 0..n {
+            assert!(seen.insert(ids.take(id).unwrap()));
+        }
+        assert!(seen.iter().all(|&id| id >= n));
+        // Path compression keeps the total linear (a naive loop makes n²/2 = 8e8 probes).
+        assert!(ids.hops <= 3 * n as u64, "{} hops", ids.hops);
     }
 }

@@ -1,15 +1,18 @@
-//! Notes and note types. A note whose guid the collection already has is skipped (Anki keeps
-//! the existing note); the others are added under the target note type that matches theirs,
-//! which is added when the collection has none.
+//! Notes and note types, as Anki's importer does them. A note whose guid the collection lacks
+//! is added under the target note type that matches its own (added when the collection has
+//! none). A note whose guid the collection has is updated (fields and tags, marked modified now)
+//! when the package's copy is newer and of the same note type; otherwise the collection's copy
+//! stays ("duplicate", or "conflicting" when the note types differ). Cards missing from an
+//! existing note are still added, as in Anki.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use javumbo_collection::ids::{field_checksum, strip_html};
 use javumbo_collection::storage;
 use javumbo_collection::storage::notes::Note;
 use serde_json::{Value, json};
 
-use super::{Context, ID_STEP, max_key, uniquify};
+use super::{Context, ID_STEP, IdAllocator, max_key};
 use crate::ApkgError;
 use crate::source::{SourceData, SrcNote, SrcNotetype};
 
@@ -22,38 +25,107 @@ pub(super) struct ImportedNote {
     pub cloze: bool,
 }
 
-/// The notes the merge added, by their id in the package.
-pub(super) struct ImportedNotes(HashMap<i64, ImportedNote>);
+/// What the note step did: the collection's note of each package note whose cards may be
+/// imported (added, updated and duplicate notes, as in Anki), and the counts.
+pub(super) struct ImportedNotes {
+    map: HashMap<i64, ImportedNote>,
+    pub added: usize,
+    pub updated: usize,
+    /// Duplicates (not newer) and conflicts (same guid, another note type).
+    pub skipped: usize,
+}
 
 impl ImportedNotes {
     pub fn get(&self, package_note_id: i64) -> Option<&ImportedNote> {
-        self.0.get(&package_note_id)
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
+        self.map.get(&package_note_id)
     }
 }
 
+/// A note of the collection as the guid lookup needs it.
+struct Existing {
+    id: i64,
+    mtime: i64,
+    mid: i64,
+}
+
 impl Context<'_> {
-    /// Add the package's new notes (in id order) and the note types they need.
+    /// Add the package's new notes (in id order) and the note types they need; update the
+    /// existing ones the package holds newer.
     pub(super) fn import_notes_and_notetypes(&mut self) -> Result<ImportedNotes, ApkgError> {
         let (col, src) = (self.col, self.src);
         let conn = col.conn();
-        let mut guids: HashSet<String> = storage::notes::all_guids(conn)?.into_iter().collect();
-        let mut note_ids: HashSet<i64> = storage::notes::all_ids(conn)?.into_iter().collect();
+        let mut by_guid: HashMap<String, Existing> = HashMap::new();
+        {
+            let mut stmt = conn.prepare("SELECT guid, id, mod, mid FROM notes")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                by_guid.insert(
+                    r.get(0)?,
+                    Existing {
+                        id: r.get(1)?,
+                        mtime: r.get(2)?,
+                        mid: r.get(3)?,
+                    },
+                );
+            }
+        }
+        let mut note_ids = IdAllocator::new(storage::notes::all_ids(conn)?, ID_STEP);
         let mut notetypes = NotetypeIds::new(self);
-        let mut imported = HashMap::new();
+        let mut out = ImportedNotes {
+            map: HashMap::new(),
+            added: 0,
+            updated: 0,
+            skipped: 0,
+        };
         for note in &src.notes {
             let nt = checked_notetype(src, note)?;
-            if !guids.insert(note.guid.clone()) {
-                // Already in the collection (or twice in the package): Anki keeps the existing note.
+            let (mid, remapped) = notetypes.target_of(self, nt);
+            let fields: Vec<&str> = note.flds.split('\x1f').collect();
+            let sort_field = strip_html(fields.get(nt.sort_field).copied().unwrap_or(""));
+            let imported = ImportedNote {
+                id: 0,
+                templates: nt.templates.len(),
+                cloze: nt.is_cloze,
+            };
+            if let Some(existing) = by_guid.get(&note.guid) {
+                if remapped || existing.mid != mid {
+                    // Anki: "conflicting" — the same note under another note type stays as is.
+                    out.skipped += 1;
+                } else if existing.mtime < note.mod_secs {
+                    conn.execute(
+                        "UPDATE notes SET flds = ?2, tags = ?3, sfld = ?4, csum = ?5, mod = ?6, \
+                         usn = -1 WHERE id = ?1",
+                        rusqlite::params![
+                            existing.id,
+                            note.flds,
+                            note.tags,
+                            sort_field,
+                            field_checksum(fields[0]),
+                            self.now_secs()
+                        ],
+                    )?;
+                    self.register_tags(&note.tags);
+                    out.updated += 1;
+                    out.map.insert(
+                        note.id,
+                        ImportedNote {
+                            id: existing.id,
+                            ..imported
+                        },
+                    );
+                } else {
+                    out.skipped += 1;
+                    out.map.insert(
+                        note.id,
+                        ImportedNote {
+                            id: existing.id,
+                            ..imported
+                        },
+                    );
+                }
                 continue;
             }
-            let mid = notetypes.target_of(self, nt);
-            let id = uniquify(note.id, &mut note_ids, ID_STEP)?;
-            let fields: Vec<&str> = note.flds.split('\x1f').collect();
-            let sort_field = fields.get(nt.sort_field).copied().unwrap_or("");
+            let id = note_ids.take(note.id)?;
             storage::notes::insert(
                 conn,
                 &Note {
@@ -64,23 +136,26 @@ impl Context<'_> {
                     usn: -1,
                     tags: note.tags.clone(),
                     flds: note.flds.clone(),
-                    sfld: strip_html(sort_field),
+                    sfld: sort_field,
                     csum: field_checksum(fields[0]),
                     flags: note.flags,
                     data: note.data.clone(),
                 },
             )?;
-            imported.insert(
-                note.id,
-                ImportedNote {
+            // A second copy of this guid later in the package is then a duplicate of this one.
+            by_guid.insert(
+                note.guid.clone(),
+                Existing {
                     id,
-                    templates: nt.templates.len(),
-                    cloze: nt.is_cloze,
+                    mtime: note.mod_secs,
+                    mid,
                 },
             );
+            out.added += 1;
+            out.map.insert(note.id, ImportedNote { id, ..imported });
             self.register_tags(&note.tags);
         }
-        Ok(ImportedNotes(imported))
+        Ok(out)
     }
 
     /// Add the note's tags to the collection's tag registry (`{"tag": usn}`).
@@ -131,17 +206,20 @@ impl NotetypeIds {
     }
 
     /// The collection's note type for `nt`: the one with its id if identical, else any
-    /// identical one, else a copy added now.
-    fn target_of(&mut self, ctx: &mut Context<'_>, nt: &SrcNotetype) -> i64 {
+    /// identical one, else a copy added now; and whether that is another id than the
+    /// package's (Anki's "remapped" note type, whose notes never update existing ones).
+    fn target_of(&mut self, ctx: &mut Context<'_>, nt: &SrcNotetype) -> (i64, bool) {
         if let Some(&id) = self.resolved.get(&nt.id) {
-            return id;
+            return (id, id != nt.id);
         }
         let wanted = Signature::of_package(nt);
         let models = &ctx.models.value;
+        // Anki keeps the package's id when the collection's note type under it has the same
+        // schema (field and template names), whatever its templates' text.
         let same_id = models
             .get(&nt.id.to_string())
-            .and_then(Signature::of_json)
-            .is_some_and(|s| s == wanted);
+            .and_then(schema_names)
+            .is_some_and(|a| Some(a) == schema_names(&nt.json));
         let id = if same_id {
             nt.id
         } else if let Some(id) = models
@@ -154,7 +232,7 @@ impl NotetypeIds {
             self.add(ctx, nt)
         };
         self.resolved.insert(nt.id, id);
-        id
+        (id, id != nt.id)
     }
 
     fn add(&mut self, ctx: &mut Context<'_>, nt: &SrcNotetype) -> i64 {
@@ -188,6 +266,18 @@ impl NotetypeIds {
         models.changed = true;
         id
     }
+}
+
+/// Anki's note type "schema": its field names and template names, in order.
+fn schema_names(m: &Value) -> Option<(Vec<&str>, Vec<&str>)> {
+    let names = |list: &str| -> Option<Vec<&str>> {
+        m.get(list)?
+            .as_array()?
+            .iter()
+            .map(|v| v.get("name")?.as_str())
+            .collect()
+    };
+    Some((names("flds")?, names("tmpls")?))
 }
 
 /// What makes two note types interchangeable: the same name, fields and templates.
