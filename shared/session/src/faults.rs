@@ -150,6 +150,15 @@ impl UserStore for Faulty {
         let r = self.inner.users.create_if_absent(user).await;
         self.faults.after("user create", r)
     }
+    async fn create_migrated(&self, user: &UserRecord) -> StoreResult<bool> {
+        self.faults.before("user create").await?;
+        let r = self.inner.users.create_migrated(user).await;
+        self.faults.after("user create", r)
+    }
+    async fn name_taken(&self, username: &Username) -> StoreResult<bool> {
+        self.faults.before("user get").await?;
+        self.inner.users.name_taken(username).await
+    }
     async fn get(&self, username: &Username) -> StoreResult<Option<UserRecord>> {
         self.faults.before("user get").await?;
         self.inner.users.get(username).await

@@ -144,6 +144,14 @@ impl<S: UserStore> UserStore for FaultyStore<S> {
         self.run(self.inner.create_if_absent(user)).await
     }
 
+    async fn create_migrated(&self, user: &UserRecord) -> StoreResult<bool> {
+        self.run(self.inner.create_migrated(user)).await
+    }
+
+    async fn name_taken(&self, username: &Username) -> StoreResult<bool> {
+        self.run(self.inner.name_taken(username)).await
+    }
+
     async fn get(&self, username: &Username) -> StoreResult<Option<UserRecord>> {
         self.run(UserStore::get(&self.inner, username)).await
     }
