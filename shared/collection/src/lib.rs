@@ -19,6 +19,7 @@ mod coljson;
 pub mod decks;
 pub mod error;
 pub mod ids;
+pub mod repair;
 pub mod review;
 pub mod schema;
 pub mod starter;
@@ -35,6 +36,7 @@ pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use coljson::{ColJson, JsonObject};
 pub use error::{CollectionError, Corruption, Result};
 pub use javumbo_scheduler::{CardQueue, CardType, Ease, InvalidEase, OutOfRange, RevlogKind};
+pub use repair::Repairs;
 pub use schema::CreateOptions;
 
 /// An open collection: a connection plus the clock its operations read.
