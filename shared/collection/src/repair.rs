@@ -145,7 +145,10 @@ impl Collection {
                  CREATE INDEX ix_notes_csum ON notes (csum);",
                 notes_ddl()
             ))?;
-            r.add("notes: mid declared as text, table rebuilt with integer mid", n as u64);
+            r.add(
+                "notes: mid declared as text, table rebuilt with integer mid",
+                n as u64,
+            );
         } else {
             let n = conn.execute(
                 "UPDATE notes SET mid = CAST(mid AS INTEGER) WHERE typeof(mid) != 'integer'",
@@ -660,7 +663,10 @@ mod tests {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .unwrap();
-        assert_eq!((ty.as_str(), declared.to_lowercase().as_str()), ("integer", "integer"));
+        assert_eq!(
+            (ty.as_str(), declared.to_lowercase().as_str()),
+            ("integer", "integer")
+        );
         assert!(c.repair().unwrap().is_empty());
     }
 
