@@ -23,7 +23,7 @@ include tests/load/load.mk
 help:
 	@echo "make run    build (release) and start javumbo-local on http://127.0.0.1:8080"
 	@echo "make test   install test prerequisites, then fmt check + the whole test suite"
-	@echo "make build  build target/release/javumbo-local without running it"
+	@echo "make build  build target/release/javumbo-local and javumbo-migrate without running them"
 	@echo "make lint   cargo fmt --check + clippy -D warnings"
 	@echo "make test-emulator   the HTTP end-to-end suites on the whole stack in the local AWS emulator"
 	@echo "make package / deploy / emulator-up / emulator-down   AWS: see infra-cdk/README.md"
@@ -64,7 +64,7 @@ deps: deps-test
 ## ---- product -------------------------------------------------------------------------------
 
 build: deps-build
-	$(CARGO) build --release --locked -p javumbo-local
+	$(CARGO) build --release --locked -p javumbo-local -p javumbo-migrate
 
 run: build
 	./target/release/javumbo-local

@@ -29,6 +29,7 @@ pub mod notes;
 pub mod notetypes;
 pub mod presets;
 pub mod render;
+pub mod repair;
 pub mod review;
 pub mod schema;
 pub mod starter;
@@ -48,6 +49,7 @@ pub use day::{DaySettings, TimeZone};
 pub use error::{CollectionError, Corruption, OperationError, Result};
 pub use javumbo_scheduler::{CardQueue, CardType, Ease, InvalidEase, OutOfRange, RevlogKind};
 pub use presets::{DeckLimits, Preset, TodayLimit};
+pub use repair::Repairs;
 pub use schema::CreateOptions;
 
 /// An open collection: a connection plus the clock its operations read.

@@ -179,6 +179,17 @@ impl Runtime {
             .ok_or_else(|| SettingsError::Missing("JAVUMBO_CORS_ORIGINS").into())
     }
 
+    /// The selected backend's ports, for tools that write the stores directly
+    /// (`javumbo-migrate`).
+    pub fn store_ports(&self) -> Result<Ports, RuntimeError> {
+        self.ports(&Arc::new(Metrics::default()))
+    }
+
+    /// Whether the AWS stores (not the embedded ones) are selected.
+    pub fn is_aws(&self) -> bool {
+        matches!(self.backend, Backend::Aws(_))
+    }
+
     fn ports(&self, metrics: &Arc<Metrics>) -> Result<Ports, RuntimeError> {
         match &self.backend {
             Backend::Embedded => Ok(embedded::open_ports(

@@ -191,10 +191,11 @@ impl SessionManager {
         prefetched: Option<Blob>,
     ) -> Result<CacheEntry, Attempt> {
         let state = snapshot::read_state(&self.ports, user, item.seq, prefetched).await?;
-        let path = self
-            .cfg
-            .cache_dir
-            .join(format!("{user}-{}.anki2", uuid::Uuid::new_v4().simple()));
+        let path = self.cfg.cache_dir.join(format!(
+            "{}-{}.anki2",
+            user.storage_key(),
+            uuid::Uuid::new_v4().simple()
+        ));
         let dir = self.cfg.cache_dir.clone();
         let clock = self.clock.clone();
         let mut meta = EntryMeta {

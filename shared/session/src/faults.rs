@@ -258,6 +258,16 @@ impl<S: UserStore + ?Sized> UserStore for Faulty<S> {
         let r = self.inner.create_if_absent(user).await;
         self.faults.after("user create", r)
     }
+    async fn create_migrated(&self, user: &UserRecord) -> StoreResult<bool> {
+        self.faults.before("user create").await?;
+        let r = self.inner.create_migrated(user).await;
+        self.faults.after("user create", r)
+    }
+    async fn name_taken(&self, username: &Username) -> StoreResult<bool> {
+        self.faults.before("user get").await?;
+        let r = self.inner.name_taken(username).await;
+        self.faults.after_read("user get", r)
+    }
     async fn get(&self, username: &Username) -> StoreResult<Option<UserRecord>> {
         self.faults.before("user get").await?;
         let r = self.inner.get(username).await;

@@ -26,6 +26,8 @@ use crate::username::Username;
 struct State {
     blobs: BTreeMap<String, Blob>,
     users: BTreeMap<Username, UserRecord>,
+    /// Folded names claimed by users ([`Username::folded`]): the registration uniqueness record.
+    folded_names: std::collections::BTreeSet<String>,
     sessions: BTreeMap<Username, SessionItem>,
     journal: BTreeMap<Username, BTreeMap<u64, JournalEntry>>,
     /// request_id → seq of every commit that succeeded: DynamoDB's `ClientRequestToken` makes a
@@ -185,11 +187,30 @@ impl UserStore for MemoryPorts {
     async fn create_if_absent(&self, user: &UserRecord) -> StoreResult<bool> {
         Metrics::incr(&self.metrics.table_write);
         let mut st = self.backend.state.lock();
+        let folded = user.username.folded();
+        if st.users.contains_key(&user.username) || st.folded_names.contains(&folded) {
+            return Ok(false);
+        }
+        st.users.insert(user.username.clone(), user.clone());
+        st.folded_names.insert(folded);
+        Ok(true)
+    }
+
+    async fn create_migrated(&self, user: &UserRecord) -> StoreResult<bool> {
+        Metrics::incr(&self.metrics.table_write);
+        let mut st = self.backend.state.lock();
         if st.users.contains_key(&user.username) {
             return Ok(false);
         }
         st.users.insert(user.username.clone(), user.clone());
+        st.folded_names.insert(user.username.folded());
         Ok(true)
+    }
+
+    async fn name_taken(&self, username: &Username) -> StoreResult<bool> {
+        Metrics::incr(&self.metrics.table_read);
+        let st = self.backend.state.lock();
+        Ok(st.users.contains_key(username) || st.folded_names.contains(&username.folded()))
     }
 
     async fn get(&self, username: &Username) -> StoreResult<Option<UserRecord>> {

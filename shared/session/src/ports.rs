@@ -111,8 +111,18 @@ pub struct UserRecord {
 
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
-    /// Insert if no user has this name (conditional put). `Ok(false)` when it exists.
+    /// Register a new user: insert unless a user has this name **or a name that folds to the
+    /// same** ([`Username::folded`]), atomically with a uniqueness record of the folded name
+    /// (`Ok(false)` when refused). New registrations are unique case-insensitively.
     async fn create_if_absent(&self, user: &UserRecord) -> StoreResult<bool>;
+    /// Bring in a user of the original app, where uniqueness was exact: insert unless a user has
+    /// exactly this name (`Ok(false)`). A case variant may already exist (`Aghnes` / `aghnes`);
+    /// both keep working. The folded name is claimed in the same atomic write either way, so no
+    /// later registration can take a third variant.
+    async fn create_migrated(&self, user: &UserRecord) -> StoreResult<bool>;
+    /// Whether [`create_if_absent`](UserStore::create_if_absent) would refuse this name now
+    /// (a cheap early answer for registration; the create still decides a race).
+    async fn name_taken(&self, username: &Username) -> StoreResult<bool>;
     /// Strongly consistent read.
     async fn get(&self, username: &Username) -> StoreResult<Option<UserRecord>>;
     /// Replace the password hash only if it still equals `expected` (rehash on login without
@@ -309,12 +319,12 @@ pub struct Ports {
 
 /// Blob key of a user's collection snapshot.
 pub fn snapshot_key(username: &Username) -> String {
-    format!("user_dbs/{username}.anki2")
+    format!("user_dbs/{}.anki2", username.storage_key())
 }
 
 /// Blob key of a spilled journal entry.
 pub fn spill_key(username: &Username, seq: u64) -> String {
-    format!("journal/{username}/{seq}")
+    format!("journal/{}/{seq}", username.storage_key())
 }
 
 /// Snapshot metadata key holding the last journal seq folded into it.

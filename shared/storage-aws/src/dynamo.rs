@@ -88,15 +88,42 @@ fn get_n<T: std::str::FromStr>(item: &Item, k: &str) -> Result<T> {
     }
 }
 
+/// Usernames are keyed by [`Username::storage_key`] (ASCII, and the name itself for the names
+/// javumbo accepted before Unicode ones), never by the raw name.
 fn get_username(item: &Item) -> Result<Username> {
     let raw = get_s(item, USERNAME)?;
-    Username::parse(&raw)
-        .map_err(|e| AwsStoreError::corrupt_because(format!("stored username {raw:?}"), e))
+    Username::from_storage_key(&raw)
+        .ok_or_else(|| AwsStoreError::corrupt(format!("stored username key {raw:?} is invalid")))
+}
+
+/// Prefix of the users-table items that claim a folded name (registration uniqueness). No
+/// storage key contains `#`, so these never collide with a user item.
+const NAME_CLAIM_PREFIX: &str = "#name:";
+/// The user whose creation claimed the folded name (its storage key): for operators only.
+const CLAIMED_BY: &str = "claimed_by";
+
+fn name_claim_key(username: &Username) -> AttributeValue {
+    s(&format!("{NAME_CLAIM_PREFIX}{}", username.folded_key()))
+}
+
+/// `ClientRequestToken` of a user creation: an SDK retry of the same creation is applied once.
+fn user_token(u: &UserRecord, migrated: bool) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        u.username.storage_key().as_bytes(),
+        u.password_hash.as_bytes(),
+        &u.created_at.to_be_bytes(),
+        &[u8::from(migrated)],
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    hex::encode(h.finalize())[..36].to_owned()
 }
 
 fn user_to_item(u: &UserRecord) -> Item {
     HashMap::from([
-        (USERNAME.to_owned(), s(u.username.as_str())),
+        (USERNAME.to_owned(), s(u.username.storage_key())),
         (PASSWORD_HASH.to_owned(), s(&u.password_hash)),
         (NAME.to_owned(), s(&u.name)),
         (CREATED_AT.to_owned(), n(u.created_at)),
@@ -114,7 +141,7 @@ fn user_from_item(item: &Item) -> Result<UserRecord> {
 
 fn session_to_item(it: &SessionItem) -> Item {
     let mut m = HashMap::from([
-        (USERNAME.to_owned(), s(it.username.as_str())),
+        (USERNAME.to_owned(), s(it.username.storage_key())),
         (SESSION_ID.to_owned(), s(&it.session_id)),
         (EPOCH.to_owned(), n(it.epoch)),
         (STATUS.to_owned(), s(it.status.as_str())),
@@ -152,7 +179,7 @@ fn session_from_item(item: &Item) -> Result<SessionItem> {
 
 fn entry_to_item(username: &Username, e: &JournalEntry) -> Item {
     let mut m = HashMap::from([
-        (USERNAME.to_owned(), s(username.as_str())),
+        (USERNAME.to_owned(), s(username.storage_key())),
         (SEQ.to_owned(), n(e.seq)),
         (REQUEST_ID.to_owned(), s(&e.request_id)),
         (AT_MS.to_owned(), n(e.at_ms)),
@@ -202,7 +229,7 @@ fn entry_from_item(item: &Item) -> Result<JournalEntry> {
 fn commit_token(username: &Username, entry: &JournalEntry) -> String {
     let mut h = Sha256::new();
     for part in [
-        username.as_str().as_bytes(),
+        username.storage_key().as_bytes(),
         entry.request_id.as_bytes(),
         &entry.seq.to_be_bytes(),
     ] {
@@ -290,6 +317,78 @@ impl DynamoStore {
         }
     }
 
+    /// The user item and its folded-name claim in one transaction. A registration needs both
+    /// absent; a migrated user only its own item (the claim is written unconditionally: it
+    /// only says "taken").
+    async fn create_user(&self, user: &UserRecord, migrated: bool) -> Result<bool> {
+        let item = user_to_item(user);
+        let absent = |b: aws_sdk_dynamodb::types::builders::PutBuilder| {
+            b.condition_expression("attribute_not_exists(#u)")
+                .expression_attribute_names("#u", USERNAME)
+        };
+        let put_user = absent(
+            Put::builder()
+                .table_name(&self.users_table)
+                .set_item(Some(item.clone())),
+        )
+        .build()
+        .map_err(|e| AwsStoreError::InvalidArgument(e.to_string()))?;
+        let claim = Put::builder()
+            .table_name(&self.users_table)
+            .set_item(Some(HashMap::from([
+                (USERNAME.to_owned(), name_claim_key(&user.username)),
+                (CLAIMED_BY.to_owned(), s(user.username.storage_key())),
+            ])));
+        let claim = if migrated { claim } else { absent(claim) }
+            .build()
+            .map_err(|e| AwsStoreError::InvalidArgument(e.to_string()))?;
+        let mut attempt = 0u32;
+        loop {
+            Metrics::incr(&self.metrics.table_write);
+            let res = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(put_user.clone()).build())
+                .transact_items(TransactWriteItem::builder().put(claim.clone()).build())
+                .client_request_token(user_token(user, migrated))
+                .send()
+                .await;
+            let err = match res {
+                Ok(_) => return Ok(true),
+                Err(e) => e,
+            };
+            match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(tc)) => {
+                    let codes: Vec<&str> = tc
+                        .cancellation_reasons()
+                        .iter()
+                        .filter_map(|r| r.code())
+                        .collect();
+                    if codes.contains(&"ConditionalCheckFailed") {
+                        // An identical item is our own earlier attempt, retried by the SDK
+                        // past the token's window.
+                        let key =
+                            HashMap::from([(USERNAME.to_owned(), s(user.username.storage_key()))]);
+                        let found = self.get_item(&self.users_table, key, "GetItem").await?;
+                        return Ok(found.as_ref() == Some(&item));
+                    }
+                    // Racing registrations of case variants conflict on the claim item:
+                    // nothing was applied, so try again until one sees the other's claim.
+                    attempt += 1;
+                    if attempt >= 8 {
+                        return Err(AwsStoreError::Unavailable {
+                            service: "dynamodb",
+                            operation: "TransactWriteItems",
+                            message: format!("user creation cancelled: {codes:?}"),
+                        });
+                    }
+                    tokio::time::sleep(Duration::from_millis(10 << attempt.min(5))).await;
+                }
+                _ => return Err(sdk_error("dynamodb", "TransactWriteItems", err)),
+            }
+        }
+    }
+
     async fn commit_inner(
         &self,
         username: &Username,
@@ -302,7 +401,7 @@ impl DynamoStore {
         if entry.seq != fence.seq + 1 {
             return Err(AwsStoreError::ConditionFailed);
         }
-        let key = HashMap::from([(USERNAME.to_owned(), s(username.as_str()))]);
+        let key = HashMap::from([(USERNAME.to_owned(), s(username.storage_key()))]);
         let update = Update::builder()
             .table_name(&self.sessions_table)
             .set_key(Some(key))
@@ -384,7 +483,7 @@ impl DynamoStore {
 
     async fn already_committed(&self, username: &Username, entry: &JournalEntry) -> Result<bool> {
         let key = HashMap::from([
-            (USERNAME.to_owned(), s(username.as_str())),
+            (USERNAME.to_owned(), s(username.storage_key())),
             (SEQ.to_owned(), n(entry.seq)),
         ]);
         let found = self.get_item(&self.journal_table, key, "GetItem").await?;
@@ -411,7 +510,7 @@ impl DynamoStore {
                 .key_condition_expression("#u = :u AND #q BETWEEN :lo AND :hi")
                 .expression_attribute_names("#u", USERNAME)
                 .expression_attribute_names("#q", SEQ)
-                .expression_attribute_values(":u", s(username.as_str()))
+                .expression_attribute_values(":u", s(username.storage_key()))
                 .expression_attribute_values(":lo", n(lo))
                 .expression_attribute_values(":hi", n(hi))
                 .scan_index_forward(true)
@@ -488,25 +587,29 @@ impl DynamoStore {
 #[async_trait]
 impl UserStore for DynamoStore {
     async fn create_if_absent(&self, user: &UserRecord) -> StoreResult<bool> {
-        let item = user_to_item(user);
-        let res = self
-            .conditional_put(
-                &self.users_table,
-                item.clone(),
-                "attribute_not_exists(#u)",
-                HashMap::from([("#u".to_owned(), USERNAME.to_owned())]),
-                HashMap::new(),
-            )
-            .await?;
-        // An identical item is our own earlier attempt, retried by the SDK.
-        Ok(match res {
-            Ok(()) => true,
-            Err(found) => found.as_ref() == Some(&item),
-        })
+        Ok(self.create_user(user, false).await?)
+    }
+
+    async fn create_migrated(&self, user: &UserRecord) -> StoreResult<bool> {
+        Ok(self.create_user(user, true).await?)
+    }
+
+    async fn name_taken(&self, username: &Username) -> StoreResult<bool> {
+        for key in [s(username.storage_key()), name_claim_key(username)] {
+            let key = HashMap::from([(USERNAME.to_owned(), key)]);
+            if self
+                .get_item(&self.users_table, key, "GetItem")
+                .await?
+                .is_some()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn get(&self, username: &Username) -> StoreResult<Option<UserRecord>> {
-        let key = HashMap::from([(USERNAME.to_owned(), s(username.as_str()))]);
+        let key = HashMap::from([(USERNAME.to_owned(), s(username.storage_key()))]);
         let item = self.get_item(&self.users_table, key, "GetItem").await?;
         Ok(item.as_ref().map(user_from_item).transpose()?)
     }
@@ -522,7 +625,7 @@ impl UserStore for DynamoStore {
             .client
             .update_item()
             .table_name(&self.users_table)
-            .key(USERNAME, s(username.as_str()))
+            .key(USERNAME, s(username.storage_key()))
             .condition_expression("#p = :expected")
             .update_expression("SET #p = :new")
             .expression_attribute_names("#p", PASSWORD_HASH)
@@ -554,7 +657,7 @@ impl UserStore for DynamoStore {
 #[async_trait]
 impl SessionStore for DynamoStore {
     async fn get(&self, username: &Username) -> StoreResult<Option<SessionItem>> {
-        let key = HashMap::from([(USERNAME.to_owned(), s(username.as_str()))]);
+        let key = HashMap::from([(USERNAME.to_owned(), s(username.storage_key()))]);
         let item = self.get_item(&self.sessions_table, key, "GetItem").await?;
         Ok(item.as_ref().map(session_from_item).transpose()?)
     }

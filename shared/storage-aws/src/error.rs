@@ -60,16 +60,6 @@ impl AwsStoreError {
         }
     }
 
-    pub(crate) fn corrupt_because(
-        what: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        Self::Corrupt {
-            what: what.into(),
-            source: Some(Box::new(source)),
-        }
-    }
-
     /// The error of an SDK request builder, naming the request.
     pub(crate) fn build(
         what: &'static str,

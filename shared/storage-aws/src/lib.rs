@@ -18,6 +18,7 @@ pub mod emf;
 mod error;
 mod provision;
 mod s3;
+pub mod seed;
 mod sns;
 
 use std::sync::Arc;

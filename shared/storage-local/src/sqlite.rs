@@ -38,7 +38,8 @@ const MAX_IDLE: usize = 4;
 /// How long a commit's request id stays recognised for retries (DynamoDB keeps a
 /// `ClientRequestToken` for 10 minutes).
 const TOKEN_TTL_MS: i64 = 10 * 60 * 1000;
-const SCHEMA_VERSION: i64 = 1;
+/// 2: `user_names`, the folded-name uniqueness record of registrations.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
@@ -46,6 +47,11 @@ CREATE TABLE IF NOT EXISTS users (
     password_hash TEXT NOT NULL,
     name          TEXT NOT NULL,
     created_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+-- One row per folded username (NFC, lowercased): what makes registrations unique
+-- case-insensitively. Written in the same transaction as the user row.
+CREATE TABLE IF NOT EXISTS user_names (
+    folded TEXT PRIMARY KEY NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sessions (
     username     TEXT PRIMARY KEY NOT NULL,
@@ -127,6 +133,14 @@ impl SqliteStore {
             )));
         }
         tx.execute_batch(SCHEMA)?;
+        if version < 2 {
+            // Users of schema 1 had ASCII names only, for which SQLite's ASCII `lower` is
+            // exactly `Username::folded`.
+            tx.execute(
+                "INSERT OR IGNORE INTO user_names (folded) SELECT lower(username) FROM users",
+                [],
+            )?;
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
         let mut writer_lock = path.clone().into_os_string();
@@ -249,6 +263,34 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Insert the user row and claim its folded name in one transaction. A registration
+/// (`migrated` false) is refused when either exists; a migrated user only when the exact name
+/// does (the original app was case-sensitive), its folded name claimed if still free.
+fn insert_user(c: &mut Connection, user: &UserRecord, migrated: bool) -> Result<bool> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let claimed = tx.execute(
+        "INSERT INTO user_names (folded) VALUES (?1) ON CONFLICT (folded) DO NOTHING",
+        [user.username.folded()],
+    )? == 1;
+    if !claimed && !migrated {
+        return Ok(false); // dropping `tx` rolls back
+    }
+    let inserted = tx.execute(
+        "INSERT INTO users (username, password_hash, name, created_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (username) DO NOTHING",
+        params![
+            user.username.as_str(),
+            user.password_hash,
+            user.name,
+            user.created_at
+        ],
+    )? == 1;
+    if inserted {
+        tx.commit()?;
+    }
+    Ok(inserted)
+}
+
 fn parse_username(s: &str) -> Result<Username> {
     Username::parse(s)
         .map_err(|_| LocalStoreError::corrupt(format!("stored username {s:?} is invalid")))
@@ -263,13 +305,26 @@ impl UserStore for SqliteStore {
     async fn create_if_absent(&self, user: &UserRecord) -> StoreResult<bool> {
         Metrics::incr(&self.inner.metrics.table_write);
         let user = user.clone();
-        self.with_writer(move |c| {
-            let n = c.execute(
-                "INSERT INTO users (username, password_hash, name, created_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (username) DO NOTHING",
-                params![user.username.as_str(), user.password_hash, user.name, user.created_at],
-            )?;
-            Ok(n == 1)
+        self.with_writer(move |c| insert_user(c, &user, false))
+            .await
+    }
+
+    async fn create_migrated(&self, user: &UserRecord) -> StoreResult<bool> {
+        Metrics::incr(&self.inner.metrics.table_write);
+        let user = user.clone();
+        self.with_writer(move |c| insert_user(c, &user, true)).await
+    }
+
+    async fn name_taken(&self, username: &Username) -> StoreResult<bool> {
+        Metrics::incr(&self.inner.metrics.table_read);
+        let username = username.clone();
+        self.with_conn(move |c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)
+                     OR EXISTS (SELECT 1 FROM user_names WHERE folded = ?2)",
+                params![username.as_str(), username.folded()],
+                |r| r.get::<_, bool>(0),
+            )?)
         })
         .await
     }
@@ -689,6 +744,34 @@ mod tests {
         let store =
             SqliteStore::open(dir.path().join("db/store.sqlite3"), Arc::clone(&metrics)).unwrap();
         (dir, store, metrics)
+    }
+
+    /// A schema-1 database (users, no folded-name records) gains the records of its users on
+    /// open, so a registration cannot take another case of an existing name.
+    #[tokio::test]
+    async fn schema_1_users_claim_their_folded_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite3");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE users (username TEXT PRIMARY KEY NOT NULL, password_hash TEXT NOT NULL,
+                     name TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;
+                 INSERT INTO users VALUES ('Ana_01', 'h', 'Ana', 1);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(path, Arc::new(Metrics::default())).unwrap();
+        let variant = Username::parse("aNA_01").unwrap();
+        assert!(store.name_taken(&variant).await.unwrap());
+        let record = UserRecord {
+            username: variant,
+            password_hash: "x".into(),
+            name: "n".into(),
+            created_at: 2,
+        };
+        assert!(!store.create_if_absent(&record).await.unwrap());
     }
 
     fn item(user: &Username) -> SessionItem {

@@ -69,9 +69,10 @@ async fn register(
         )));
     }
     validate_password(&pw)?;
-    // A cheap read first spares the hashing and the collection write for a taken name; the
-    // conditional create below is what actually decides a race.
-    if state.users.get(&user).await?.is_some() {
+    // A cheap read first spares the hashing and the collection write for a taken name (in any
+    // case: registrations are unique case-insensitively); the conditional create below is what
+    // actually decides a race.
+    if state.users.name_taken(&user).await? {
         return Err(username_taken());
     }
     let hash = blocking(move || password::hash(&pw)).await??;

@@ -43,7 +43,11 @@ pub async fn run_all_user(store: Arc<dyn UserStore>) {
     user_get_missing(Arc::clone(&store)).await;
     user_create_if_absent_twice(Arc::clone(&store)).await;
     user_concurrent_create_single_winner(Arc::clone(&store)).await;
-    user_update_password_hash_cas(store).await;
+    user_update_password_hash_cas(Arc::clone(&store)).await;
+    user_unicode_round_trip(Arc::clone(&store)).await;
+    user_register_unique_case_insensitively(Arc::clone(&store)).await;
+    user_concurrent_case_variants_single_winner(Arc::clone(&store)).await;
+    user_migrated_case_pair(store).await;
 }
 
 pub async fn run_all_session(store: Arc<dyn SessionStore>) {

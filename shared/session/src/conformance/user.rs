@@ -90,3 +90,127 @@ pub async fn user_update_password_hash_cas(store: Arc<dyn UserStore>) {
         "updating a missing user"
     );
 }
+
+fn fresh_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
+}
+
+/// A name with non-ASCII letters, a space and a dot: `Ünï <id>.` lowercased (`upper` false),
+/// uppercased (`upper` true), or as written (`None`): three case variants of one folded name.
+fn variant(id: &str, upper: Option<bool>) -> Username {
+    let name = format!("Ünï {id}.");
+    let name = match upper {
+        Some(true) => name.to_uppercase(),
+        Some(false) => name.to_lowercase(),
+        None => name,
+    };
+    Username::parse(&name).expect("valid")
+}
+
+/// Names of any script are stored and read back exactly, under their own keys.
+pub async fn user_unicode_round_trip(store: Arc<dyn UserStore>) {
+    let spaced = Username::parse(&format!("日本 {}/..", &fresh_id()[..6])).expect("valid");
+    for name in [variant(&fresh_id(), Some(false)), spaced] {
+        let record = user(&name, "$2b$12$unicode");
+        assert!(store.create_if_absent(&record).await.expect("create"));
+        assert_eq!(store.get(&name).await.expect("get"), Some(record));
+    }
+}
+
+/// A new registration is refused when another case of the name exists, and `name_taken` says
+/// so beforehand.
+pub async fn user_register_unique_case_insensitively(store: Arc<dyn UserStore>) {
+    let id = fresh_id();
+    let (lower, upper) = (variant(&id, Some(false)), variant(&id, Some(true)));
+    assert_eq!(lower.folded(), upper.folded(), "{lower} / {upper}");
+    assert!(!store.name_taken(&upper).await.expect("taken?"));
+    assert!(
+        store
+            .create_if_absent(&user(&lower, "$argon2id$lower"))
+            .await
+            .expect("create")
+    );
+    assert!(store.name_taken(&lower).await.expect("taken?"));
+    assert!(store.name_taken(&upper).await.expect("taken?"));
+    assert!(
+        !store
+            .create_if_absent(&user(&upper, "$argon2id$upper"))
+            .await
+            .expect("create the other case"),
+        "a case variant of a registered name must be refused"
+    );
+    assert_eq!(store.get(&upper).await.expect("get"), None);
+}
+
+/// Racing registrations of case variants: exactly one wins.
+pub async fn user_concurrent_case_variants_single_winner(store: Arc<dyn UserStore>) {
+    let base = format!("é{}", fresh_id());
+    let outcomes = race(RACERS, |i| {
+        // Each racer capitalises a different subset of the first four letters.
+        let name: String = base
+            .chars()
+            .enumerate()
+            .map(|(j, c)| {
+                if j < 4 && (i >> j) & 1 == 1 {
+                    c.to_uppercase().next().unwrap_or(c)
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let record = user(
+            &Username::parse(&name).expect("valid"),
+            &format!("hash-{i}"),
+        );
+        let store = Arc::clone(&store);
+        async move { store.create_if_absent(&record).await }
+    })
+    .await;
+    let winners = outcomes
+        .iter()
+        .filter(|r| *r.as_ref().expect("create_if_absent must not fail"))
+        .count();
+    assert_eq!(winners, 1, "exactly one case variant wins: {outcomes:?}");
+}
+
+/// Migrated users keep the original app's exact uniqueness: a case pair both exist, each with
+/// its own record; an exact duplicate is refused; and the pair's folded name stays claimed.
+pub async fn user_migrated_case_pair(store: Arc<dyn UserStore>) {
+    let id = fresh_id();
+    let (lower, upper) = (variant(&id, Some(false)), variant(&id, Some(true)));
+    let (a, b) = (user(&upper, "$2b$12$upper"), user(&lower, "$2b$12$lower"));
+    assert!(store.create_migrated(&a).await.expect("migrate upper"));
+    assert!(store.create_migrated(&b).await.expect("migrate lower"));
+    assert!(
+        !store
+            .create_migrated(&user(&lower, "$2b$12$again"))
+            .await
+            .expect("migrate again"),
+        "an exact duplicate must be refused"
+    );
+    assert_eq!(store.get(&upper).await.expect("get"), Some(a));
+    assert_eq!(store.get(&lower).await.expect("get"), Some(b));
+    let third = variant(&id, None);
+    assert!(store.name_taken(&third).await.expect("taken?"));
+    assert!(
+        !store
+            .create_if_absent(&user(&third, "$argon2id$third"))
+            .await
+            .expect("register a third variant")
+    );
+    // A migrated user whose name is already registered in another case is still brought in.
+    let id = fresh_id();
+    let (registered, migrated) = (variant(&id, None), variant(&id, Some(true)));
+    assert!(
+        store
+            .create_if_absent(&user(&registered, "$argon2id$r"))
+            .await
+            .expect("register")
+    );
+    assert!(
+        store
+            .create_migrated(&user(&migrated, "$2b$12$m"))
+            .await
+            .expect("migrate the other case")
+    );
+}
