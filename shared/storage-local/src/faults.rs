@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use javumbo_session::{
-    Blob, BlobStore, Fence, JournalEntry, PutCondition, SessionExpect, SessionItem, SessionStore,
-    StoreError, StoreResult, UserRecord, UserStore, Username,
+    Blob, BlobStore, DeviceKey, DeviceKeyStore, Fence, JournalEntry, PutCondition, SessionExpect,
+    SessionItem, SessionStore, StoreError, StoreResult, UserRecord, UserStore, Username,
 };
 use parking_lot::Mutex;
 use rand::rngs::StdRng;
@@ -135,6 +135,26 @@ impl<S: BlobStore> BlobStore for FaultyStore<S> {
 
     async fn delete(&self, key: &str) -> StoreResult<()> {
         self.run(self.inner.delete(key)).await
+    }
+}
+
+#[async_trait]
+impl<S: UserStore> DeviceKeyStore for FaultyStore<S> {
+    async fn put_device_key(&self, username: &Username, key: &DeviceKey) -> StoreResult<()> {
+        self.run(self.inner.put_device_key(username, key)).await
+    }
+
+    async fn device_keys(&self, username: &Username) -> StoreResult<Vec<DeviceKey>> {
+        self.run(self.inner.device_keys(username)).await
+    }
+
+    async fn delete_device_key(&self, username: &Username, id: &str) -> StoreResult<bool> {
+        self.run(self.inner.delete_device_key(username, id)).await
+    }
+
+    async fn touch_device_key(&self, username: &Username, id: &str, at_ms: i64) -> StoreResult<()> {
+        self.run(self.inner.touch_device_key(username, id, at_ms))
+            .await
     }
 }
 

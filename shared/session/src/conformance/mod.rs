@@ -43,7 +43,8 @@ pub async fn run_all_user(store: Arc<dyn UserStore>) {
     user_get_missing(Arc::clone(&store)).await;
     user_create_if_absent_twice(Arc::clone(&store)).await;
     user_concurrent_create_single_winner(Arc::clone(&store)).await;
-    user_update_password_hash_cas(store).await;
+    user_update_password_hash_cas(Arc::clone(&store)).await;
+    device_keys_round_trip(store).await;
 }
 
 pub async fn run_all_session(store: Arc<dyn SessionStore>) {
