@@ -6,6 +6,7 @@ pub mod bodies;
 pub mod crud;
 pub mod export;
 pub mod review;
+pub mod sync;
 
 use axum::Json;
 use axum::http::StatusCode;
