@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 import type { Node } from 'constructs';
 
-/** The five Lambda functions, keyed by route group. The key is also the construct id stem. */
-export const FUNCTION_KEYS = ['auth', 'review', 'crud', 'export', 'flushHandler'] as const;
+/** The six Lambda functions, keyed by route group. The key is also the construct id stem. */
+export const FUNCTION_KEYS = ['auth', 'review', 'crud', 'export', 'sync', 'flushHandler'] as const;
 export type FunctionKey = (typeof FUNCTION_KEYS)[number];
 
 /** The cargo-lambda binary of each function: `<lambdaDir>/<bin>/bootstrap.zip`. */
@@ -11,6 +11,7 @@ export const FUNCTION_BINS: Record<FunctionKey, string> = {
   review: 'javumbo-review',
   crud: 'javumbo-crud',
   export: 'javumbo-export',
+  sync: 'javumbo-sync-fn',
   flushHandler: 'javumbo-flush-handler',
 };
 

@@ -61,6 +61,12 @@ const SIZING: Record<FunctionKey, Sizing> = {
     timeout: Duration.seconds(28),
     description: 'javumbo export/import: builds and reads .apkg packages (up to 10 MiB) in memory',
   },
+  sync: {
+    memoryMb: 2048,
+    ephemeralMb: 2048,
+    timeout: Duration.seconds(28),
+    description: 'javumbo sync: Anki sync protocol for official clients (full upload/download up to ~4.4 MB compressed)',
+  },
   flushHandler: {
     memoryMb: 1024,
     ephemeralMb: 1024,
@@ -209,6 +215,7 @@ export class JavumboStack extends Stack {
       review: make('review'),
       crud: make('crud'),
       export: make('export'),
+      sync: make('sync'),
       flushHandler: make('flushHandler', {
         // SNS invokes asynchronously: Lambda retries twice, then parks the event here.
         deadLetterQueue: this.flushDlq,
@@ -344,6 +351,14 @@ export class JavumboStack extends Stack {
       this.flushTopic.grantPublish(fn);
       this.jwtSecret.grantRead(fn);
     }
+
+    // sync: a collection function that also writes device keys (attributes of the user's item).
+    this.usersTable.grant(f.sync, ...USERS_RW);
+    this.sessionsTable.grant(f.sync, ...STATE_RW);
+    this.journalTable.grant(f.sync, ...STATE_RW);
+    this.grantBlobs(f.sync, [USER_DBS, JOURNAL_SPILL], BLOB_RW);
+    this.flushTopic.grantPublish(f.sync);
+    this.jwtSecret.grantRead(f.sync);
 
     // flush handler: folds the journal into the snapshot, then trims it; no users, no secret.
     this.sessionsTable.grant(f.flushHandler, ...STATE_RW);

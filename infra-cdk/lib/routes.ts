@@ -45,10 +45,22 @@ export const ROUTES: readonly RouteSpec[] = [
   // export
   { method: 'GET', path: '/api/export', fn: 'export' },
   { method: 'POST', path: '/api/import', fn: 'export' },
+  // sync: Anki's protocol for official clients (endpoint = the API's origin + "/"), its media
+  // half, Anki's health check, and the device keys API.
+  ...[
+    'hostKey', 'meta', 'start', 'applyGraves', 'applyChanges', 'chunk', 'applyChunk',
+    'sanityCheck2', 'finish', 'abort', 'upload', 'download',
+  ].map((m): RouteSpec => ({ method: 'POST', path: `/sync/${m}`, fn: 'sync' })),
+  { method: 'POST', path: '/msync/{method}', fn: 'sync' },
+  { method: 'GET', path: '/msync/{method}', fn: 'sync' },
+  { method: 'GET', path: '/health', fn: 'sync' },
+  { method: 'GET', path: '/api/sync/keys', fn: 'sync' },
+  { method: 'DELETE', path: '/api/sync/keys/{id}', fn: 'sync' },
 ];
 
 /** Routes that accept a password: throttled harder than the rest of the API. */
 export const CREDENTIAL_ROUTES: readonly string[] = [
+  'POST /sync/hostKey',
   'POST /api/login',
   'POST /login',
   'POST /api/register',

@@ -9,6 +9,7 @@ const FN_PREFIX: Record<FunctionKey, string> = {
   review: 'ReviewFunction',
   crud: 'CrudFunction',
   export: 'ExportFunction',
+  sync: 'SyncFunction',
   flushHandler: 'FlushHandlerFunction',
 };
 
@@ -86,6 +87,11 @@ const EXPECTED: Record<FunctionKey, string[]> = {
   review: COLLECTION,
   crud: COLLECTION,
   export: COLLECTION,
+  // A collection function that also writes device keys on the user's item.
+  sync: [
+    ...expand(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['users']),
+    ...COLLECTION.filter((g) => g !== 'dynamodb:GetItem on users'),
+  ],
   flushHandler: [...expand(STATE_RW, ['sessions', 'journal']), ...BLOBS_RW, 'sqs:SendMessage on dlq'],
 };
 

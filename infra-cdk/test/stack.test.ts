@@ -11,6 +11,7 @@ const FN_PREFIX: Record<FunctionKey, string> = {
   review: 'ReviewFunction',
   crud: 'CrudFunction',
   export: 'ExportFunction',
+  sync: 'SyncFunction',
   flushHandler: 'FlushHandlerFunction',
 };
 
@@ -107,8 +108,8 @@ describe('functions', () => {
     FUNCTION_KEYS.map((k) => [k, logicalId(t, 'AWS::Lambda::Function', FN_PREFIX[k])]),
   ) as Record<FunctionKey, string>;
 
-  it('exactly five functions, all PROVIDED_AL2023 x86_64 custom runtimes', () => {
-    t.resourceCountIs('AWS::Lambda::Function', 5);
+  it('exactly six functions, all PROVIDED_AL2023 x86_64 custom runtimes', () => {
+    t.resourceCountIs('AWS::Lambda::Function', 6);
     for (const id of Object.values(ids)) {
       const p = res[id]!.Properties;
       assert.equal(p.Runtime, 'provided.al2023');
@@ -123,6 +124,7 @@ describe('functions', () => {
       review: [1024, 2048, 28],
       crud: [1024, 2048, 28],
       export: [2048, 2048, 28],
+      sync: [2048, 2048, 28],
       flushHandler: [1024, 1024, 60],
     };
     for (const k of FUNCTION_KEYS) {
@@ -158,8 +160,8 @@ describe('functions', () => {
       assert.equal(res[groupId]!.Type, 'AWS::Logs::LogGroup', k);
       assert.equal(res[groupId]!.Properties.RetentionInDays, 30, k);
     }
-    // Five function groups plus the API access log; no log-retention custom resource.
-    t.resourceCountIs('AWS::Logs::LogGroup', 6);
+    // Six function groups plus the API access log; no log-retention custom resource.
+    t.resourceCountIs('AWS::Logs::LogGroup', 7);
   });
 
   it('no reserved concurrency unless asked; the context sets it per function', () => {
@@ -179,7 +181,7 @@ describe('functions', () => {
   });
 
   it('arm64 is opt-in through context', () => {
-    synth({ arch: 'arm64' }).resourcePropertiesCountIs('AWS::Lambda::Function', { Architectures: ['arm64'] }, 5);
+    synth({ arch: 'arm64' }).resourcePropertiesCountIs('AWS::Lambda::Function', { Architectures: ['arm64'] }, 6);
   });
 });
 
@@ -259,15 +261,16 @@ describe('HTTP API', () => {
       assert.ok(fnId, `missing route ${routeKey(spec)}`);
       assert.ok(fnId.startsWith(FN_PREFIX[spec.fn]), `${routeKey(spec)} -> ${fnId}, want ${spec.fn}`);
     }
-    assert.equal(ROUTES.length, 27);
+    // 27 API routes, 17 of Anki's sync protocol (12 methods, media GET/POST, /health, keys).
+    assert.equal(ROUTES.length, 44);
   });
 
   it('integrations are Lambda proxy, payload format 2.0; the flush handler has none', () => {
-    t.resourceCountIs('AWS::ApiGatewayV2::Integration', 4);
+    t.resourceCountIs('AWS::ApiGatewayV2::Integration', 5);
     t.resourcePropertiesCountIs(
       'AWS::ApiGatewayV2::Integration',
       { IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' },
-      4,
+      5,
     );
   });
 
@@ -317,7 +320,7 @@ describe('HTTP API', () => {
     ctx.resourcePropertiesCountIs(
       'AWS::Lambda::Function',
       { Environment: { Variables: Match.objectLike({ JAVUMBO_CORS_ORIGINS: 'https://app.example.org,http://localhost:5173' }) } },
-      5,
+      6,
     );
   });
 });

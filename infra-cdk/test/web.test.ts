@@ -22,7 +22,7 @@ describe('web=false (the emulator-friendly synth)', () => {
     for (const type of EMULATOR_UNSAFE) t.resourceCountIs(type, 0);
     const custom = Object.values(resources(t)).filter((r) => r.Type.startsWith('Custom::') || r.Type === 'AWS::CloudFormation::CustomResource');
     assert.deepEqual(custom, []);
-    t.resourceCountIs('AWS::Lambda::Function', 5);
+    t.resourceCountIs('AWS::Lambda::Function', 6);
     t.resourceCountIs('AWS::S3::Bucket', 1);
   });
 
@@ -48,11 +48,11 @@ describe('emulator=true', () => {
   });
 
   it('keeps everything else: functions, tables with TTL, flush bus, routes', () => {
-    t.resourceCountIs('AWS::Lambda::Function', 5);
+    t.resourceCountIs('AWS::Lambda::Function', 6);
     t.resourceCountIs('AWS::DynamoDB::GlobalTable', 3);
     t.hasResourceProperties('AWS::DynamoDB::GlobalTable', { TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } });
     t.resourceCountIs('AWS::SNS::Subscription', 1);
-    t.resourceCountIs('AWS::ApiGatewayV2::Route', 22);
+    t.resourceCountIs('AWS::ApiGatewayV2::Route', 39);
   });
 });
 

@@ -53,3 +53,10 @@ test('download file name comes from Content-Disposition', () => {
   assert.equal(filenameFrom('attachment; filename=plain.apkg', 'x'), 'plain.apkg');
   assert.equal(filenameFrom(null, 'fallback.apkg'), 'fallback.apkg');
 });
+
+test('the sync address is the API origin with the trailing slash Anki needs', async () => {
+  const { syncUrl } = await import('../../shared/web/static/assets/views/sync.js');
+  assert.equal(syncUrl('', 'http://127.0.0.1:8080'), 'http://127.0.0.1:8080/');
+  assert.equal(syncUrl('https://abc.execute-api.eu-west-1.amazonaws.com/', 'https://app.example'), 'https://abc.execute-api.eu-west-1.amazonaws.com/');
+  assert.equal(syncUrl(undefined, 'http://h:1/'), 'http://h:1/');
+});

@@ -28,8 +28,9 @@ use tower::ServiceExt;
 
 use crate::LocalError;
 
-/// Largest request the gateway buffers: the import limit plus multipart framing.
-const MAX_PROXY_BODY: usize = 11 * 1024 * 1024;
+/// Largest request the gateway buffers: a full sync upload at Anki's own server's limit
+/// (100 MiB compressed; every other route's limit is far below, and enforced by the container).
+const MAX_PROXY_BODY: usize = 101 * 1024 * 1024;
 
 /// Bind, announce (first stdout line: the address, for harnesses), serve until SIGINT/SIGTERM.
 async fn serve(

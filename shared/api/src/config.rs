@@ -56,6 +56,45 @@ pub struct ApiConfig {
     /// Trust `X-Forwarded-For` for the client address: only behind our own proxy (the
     /// `javumbo-local` gateway), never when clients can reach the server directly.
     pub trust_forwarded_for: bool,
+    /// Size limits of the sync protocol's bodies.
+    pub sync: SyncLimits,
+}
+
+/// Size limits of `/sync/*` bodies. The defaults are Anki's own server's (100 MiB compressed,
+/// 300 MiB decompressed) with no limit on answers; a Lambda sets [`SyncLimits::lambda`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncLimits {
+    /// Compressed request body.
+    pub max_request_bytes: usize,
+    /// Decompressed request body.
+    pub max_decompressed_bytes: u64,
+    /// Compressed answer (a full download).
+    pub max_response_bytes: usize,
+}
+
+impl Default for SyncLimits {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 100 << 20,
+            max_decompressed_bytes: javumbo_sync::DEFAULT_MAX_BODY_BYTES,
+            max_response_bytes: usize::MAX,
+        }
+    }
+}
+
+impl SyncLimits {
+    /// Behind API Gateway a Lambda's binary bodies travel base64-encoded inside its 6 MB
+    /// synchronous payload: about 4.4 MB of zstd each way. A larger answer would fail as a
+    /// gateway error, so it is refused with a message instead.
+    pub const LAMBDA_MAX_BODY_BYTES: usize = 4_400_000;
+
+    pub fn lambda() -> Self {
+        Self {
+            max_request_bytes: Self::LAMBDA_MAX_BODY_BYTES,
+            max_response_bytes: Self::LAMBDA_MAX_BODY_BYTES,
+            ..Self::default()
+        }
+    }
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -68,6 +107,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("max_import_bytes", &self.max_import_bytes)
             .field("throttle", &self.throttle)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("sync", &self.sync)
             .finish()
     }
 }
@@ -94,6 +134,7 @@ impl ApiConfig {
             max_import_bytes: 10 * 1024 * 1024,
             throttle: ThrottleConfig::default(),
             trust_forwarded_for: false,
+            sync: SyncLimits::default(),
         })
     }
 }

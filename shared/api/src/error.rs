@@ -193,6 +193,39 @@ pub(crate) fn set_session_header(resp: &mut Response, session_id: &str) {
     }
 }
 
+/// A failed sync request (`/sync/*`): Anki's status for the failure and its text as a plain
+/// body, as Anki's server answers (the official client shows it, or its own message for 403,
+/// 409, 400, 501 and 5xx). The JSON `{"error"}` shape is for the web API only.
+#[derive(Debug)]
+pub struct SyncFailure(pub javumbo_sync::SyncError);
+
+impl From<javumbo_sync::SyncError> for SyncFailure {
+    fn from(e: javumbo_sync::SyncError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for SyncFailure {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        match &self.0 {
+            javumbo_sync::SyncError::Internal(detail) => {
+                tracing::error!(error = %detail, "sync internal error");
+            }
+            other => {
+                tracing::info!(status = status.as_u16(), error = %other, "sync request refused")
+            }
+        }
+        let mut resp = (status, self.0.public_message()).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(1u64));
+        }
+        resp
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

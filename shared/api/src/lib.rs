@@ -1,6 +1,6 @@
 //! javumbo's HTTP API: one axum router per Lambda function, all built from one [`AppState`].
 //!
-//! - [`routes`]: the four route groups (`auth`, `review`, `crud`, `export`), thin translations
+//! - [`routes`]: the five route groups (`auth`, `review`, `crud`, `export`, `sync`), thin translations
 //!   from HTTP to collection operations run through the session manager.
 //! - [`error`]: [`ApiError`], the single mapping of failures to `{"error"}` + status.
 //! - [`extract`]: JSON/path/query/auth extractors that reject with [`ApiError`].
@@ -9,7 +9,7 @@
 //!   (`javumbo-app`, from `javumbo-runtime`'s settings).
 //!
 //! Every group router is complete on its own (fallbacks, CORS, body limits), so a Lambda serves
-//! exactly one group; [`app`] merges all four for `javumbo-local`.
+//! exactly one group; [`app`] merges them all for `javumbo-local`.
 
 pub mod config;
 pub mod error;
@@ -35,9 +35,10 @@ use tower_http::trace::TraceLayer;
 
 /// Re-exported so servers and tests use the exact axum this crate is built with.
 pub use axum;
-pub use config::{ApiConfig, ConfigError, CorsOrigins, ThrottleConfig};
-pub use error::{ApiError, SESSION_HEADER, failure_response};
+pub use config::{ApiConfig, ConfigError, CorsOrigins, SyncLimits, ThrottleConfig};
+pub use error::{ApiError, SESSION_HEADER, SyncFailure, failure_response};
 pub use extract::ClientIp;
+pub use routes::sync::revoke_all_device_keys;
 use throttle::LoginThrottle;
 
 /// What every handler needs; cheap to clone (all shared).
@@ -92,12 +93,18 @@ pub fn export_router(state: AppState) -> Router {
     finish(routes::export::routes(&state.config), state)
 }
 
-/// All four groups behind one listener (`javumbo-local`).
+/// Anki's sync protocol (`/sync/*`, `/msync/*`, `GET /health`) and `/api/sync/keys`.
+pub fn sync_router(state: AppState) -> Router {
+    finish(routes::sync::routes(&state.config), state)
+}
+
+/// All groups behind one listener (`javumbo-local`).
 pub fn app(state: AppState) -> Router {
     let routes = routes::auth::routes()
         .merge(routes::review::routes())
         .merge(routes::crud::routes())
-        .merge(routes::export::routes(&state.config));
+        .merge(routes::export::routes(&state.config))
+        .merge(routes::sync::routes(&state.config));
     finish(routes, state)
 }
 

@@ -25,10 +25,18 @@ pub enum RouteGroup {
     Crud,
     /// `GET /api/export`, `POST /api/import`.
     Export,
+    /// Anki's sync protocol (`/sync/*`, `/msync/*`, `GET /health`) and `/api/sync/keys`.
+    Sync,
 }
 
 impl RouteGroup {
-    pub const ALL: [Self; 4] = [Self::Auth, Self::Review, Self::Crud, Self::Export];
+    pub const ALL: [Self; 5] = [
+        Self::Auth,
+        Self::Review,
+        Self::Crud,
+        Self::Export,
+        Self::Sync,
+    ];
 
     /// The function's name: its EMF lines' `function` property.
     pub fn function(self) -> &'static str {
@@ -37,6 +45,7 @@ impl RouteGroup {
             Self::Review => "review",
             Self::Crud => "crud",
             Self::Export => "export",
+            Self::Sync => "sync",
         }
     }
 }
@@ -56,6 +65,7 @@ pub fn router(group: RouteGroup, state: AppState) -> Router {
         RouteGroup::Review => javumbo_api::review_router(state),
         RouteGroup::Crud => javumbo_api::crud_router(state),
         RouteGroup::Export => javumbo_api::export_router(state),
+        RouteGroup::Sync => javumbo_api::sync_router(state),
     }
 }
 
@@ -81,7 +91,8 @@ pub fn state(container: &Container, config: ApiConfig) -> AppState {
 /// One Lambda container serving `group`: a new container of `rt`, its state, and the router
 /// exactly as [`run`] hands it to the Lambda runtime (also what the fixture tests drive).
 pub async fn build(group: RouteGroup, rt: &Runtime) -> Result<Router, AppError> {
-    let config = api_config(rt, false).await?;
+    let mut config = api_config(rt, false).await?;
+    config.sync = javumbo_api::SyncLimits::lambda();
     let container = rt.container()?;
     let routes = router(group, state(&container, config));
     Ok(lambda::serve_router(routes, container.reporter))

@@ -29,8 +29,9 @@ use rand::{Rng, SeedableRng};
 
 use crate::ports::Ports;
 use crate::ports::{
-    Blob, BlobStore, Fence, FlushBus, FlushRequest, JournalEntry, PutCondition, SessionExpect,
-    SessionItem, SessionStore, StoreError, StoreResult, UserRecord, UserStore,
+    Blob, BlobStore, DeviceKey, DeviceKeyStore, Fence, FlushBus, FlushRequest, JournalEntry,
+    PutCondition, SessionExpect, SessionItem, SessionStore, StoreError, StoreResult, UserRecord,
+    UserStore,
 };
 use crate::username::Username;
 
@@ -248,6 +249,30 @@ impl<S: BlobStore + ?Sized> BlobStore for Faulty<S> {
         self.faults.before("blob delete").await?;
         let r = self.inner.delete(key).await;
         self.faults.after("blob delete", r)
+    }
+}
+
+#[async_trait]
+impl<S: UserStore + ?Sized> DeviceKeyStore for Faulty<S> {
+    async fn put_device_key(&self, username: &Username, key: &DeviceKey) -> StoreResult<()> {
+        self.faults.before("device key put").await?;
+        let r = self.inner.put_device_key(username, key).await;
+        self.faults.after("device key put", r)
+    }
+    async fn device_keys(&self, username: &Username) -> StoreResult<Vec<DeviceKey>> {
+        self.faults.before("device keys").await?;
+        let r = self.inner.device_keys(username).await;
+        self.faults.after_read("device keys", r)
+    }
+    async fn delete_device_key(&self, username: &Username, id: &str) -> StoreResult<bool> {
+        self.faults.before("device key delete").await?;
+        let r = self.inner.delete_device_key(username, id).await;
+        self.faults.after("device key delete", r)
+    }
+    async fn touch_device_key(&self, username: &Username, id: &str, at_ms: i64) -> StoreResult<()> {
+        self.faults.before("device key touch").await?;
+        let r = self.inner.touch_device_key(username, id, at_ms).await;
+        self.faults.after("device key touch", r)
     }
 }
 

@@ -17,8 +17,9 @@ use tokio::sync::Notify;
 use crate::metrics::Metrics;
 use crate::ports::Ports;
 use crate::ports::{
-    Blob, BlobStore, Fence, FlushBus, FlushRequest, JournalEntry, PutCondition, SessionExpect,
-    SessionItem, SessionStatus, SessionStore, StoreError, StoreResult, UserRecord, UserStore,
+    Blob, BlobStore, DeviceKey, DeviceKeyStore, Fence, FlushBus, FlushRequest, JournalEntry,
+    PutCondition, SessionExpect, SessionItem, SessionStatus, SessionStore, StoreError, StoreResult,
+    UserRecord, UserStore,
 };
 use crate::username::Username;
 
@@ -28,6 +29,7 @@ struct State {
     users: BTreeMap<Username, UserRecord>,
     /// Folded names claimed by users ([`Username::folded`]): the registration uniqueness record.
     folded_names: std::collections::BTreeSet<String>,
+    device_keys: BTreeMap<Username, BTreeMap<String, DeviceKey>>,
     sessions: BTreeMap<Username, SessionItem>,
     journal: BTreeMap<Username, BTreeMap<u64, JournalEntry>>,
     /// request_id → seq of every commit that succeeded: DynamoDB's `ClientRequestToken` makes a
@@ -178,6 +180,51 @@ impl BlobStore for MemoryPorts {
     async fn delete(&self, key: &str) -> StoreResult<()> {
         Metrics::incr(&self.metrics.blob_delete);
         self.backend.state.lock().blobs.remove(key);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeviceKeyStore for MemoryPorts {
+    async fn put_device_key(&self, username: &Username, key: &DeviceKey) -> StoreResult<()> {
+        Metrics::incr(&self.metrics.table_write);
+        let mut st = self.backend.state.lock();
+        if !st.users.contains_key(username) {
+            return Err(StoreError::ConditionFailed);
+        }
+        let keys = st.device_keys.entry(username.clone()).or_default();
+        if keys.contains_key(&key.id) {
+            return Err(StoreError::ConditionFailed);
+        }
+        keys.insert(key.id.clone(), key.clone());
+        Ok(())
+    }
+
+    async fn device_keys(&self, username: &Username) -> StoreResult<Vec<DeviceKey>> {
+        Metrics::incr(&self.metrics.table_read);
+        let st = self.backend.state.lock();
+        Ok(st
+            .device_keys
+            .get(username)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn delete_device_key(&self, username: &Username, id: &str) -> StoreResult<bool> {
+        Metrics::incr(&self.metrics.table_write);
+        let mut st = self.backend.state.lock();
+        Ok(st
+            .device_keys
+            .get_mut(username)
+            .is_some_and(|m| m.remove(id).is_some()))
+    }
+
+    async fn touch_device_key(&self, username: &Username, id: &str, at_ms: i64) -> StoreResult<()> {
+        Metrics::incr(&self.metrics.table_write);
+        let mut st = self.backend.state.lock();
+        if let Some(k) = st.device_keys.get_mut(username).and_then(|m| m.get_mut(id)) {
+            k.last_used_at = k.last_used_at.max(at_ms);
+        }
         Ok(())
     }
 }

@@ -110,7 +110,7 @@ pub struct UserRecord {
 }
 
 #[async_trait]
-pub trait UserStore: Send + Sync + 'static {
+pub trait UserStore: DeviceKeyStore + Send + Sync + 'static {
     /// Register a new user: insert unless a user has this name **or a name that folds to the
     /// same** ([`Username::folded`]), atomically with a uniqueness record of the folded name
     /// (`Ok(false)` when refused). New registrations are unique case-insensitively.
@@ -133,6 +133,51 @@ pub trait UserStore: Send + Sync + 'static {
         expected: &str,
         new_hash: &str,
     ) -> StoreResult<()>;
+}
+
+/// A sync device key (Anki's "host key"): a random secret handed to one official client by
+/// `/sync/hostKey`. Only its SHA-256 is stored; `id` names it in listings and revocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceKey {
+    /// Public identifier (lowercase hex), unique per user.
+    pub id: String,
+    /// Lowercase hex SHA-256 of the secret.
+    pub key_hash: String,
+    /// What the client called itself when the key was made (its version string).
+    pub label: String,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+    /// Epoch milliseconds; the last sync that started with this key.
+    pub last_used_at: i64,
+}
+
+/// Device keys live beside the user record (DynamoDB: attributes of the user's item; embedded:
+/// a table keyed by user and id), so deleting a user deletes them. Additive to [`UserStore`]:
+/// the defaults describe a store that keeps no keys (every sync login then fails cleanly).
+#[async_trait]
+pub trait DeviceKeyStore: Send + Sync + 'static {
+    /// Store a new key for an existing user. `ConditionFailed` when the user does not exist or
+    /// already has a key with this id.
+    async fn put_device_key(&self, username: &Username, key: &DeviceKey) -> StoreResult<()> {
+        let _ = (username, key);
+        Err(StoreError::Other("this store keeps no device keys".into()))
+    }
+    /// Every key of the user (strongly consistent), in no particular order.
+    async fn device_keys(&self, username: &Username) -> StoreResult<Vec<DeviceKey>> {
+        let _ = username;
+        Ok(Vec::new())
+    }
+    /// Revoke one key; `Ok(false)` when there was none with this id (idempotent).
+    async fn delete_device_key(&self, username: &Username, id: &str) -> StoreResult<bool> {
+        let _ = (username, id);
+        Ok(false)
+    }
+    /// Set `last_used_at` of an existing key; a missing key is not an error (it was revoked
+    /// meanwhile, and the next request will be refused).
+    async fn touch_device_key(&self, username: &Username, id: &str, at_ms: i64) -> StoreResult<()> {
+        let _ = (username, id, at_ms);
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

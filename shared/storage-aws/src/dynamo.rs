@@ -17,8 +17,8 @@ use aws_sdk_dynamodb::types::{
 };
 use bytes::Bytes;
 use javumbo_session::{
-    Fence, JournalEntry, JournalPayload, Metrics, SessionExpect, SessionItem, SessionStatus,
-    SessionStore, StoreResult, UserRecord, UserStore, Username,
+    DeviceKey, DeviceKeyStore, Fence, JournalEntry, JournalPayload, Metrics, SessionExpect,
+    SessionItem, SessionStatus, SessionStore, StoreResult, UserRecord, UserStore, Username,
 };
 use sha2::{Digest, Sha256};
 
@@ -46,6 +46,13 @@ const SCHEMA_FINGERPRINT: &str = "schema_fingerprint";
 const PAYLOAD: &str = "payload";
 const SPILL_KEY: &str = "spill_key";
 const SPILL_LEN: &str = "spill_len";
+/// Device keys are attributes `dk_<id>` of the user's item (a map), so a user's keys are one
+/// consistent read and go away with the item; ids are hex, so attribute names stay simple.
+const DEVICE_KEY_PREFIX: &str = "dk_";
+const DK_HASH: &str = "hash";
+const DK_LABEL: &str = "label";
+const DK_CREATED: &str = "created_at";
+const DK_LAST_USED: &str = "last_used_at";
 
 /// BatchWriteItem's limit per call.
 const BATCH_WRITE_MAX: usize = 25;
@@ -651,6 +658,153 @@ impl UserStore for DynamoStore {
                 .into()),
             },
         }
+    }
+}
+
+fn device_key_to_value(k: &DeviceKey) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        (DK_HASH.to_owned(), s(&k.key_hash)),
+        (DK_LABEL.to_owned(), s(&k.label)),
+        (DK_CREATED.to_owned(), n(k.created_at)),
+        (DK_LAST_USED.to_owned(), n(k.last_used_at)),
+    ]))
+}
+
+fn device_key_from_value(id: &str, v: &AttributeValue) -> Result<DeviceKey> {
+    let AttributeValue::M(m) = v else {
+        return Err(AwsStoreError::corrupt(format!(
+            "device key {id}: expected M, found {v:?}"
+        )));
+    };
+    Ok(DeviceKey {
+        id: id.to_owned(),
+        key_hash: get_s(m, DK_HASH)?,
+        label: get_s(m, DK_LABEL)?,
+        created_at: get_n(m, DK_CREATED)?,
+        last_used_at: get_n(m, DK_LAST_USED)?,
+    })
+}
+
+/// The attribute of a device key id; ids are checked so they cannot name another attribute.
+fn device_key_attr(id: &str) -> Result<String> {
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AwsStoreError::InvalidArgument(format!(
+            "device key id {id:?} is not hex"
+        )));
+    }
+    Ok(format!("{DEVICE_KEY_PREFIX}{id}"))
+}
+
+impl DynamoStore {
+    /// A conditional `UpdateItem` on the user's item. `Ok(Some(old))` with the item found when
+    /// the condition failed, `Ok(None)` when the update applied.
+    async fn update_user(
+        &self,
+        username: &Username,
+        update: &str,
+        condition: &str,
+        names: HashMap<String, String>,
+        values: HashMap<String, AttributeValue>,
+    ) -> StoreResult<Option<Option<Item>>> {
+        Metrics::incr(&self.metrics.table_write);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.users_table)
+            .key(USERNAME, s(username.as_str()))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(None),
+            Err(e) => match e.into_service_error() {
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+                    Ok(Some(c.item))
+                }
+                other => Err(AwsStoreError::Rejected {
+                    service: "dynamodb",
+                    operation: "UpdateItem",
+                    message: other.to_string(),
+                }
+                .into()),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl DeviceKeyStore for DynamoStore {
+    async fn put_device_key(&self, username: &Username, key: &DeviceKey) -> StoreResult<()> {
+        let attr = device_key_attr(&key.id)?;
+        let value = device_key_to_value(key);
+        let found = self
+            .update_user(
+                username,
+                "SET #k = :v",
+                "attribute_exists(#u) AND attribute_not_exists(#k)",
+                HashMap::from([
+                    ("#u".to_owned(), USERNAME.to_owned()),
+                    ("#k".to_owned(), attr.clone()),
+                ]),
+                HashMap::from([(":v".to_owned(), value.clone())]),
+            )
+            .await?;
+        match found {
+            None => Ok(()),
+            // The SDK retried a put that had already landed: the key found is ours.
+            Some(Some(item)) if item.get(&attr) == Some(&value) => Ok(()),
+            Some(_) => Err(AwsStoreError::ConditionFailed.into()),
+        }
+    }
+
+    async fn device_keys(&self, username: &Username) -> StoreResult<Vec<DeviceKey>> {
+        let key = HashMap::from([(USERNAME.to_owned(), s(username.as_str()))]);
+        let Some(item) = self.get_item(&self.users_table, key, "GetItem").await? else {
+            return Ok(Vec::new());
+        };
+        let mut keys = item
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(DEVICE_KEY_PREFIX).map(|id| (id, v)))
+            .map(|(id, v)| device_key_from_value(id, v))
+            .collect::<Result<Vec<_>>>()?;
+        keys.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(keys)
+    }
+
+    async fn delete_device_key(&self, username: &Username, id: &str) -> StoreResult<bool> {
+        let attr = device_key_attr(id)?;
+        let found = self
+            .update_user(
+                username,
+                "REMOVE #k",
+                "attribute_exists(#k)",
+                HashMap::from([("#k".to_owned(), attr)]),
+                HashMap::new(),
+            )
+            .await?;
+        Ok(found.is_none())
+    }
+
+    async fn touch_device_key(&self, username: &Username, id: &str, at_ms: i64) -> StoreResult<()> {
+        let attr = device_key_attr(id)?;
+        // Conditional on the key existing, so a touch racing a revocation cannot resurrect a
+        // partial key; a failed condition is fine (revoked, or a later touch won).
+        self.update_user(
+            username,
+            "SET #k.#t = :t",
+            "attribute_exists(#k) AND #k.#t < :t",
+            HashMap::from([
+                ("#k".to_owned(), attr),
+                ("#t".to_owned(), DK_LAST_USED.to_owned()),
+            ]),
+            HashMap::from([(":t".to_owned(), n(at_ms))]),
+        )
+        .await?;
+        Ok(())
     }
 }
 

@@ -22,8 +22,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use bytes::Bytes;
 use javumbo_session::{
-    Fence, JournalEntry, JournalPayload, Metrics, SessionExpect, SessionItem, SessionStatus,
-    SessionStore, StoreResult, UserRecord, UserStore, Username,
+    DeviceKey, DeviceKeyStore, Fence, JournalEntry, JournalPayload, Metrics, SessionExpect,
+    SessionItem, SessionStatus, SessionStore, StoreResult, UserRecord, UserStore, Username,
 };
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -85,6 +85,16 @@ CREATE TABLE IF NOT EXISTS commit_tokens (
     created_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS commit_tokens_created ON commit_tokens (created_ms);
+-- Sync device keys (Anki host keys), only their hashes.
+CREATE TABLE IF NOT EXISTS device_keys (
+    username     TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    key_hash     TEXT NOT NULL,
+    label        TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER NOT NULL,
+    PRIMARY KEY (username, id)
+) WITHOUT ROWID;
 ";
 
 /// [`UserStore`] and [`SessionStore`] over one SQLite file; several handles and processes may
@@ -376,6 +386,85 @@ impl UserStore for SqliteStore {
             } else {
                 Err(LocalStoreError::ConditionFailed)
             }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl DeviceKeyStore for SqliteStore {
+    async fn put_device_key(&self, username: &Username, key: &DeviceKey) -> StoreResult<()> {
+        Metrics::incr(&self.inner.metrics.table_write);
+        let (username, key) = (username.clone(), key.clone());
+        self.with_writer(move |c| {
+            // Conditional on the user existing and the id being new, in one statement.
+            let n = c.execute(
+                "INSERT INTO device_keys (username, id, key_hash, label, created_at, last_used_at)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM users WHERE username = ?1)
+                 ON CONFLICT (username, id) DO NOTHING",
+                params![
+                    username.as_str(),
+                    key.id,
+                    key.key_hash,
+                    key.label,
+                    key.created_at,
+                    key.last_used_at
+                ],
+            )?;
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(LocalStoreError::ConditionFailed)
+            }
+        })
+        .await
+    }
+
+    async fn device_keys(&self, username: &Username) -> StoreResult<Vec<DeviceKey>> {
+        Metrics::incr(&self.inner.metrics.table_read);
+        let username = username.clone();
+        self.with_conn(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, key_hash, label, created_at, last_used_at FROM device_keys
+                 WHERE username = ?1 ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map([username.as_str()], |r| {
+                Ok(DeviceKey {
+                    id: r.get(0)?,
+                    key_hash: r.get(1)?,
+                    label: r.get(2)?,
+                    created_at: r.get(3)?,
+                    last_used_at: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn delete_device_key(&self, username: &Username, id: &str) -> StoreResult<bool> {
+        Metrics::incr(&self.inner.metrics.table_write);
+        let (username, id) = (username.clone(), id.to_owned());
+        self.with_writer(move |c| {
+            let n = c.execute(
+                "DELETE FROM device_keys WHERE username = ?1 AND id = ?2",
+                params![username.as_str(), id],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn touch_device_key(&self, username: &Username, id: &str, at_ms: i64) -> StoreResult<()> {
+        Metrics::incr(&self.inner.metrics.table_write);
+        let (username, id) = (username.clone(), id.to_owned());
+        self.with_writer(move |c| {
+            c.execute(
+                "UPDATE device_keys SET last_used_at = max(last_used_at, ?3)
+                 WHERE username = ?1 AND id = ?2",
+                params![username.as_str(), id, at_ms],
+            )?;
+            Ok(())
         })
         .await
     }

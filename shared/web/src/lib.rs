@@ -62,6 +62,7 @@ const ASSETS: &[Asset] = &[
     asset!("views/cards.js", JS),
     asset!("views/stats.js", JS),
     asset!("views/transfer.js", JS),
+    asset!("views/sync.js", JS),
     asset!("app.css", "text/css; charset=utf-8"),
     asset!("icon.svg", "image/svg+xml"),
 ];

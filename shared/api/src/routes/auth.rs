@@ -99,7 +99,7 @@ fn invalid_credentials() -> ApiError {
     ApiError::Unauthorized("Invalid credentials".into())
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -114,34 +114,7 @@ async fn login(
 ) -> Result<Response, ApiError> {
     let username = required(body.username, "username")?;
     let pw = required(body.password, "password")?;
-    // Throttle keys are bounded so a flood of huge names cannot grow memory.
-    let user_key: String = username.chars().take(64).collect();
-    let now_ms = state.clock.now_ms();
-    state
-        .throttle
-        .check(&user_key, &ip, now_ms)
-        .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
-
-    let record = match Username::parse(&username) {
-        Ok(u) => state.users.get(&u).await?,
-        Err(_) => None,
-    };
-    let Some(record) = record else {
-        // Same work and same answer as a wrong password: no user enumeration.
-        blocking(move || password::verify_dummy(&pw)).await?;
-        state.throttle.record_failure(&user_key, &ip, now_ms);
-        return Err(invalid_credentials());
-    };
-    let stored = record.password_hash.clone();
-    let (verified, pw) = blocking(move || (password::verify(&pw, &stored), pw)).await?;
-    if !verified.ok {
-        state.throttle.record_failure(&user_key, &ip, now_ms);
-        return Err(invalid_credentials());
-    }
-    state.throttle.record_success(&user_key);
-    if verified.needs_rehash {
-        rehash(&state, &record, pw).await;
-    }
+    let record = check_credentials(&state, &username, pw, &ip).await?;
     let token = crate::jwt::issue(&state.config, &record.username, state.clock.now_secs())?;
     Ok(Json(LoginResponse {
         access_token: token,
@@ -149,6 +122,46 @@ async fn login(
         name: record.name,
     })
     .into_response())
+}
+
+/// The one password check, shared by the API login and the sync `hostKey`: login throttle,
+/// verification without user enumeration, legacy-hash migration. `Unauthorized` on bad
+/// credentials, `TooManyRequests` when throttled.
+pub(crate) async fn check_credentials(
+    state: &AppState,
+    username: &str,
+    pw: String,
+    ip: &str,
+) -> Result<UserRecord, ApiError> {
+    // Throttle keys are bounded so a flood of huge names cannot grow memory.
+    let user_key: String = username.chars().take(64).collect();
+    let now_ms = state.clock.now_ms();
+    state
+        .throttle
+        .check(&user_key, ip, now_ms)
+        .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
+
+    let record = match Username::parse(username) {
+        Ok(u) => state.users.get(&u).await?,
+        Err(_) => None,
+    };
+    let Some(record) = record else {
+        // Same work and same answer as a wrong password: no user enumeration.
+        blocking(move || password::verify_dummy(&pw)).await?;
+        state.throttle.record_failure(&user_key, ip, now_ms);
+        return Err(invalid_credentials());
+    };
+    let stored = record.password_hash.clone();
+    let (verified, pw) = blocking(move || (password::verify(&pw, &stored), pw)).await?;
+    if !verified.ok {
+        state.throttle.record_failure(&user_key, ip, now_ms);
+        return Err(invalid_credentials());
+    }
+    state.throttle.record_success(&user_key);
+    if verified.needs_rehash {
+        rehash(state, &record, pw).await;
+    }
+    Ok(record)
 }
 
 /// Migrate a legacy bcrypt hash to argon2id. Best effort: the login already succeeded, and a

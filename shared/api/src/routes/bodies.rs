@@ -686,3 +686,21 @@ mod tests {
         );
     }
 }
+
+/// `GET /api/sync/keys`: the user's sync device keys, never their secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceKeyList {
+    pub keys: Vec<DeviceKeyInfo>,
+}
+
+/// One device key as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceKeyInfo {
+    pub id: String,
+    /// The client's version string when it logged in (e.g. `26.09.3,29bb700b,linux`).
+    pub label: String,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+    pub last_used_at: i64,
+}

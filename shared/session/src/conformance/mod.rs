@@ -47,7 +47,8 @@ pub async fn run_all_user(store: Arc<dyn UserStore>) {
     user_unicode_round_trip(Arc::clone(&store)).await;
     user_register_unique_case_insensitively(Arc::clone(&store)).await;
     user_concurrent_case_variants_single_winner(Arc::clone(&store)).await;
-    user_migrated_case_pair(store).await;
+    user_migrated_case_pair(Arc::clone(&store)).await;
+    device_keys_round_trip(store).await;
 }
 
 pub async fn run_all_session(store: Arc<dyn SessionStore>) {

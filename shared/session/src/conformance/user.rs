@@ -214,3 +214,85 @@ pub async fn user_migrated_case_pair(store: Arc<dyn UserStore>) {
             .expect("migrate the other case")
     );
 }
+
+fn device_key(id: &str, hash: &str) -> DeviceKey {
+    DeviceKey {
+        id: id.to_owned(),
+        key_hash: hash.to_owned(),
+        label: "26.09.3,29bb700b,linux".into(),
+        created_at: 1_700_000_000_000,
+        last_used_at: 1_700_000_000_000,
+    }
+}
+
+/// Put, list, touch and revoke, per user; a key for a missing user or a reused id is refused.
+pub async fn device_keys_round_trip(store: Arc<dyn UserStore>) {
+    let name = unique_username();
+    let other = unique_username();
+    for u in [&name, &other] {
+        assert!(store.create_if_absent(&user(u, "h")).await.expect("create"));
+    }
+    assert_eq!(store.device_keys(&name).await.expect("list"), vec![]);
+    let a = device_key("00112233aabbccdd", &"a".repeat(64));
+    let b = device_key("0123456789abcdef", &"b".repeat(64));
+    store.put_device_key(&name, &a).await.expect("put a");
+    store.put_device_key(&name, &b).await.expect("put b");
+    assert_eq!(
+        store
+            .put_device_key(&name, &device_key(&a.id, "other"))
+            .await,
+        Err(StoreError::ConditionFailed),
+        "an id is never reused"
+    );
+    assert_eq!(
+        store.put_device_key(&unique_username(), &a).await,
+        Err(StoreError::ConditionFailed),
+        "no keys for a missing user"
+    );
+    let mut listed = store.device_keys(&name).await.expect("list");
+    listed.sort_by(|x, y| x.id.cmp(&y.id));
+    assert_eq!(listed, vec![a.clone(), b.clone()]);
+    assert_eq!(
+        store.device_keys(&other).await.expect("list"),
+        vec![],
+        "per user"
+    );
+
+    store
+        .touch_device_key(&name, &a.id, 1_700_000_005_000)
+        .await
+        .expect("touch");
+    // Never backwards.
+    store
+        .touch_device_key(&name, &a.id, 1_700_000_001_000)
+        .await
+        .expect("touch");
+    let got = store.device_keys(&name).await.expect("list");
+    let touched = got.iter().find(|k| k.id == a.id).expect("a");
+    assert_eq!(touched.last_used_at, 1_700_000_005_000);
+    assert_eq!(touched.key_hash, a.key_hash);
+
+    assert!(store.delete_device_key(&name, &a.id).await.expect("revoke"));
+    assert!(!store.delete_device_key(&name, &a.id).await.expect("again"));
+    assert!(
+        !store
+            .delete_device_key(&other, &b.id)
+            .await
+            .expect("not theirs")
+    );
+    store
+        .touch_device_key(&name, &a.id, 1_700_000_009_000)
+        .await
+        .expect("touching a revoked key is not an error");
+    assert_eq!(store.device_keys(&name).await.expect("list"), vec![b]);
+    // The user record itself is untouched by all of this.
+    assert_eq!(
+        store
+            .get(&name)
+            .await
+            .expect("get")
+            .expect("present")
+            .password_hash,
+        "h"
+    );
+}

@@ -135,4 +135,6 @@ export const api = {
   exportPackage: () => request('GET', '/api/export', { raw: true }),
   importPackage: (file) =>
     request('POST', '/api/import', { body: file, contentType: 'application/octet-stream' }),
+  syncKeys: () => request('GET', '/api/sync/keys'),
+  revokeSyncKey: (id) => request('DELETE', `/api/sync/keys/${encodeURIComponent(id)}`),
 };

@@ -11,6 +11,7 @@ import * as study from './views/study.js';
 import * as cards from './views/cards.js';
 import * as stats from './views/stats.js';
 import * as transfer from './views/transfer.js';
+import * as sync from './views/sync.js';
 
 const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
@@ -24,6 +25,7 @@ const ROUTES = [
   { re: /^\/decks\/(\d+)\/cards$/, view: cards.render, nav: 'decks' },
   { re: /^\/decks\/(\d+)\/stats$/, view: stats.render, nav: 'decks' },
   { re: /^\/transfer$/, view: transfer.render, nav: 'transfer' },
+  { re: /^\/sync$/, view: sync.render, nav: 'sync' },
 ];
 
 /** Cleanup of the current view (e.g. the study screen's keyboard listener). */
@@ -128,7 +130,8 @@ function renderTopbar(active) {
       href, class: 'nav-link', 'aria-current': active === key ? 'page' : false,
     }, t(`nav.${key}`));
     children.push(h('nav', { 'aria-label': t('nav.label'), class: 'nav' },
-      link('decks', '#/decks'), link('study', '#/study'), link('transfer', '#/transfer')));
+      link('decks', '#/decks'), link('study', '#/study'), link('transfer', '#/transfer'),
+      link('sync', '#/sync')));
   }
   const right = h('div', { class: 'topbar-right' },
     h('label', { for: 'lang-select', class: 'sr-only' }, t('nav.language')), langSelect);

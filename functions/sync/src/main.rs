@@ -1,0 +1,7 @@
+//! Lambda function `sync`: Anki's sync protocol and the device keys API behind API Gateway
+//! (HTTP API, payload v2).
+
+#[tokio::main]
+async fn main() -> Result<(), javumbo_app::Error> {
+    javumbo_app::run(javumbo_sync_fn::GROUP).await
+}

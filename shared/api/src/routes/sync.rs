@@ -1,0 +1,506 @@
+//! Anki's sync protocol for official clients (function `sync`): `POST /sync/*` and `/msync/*`,
+//! `GET /health`, and the device keys API (`GET /api/sync/keys`, `DELETE /api/sync/keys/{id}`).
+//!
+//! Thin: the protocol (header, bodies, messages, the collection operations) is `javumbo-sync`;
+//! every collection write goes through the session manager like any other request. Failures are
+//! [`SyncFailure`]s: Anki's status codes with a plain-text body, which the client understands.
+//!
+//! Normal (incremental) sync is built only as far as `javumbo_sync::normal` says: a sync that
+//! changes nothing but config completes; a server changed by the web app asks for a full sync at
+//! `meta`; a client with changes javumbo cannot merge yet fails the sanity check, which makes it
+//! roll back and offer a full sync next time.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use javumbo_session::{DeviceKey, Failed, RequestError, StoreError, Username};
+use javumbo_sync::codec::ORIGINAL_SIZE_HEADER;
+use javumbo_sync::messages::{
+    ApplyChangesRequest, ApplyChunkRequest, ApplyGravesRequest, Chunk, EmptyInput, Graves,
+    HostKeyRequest, HostKeyResponse, MetaRequest, SanityCheckRequest, SanityCheckStatus,
+    StartRequest, UPLOAD_OK,
+};
+use javumbo_sync::{HostKey, NewDeviceKey, SYNC_HEADER, SyncError, SyncHeader};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::auth::{blocking, check_credentials};
+use super::bodies::{DeviceKeyInfo, DeviceKeyList, Success};
+use crate::error::{ApiError, SyncFailure};
+use crate::extract::{ApiPath, AuthUser, SourceAddr};
+use crate::{ApiConfig, AppState};
+
+/// Attempts at a fresh device key id (a collision of 64 random bits is refused by the store).
+const KEY_ID_ATTEMPTS: usize = 3;
+
+pub fn routes(config: &ApiConfig) -> Router<AppState> {
+    let sync = Router::new()
+        .route("/sync/hostKey", post(host_key))
+        .route("/sync/meta", post(meta))
+        .route("/sync/upload", post(upload))
+        .route("/sync/download", post(download))
+        .route("/sync/start", post(start))
+        .route("/sync/applyGraves", post(apply_graves))
+        .route("/sync/applyChanges", post(apply_changes))
+        .route("/sync/chunk", post(chunk))
+        .route("/sync/applyChunk", post(apply_chunk))
+        .route("/sync/sanityCheck2", post(sanity_check))
+        .route("/sync/finish", post(finish))
+        .route("/sync/abort", post(ack))
+        .route("/msync/{method}", post(media).get(media))
+        // Route-level, so it overrides the API's 1 MiB default for these routes only.
+        .layer(DefaultBodyLimit::max(config.sync.max_request_bytes));
+    sync.route("/health", get(health))
+        .route("/api/sync/keys", get(list_keys))
+        .route("/api/sync/keys/{id}", delete(revoke_key))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request and response plumbing
+// ---------------------------------------------------------------------------------------------
+
+/// A sync request: the checked header and the decompressed body.
+struct SyncRequest {
+    header: SyncHeader,
+    data: Vec<u8>,
+}
+
+impl SyncRequest {
+    fn json<T: DeserializeOwned>(&self) -> Result<T, SyncError> {
+        serde_json::from_slice(&self.data).map_err(|_| SyncError::BadRequest("invalid json".into()))
+    }
+}
+
+impl FromRequest<AppState> for SyncRequest {
+    type Rejection = SyncFailure;
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, SyncFailure> {
+        let header = parse_header(req.headers())?;
+        if !header.is_zstd() {
+            // Versions 8–10 post multipart + gzip; no client of the last three years does.
+            return Err(SyncError::BadRequest(
+                "this server needs sync protocol 11 (Anki 2.1.57 or later)".into(),
+            )
+            .into());
+        }
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                SyncError::TooLarge("request body too large for this server".into())
+            } else {
+                SyncError::BadRequest(format!("reading body: {e}"))
+            }
+        })?;
+        let limit = state.config.sync.max_decompressed_bytes;
+        let data = blocking(move || javumbo_sync::decode_body(&body, limit))
+            .await
+            .map_err(api_to_sync)??;
+        Ok(Self { header, data })
+    }
+}
+
+fn parse_header(headers: &HeaderMap) -> Result<SyncHeader, SyncError> {
+    let raw = headers
+        .get(SYNC_HEADER)
+        .ok_or_else(|| SyncError::BadRequest("bad sync header".into()))?;
+    SyncHeader::parse(raw.as_bytes())
+}
+
+/// A successful answer: zstd with the original size, as the client requires.
+struct SyncBody(Vec<u8>);
+
+impl SyncBody {
+    fn json(v: &impl Serialize) -> Result<Self, SyncError> {
+        serde_json::to_vec(v)
+            .map(Self)
+            .map_err(|e| SyncError::Internal(format!("json: {e}")))
+    }
+}
+
+impl IntoResponse for SyncBody {
+    fn into_response(self) -> Response {
+        let compressed = match javumbo_sync::encode_body(&self.0) {
+            Ok(c) => c,
+            Err(e) => return SyncFailure::from(e).into_response(),
+        };
+        let mut resp = (StatusCode::OK, compressed).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        h.insert(ORIGINAL_SIZE_HEADER, HeaderValue::from(self.0.len()));
+        resp
+    }
+}
+
+fn api_to_sync(e: ApiError) -> SyncError {
+    match e {
+        ApiError::Unauthorized(_) => SyncError::AuthFailed("invalid user/pass".into()),
+        ApiError::TooManyRequests { .. } | ApiError::Unavailable { .. } => SyncError::Unavailable,
+        ApiError::BadRequest(m) => SyncError::BadRequest(m),
+        ApiError::PayloadTooLarge(m) => SyncError::TooLarge(m),
+        ApiError::Conflict(m) => SyncError::Conflict(m),
+        other => SyncError::Internal(other.to_string()),
+    }
+}
+
+impl From<ApiError> for SyncFailure {
+    fn from(e: ApiError) -> Self {
+        api_to_sync(e).into()
+    }
+}
+
+impl<E: Into<ApiError>> From<Failed<RequestError<E>>> for SyncFailure {
+    fn from(f: Failed<RequestError<E>>) -> Self {
+        ApiError::from(f.error).into()
+    }
+}
+
+impl From<StoreError> for SyncFailure {
+    fn from(e: StoreError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+/// The user and key behind the request's host key; 403 for anything but a live key of ours.
+async fn authenticate(
+    state: &AppState,
+    header: &SyncHeader,
+) -> Result<(Username, DeviceKey), SyncFailure> {
+    let invalid = || SyncFailure::from(SyncError::AuthFailed("invalid hkey".into()));
+    let key = HostKey::parse(&header.host_key).ok_or_else(invalid)?;
+    let user = Username::parse(key.username).map_err(|_| invalid())?;
+    let stored = state
+        .users
+        .device_keys(&user)
+        .await?
+        .into_iter()
+        .find(|k| k.id == key.id && key.matches(&k.key_hash))
+        .ok_or_else(invalid)?;
+    Ok((user, stored))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Login and meta
+// ---------------------------------------------------------------------------------------------
+
+async fn host_key(
+    State(state): State<AppState>,
+    SourceAddr(ip): SourceAddr,
+    req: SyncRequest,
+) -> Result<SyncBody, SyncFailure> {
+    let body: HostKeyRequest = req.json()?;
+    let record = check_credentials(&state, &body.username, body.password, &ip).await?;
+    let now = state.clock.now_ms();
+    for _ in 0..KEY_ID_ATTEMPTS {
+        let new = NewDeviceKey::generate(record.username.as_str());
+        let key = DeviceKey {
+            id: new.id.clone(),
+            key_hash: new.key_hash.clone(),
+            label: javumbo_sync::keys::label(&req.header.client_version),
+            created_at: now,
+            last_used_at: now,
+        };
+        match state.users.put_device_key(&record.username, &key).await {
+            Ok(()) => {
+                tracing::info!(user = %record.username, key = %key.id, "sync device key issued");
+                return Ok(SyncBody::json(&HostKeyResponse { key: new.host_key })?);
+            }
+            Err(StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(SyncError::Unavailable.into())
+}
+
+async fn meta(State(state): State<AppState>, req: SyncRequest) -> Result<SyncBody, SyncFailure> {
+    let (user, key) = authenticate(&state, &req.header).await?;
+    let body: MetaRequest = req.json()?;
+    if !(javumbo_sync::SYNC_VERSION_MIN..=javumbo_sync::SYNC_VERSION_MAX)
+        .contains(&body.sync_version)
+    {
+        return Err(SyncError::ClientTooOld.into());
+    }
+    let now_ms = state.clock.now_ms();
+    // Media has its own store and usn (not wired to sync yet): 0 tells the client "no media".
+    let served = state
+        .sessions
+        .with_collection(&user, move |col| javumbo_sync::meta(col, now_ms, 0))
+        .await?;
+    // Best effort: a lost "last used" time must not fail the sync.
+    if let Err(e) = state
+        .users
+        .touch_device_key(&user, &key.id, state.clock.now_ms())
+        .await
+    {
+        tracing::warn!(error = %e, "device key touch failed");
+    }
+    Ok(SyncBody::json(&served.value)?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Full sync
+// ---------------------------------------------------------------------------------------------
+
+async fn upload(State(state): State<AppState>, req: SyncRequest) -> Result<Response, SyncFailure> {
+    let (user, _) = authenticate(&state, &req.header).await?;
+    let data = req.data;
+    let prepared = blocking(move || -> Result<_, SyncError> {
+        let dir = tempfile::tempdir()?;
+        let limits = javumbo_modern::Limits::default();
+        let checked = javumbo_sync::prepare_upload(&data, dir.path(), &limits)?;
+        Ok((dir, checked))
+    })
+    .await
+    .map_err(api_to_sync)??;
+    let (dir, checked) = prepared;
+    let upload = match checked {
+        Ok(upload) => upload,
+        // Anki answers a refused upload with 200 and the message, which the client shows.
+        Err(rejected) => return Ok(SyncBody(rejected.0.into_bytes()).into_response()),
+    };
+    let path: Arc<PathBuf> = Arc::new(upload.path.clone());
+    state
+        .sessions
+        .with_collection(&user, move |col| javumbo_sync::apply_upload(col, &path))
+        .await?;
+    drop(dir);
+    tracing::info!(
+        user = %user,
+        notes = upload.notes,
+        cards = upload.cards,
+        revlog = upload.revlog,
+        "full upload applied"
+    );
+    Ok(SyncBody(UPLOAD_OK.as_bytes().to_vec()).into_response())
+}
+
+async fn download(
+    State(state): State<AppState>,
+    req: SyncRequest,
+) -> Result<Response, SyncFailure> {
+    let (user, _) = authenticate(&state, &req.header).await?;
+    let _: EmptyInput = req.json()?;
+    let served = state
+        .sessions
+        .with_collection(&user, javumbo_sync::download)
+        .await?;
+    let file = served.value;
+    let max = state.config.sync.max_response_bytes;
+    let compressed = blocking(move || javumbo_sync::encode_body(&file).map(|z| (z, file.len())))
+        .await
+        .map_err(api_to_sync)??;
+    let (compressed, plain_len) = compressed;
+    if compressed.len() > max {
+        return Err(SyncError::TooLarge(format!(
+            "Your collection is {:.1} MB compressed, more than this server can send ({:.1} MB). \
+             Sync it with javumbo-local, or make it smaller.",
+            compressed.len() as f64 / 1e6,
+            max as f64 / 1e6
+        ))
+        .into());
+    }
+    let mut resp = (StatusCode::OK, compressed).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(ORIGINAL_SIZE_HEADER, HeaderValue::from(plain_len));
+    Ok(resp)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normal sync: config-only syncs complete; anything more ends in a failed sanity check, which
+// makes the client fall back to a full sync (`javumbo_sync::normal`)
+// ---------------------------------------------------------------------------------------------
+
+/// Mark the collection as holding client changes javumbo cannot merge yet.
+async fn taint(state: &AppState, user: &Username) -> Result<(), SyncFailure> {
+    state
+        .sessions
+        .with_collection(user, javumbo_sync::normal::taint)
+        .await?;
+    tracing::info!(user = %user, "client sent changes normal sync cannot merge yet: full sync required");
+    Ok(())
+}
+
+async fn start(State(state): State<AppState>, req: SyncRequest) -> Result<SyncBody, SyncFailure> {
+    let (user, _) = authenticate(&state, &req.header).await?;
+    let body: StartRequest = req.json()?;
+    if body
+        .deprecated_client_graves
+        .as_ref()
+        .is_some_and(|g| !javumbo_sync::normal::graves_are_empty(g))
+    {
+        taint(&state, &user).await?;
+    }
+    // A clean server has deleted nothing since the last sync.
+    Ok(SyncBody::json(&Graves::default())?)
+}
+
+async fn apply_graves(
+    State(state): State<AppState>,
+    req: SyncRequest,
+) -> Result<SyncBody, SyncFailure> {
+    let (user, _) = authenticate(&state, &req.header).await?;
+    let body: ApplyGravesRequest = req.json()?;
+    if !javumbo_sync::normal::graves_are_empty(&body.chunk) {
+        taint(&state, &user).await?;
+    }
+    Ok(SyncBody::json(&())?)
+}
+
+async fn apply_changes(
+    State(state): State<AppState>,
+    req: SyncRequest,
+) -> Result<SyncBody, SyncFailure> {
+    let (user, _) = authenticate(&state, &req.header).await?;
+    let body: ApplyChangesRequest = req.json()?;
+    let changes = Arc::new(body.changes);
+    let served = state
+        .sessions
+        .with_collection(&user, move |col| {
+            javumbo_sync::normal::apply_changes(col, &changes)
+        })
+        .await?;
+    Ok(SyncBody::json(&served.value)?)
+}
+
+async fn chunk(State(state): State<AppState>, req: SyncRequest) -> Result<SyncBody, SyncFailure> {
+    authenticate(&state, &req.header).await?;
+    // A clean server has no rows newer than the client's last sync.
+    Ok(SyncBody::json(&Chunk {
+        done: true,
+        ..Chunk::default()
+    })?)
+}
+
+async fn apply_chunk(
+    State(state): State<AppState>,
+    req: SyncRequest,
+) -> Result<SyncBody, SyncFailure> {
+    let (user, _) = authenticate(&state, &req.header).await?;
+    let body: ApplyChunkRequest = req.json()?;
+    if !javumbo_sync::normal::chunk_is_empty(&body.chunk) {
+        taint(&state, &user).await?;
+    }
+    Ok(SyncBody::json(&())?)
+}
+
+async fn sanity_check(
+    State(state): State<AppState>,
+    req: SyncRequest,
+) -> Result<SyncBody, SyncFailure> {
+    let (user, _) = authenticate(&state, &req.header).await?;
+    let body: SanityCheckRequest = req.json()?;
+    let client = Arc::new(body.client);
+    let served = state
+        .sessions
+        .with_collection(&user, move |col| {
+            javumbo_sync::normal::sanity_check(col, &client)
+        })
+        .await?;
+    if served.value.status == SanityCheckStatus::Bad {
+        tracing::info!(user = %user, "sanity check bad: the client will ask for a full sync");
+    }
+    Ok(SyncBody::json(&served.value)?)
+}
+
+async fn finish(State(state): State<AppState>, req: SyncRequest) -> Result<SyncBody, SyncFailure> {
+    let (user, _) = authenticate(&state, &req.header).await?;
+    let now = state.clock.now_ms();
+    let served = state
+        .sessions
+        .with_collection(&user, move |col| javumbo_sync::normal::finish(col, now))
+        .await?;
+    match served.value {
+        Some(new_mod) => Ok(SyncBody::json(&new_mod)?),
+        None => Err(SyncError::Conflict(
+            "the collection changed on the server during this sync; please sync again".into(),
+        )
+        .into()),
+    }
+}
+
+/// `abort`: nothing is staged, so there is nothing to discard.
+async fn ack(State(state): State<AppState>, req: SyncRequest) -> Result<SyncBody, SyncFailure> {
+    authenticate(&state, &req.header).await?;
+    Ok(SyncBody::json(&())?)
+}
+
+/// Media sync belongs to the per-user media store (not wired yet): every method answers the
+/// media protocol's error shape, which the client shows.
+async fn media() -> Result<SyncBody, SyncFailure> {
+    #[derive(Serialize)]
+    struct JsonResult {
+        data: Option<()>,
+        err: &'static str,
+    }
+    Ok(SyncBody::json(&JsonResult {
+        data: None,
+        err: "media sync is not available on this server yet",
+    })?)
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device keys through the API
+// ---------------------------------------------------------------------------------------------
+
+async fn list_keys(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<Response, ApiError> {
+    let keys = state
+        .users
+        .device_keys(&user)
+        .await?
+        .into_iter()
+        .map(|k| DeviceKeyInfo {
+            id: k.id,
+            label: k.label,
+            created_at: k.created_at,
+            last_used_at: k.last_used_at,
+        })
+        .collect();
+    Ok(axum::Json(DeviceKeyList { keys }).into_response())
+}
+
+async fn revoke_key(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::NotFound("Device key not found".into()));
+    }
+    if !state.users.delete_device_key(&user, &id).await? {
+        return Err(ApiError::NotFound("Device key not found".into()));
+    }
+    tracing::info!(user = %user, key = %id, "sync device key revoked");
+    Ok(axum::Json(Success::new()).into_response())
+}
+
+/// Revoke every sync device key of `user`: every official client must log in again. Called
+/// when the password changes (the security work wires it in).
+pub async fn revoke_all_device_keys(
+    users: &dyn javumbo_session::UserStore,
+    user: &Username,
+) -> Result<usize, StoreError> {
+    let mut revoked = 0;
+    for key in users.device_keys(user).await? {
+        if users.delete_device_key(user, &key.id).await? {
+            revoked += 1;
+        }
+    }
+    Ok(revoked)
+}

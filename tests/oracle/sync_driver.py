@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Official Anki 26.9.3 clients ("devices") driven line by line, for javumbo's sync referee test.
+
+Each device is its own collection file, all in one process (as desktop Anki and AnkiDroid would
+each hold one). Reads one JSON command per line on stdin and answers one JSON line on stdout:
+
+  {"op":"create","device":"A","populated":true}   new collection (optionally with decks, a
+                                                   preset, tagged notes and reviews)
+  {"op":"login","device":"A","user":..,"password":..,"endpoint":"http://h:p/"}
+                                                   -> {"ok":true} | {"error":..}
+  {"op":"sync","device":"A","full":"upload"|"download"|"auto"|null}
+        meta (+ any normal sync); when a full sync is required and `full` allows it, runs it
+        ("auto": upload on FULL_UPLOAD, download on FULL_DOWNLOAD, never on FULL_SYNC).
+        -> {"required":"NO_CHANGES"|"NORMAL_SYNC"|"FULL_SYNC"|..,"did":"upload"|"download"|null}
+           | {"error":..,"kind":..}
+  {"op":"review","device":"A"}                     answer one due card Good on the device
+  {"op":"dump","device":"A"}                       the collection's content, for comparisons
+  {"op":"quit"}
+
+Errors of the client come back as {"error": <class>, "kind": <SyncErrorKind name or null>,
+"message": ...}, so the test sees exactly what the client would show.
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+from anki.collection import Collection
+from anki.errors import SyncError
+from anki.sync_pb2 import SyncCollectionResponse as R
+from anki import sync_pb2
+
+ROOT = tempfile.mkdtemp(prefix="javumbo-sync-devices-")
+devices = {}  # name -> {"col": Collection, "auth": SyncAuth | None}
+
+REQUIRED = {v: k for k, v in R.ChangesRequired.items()}
+
+
+def col_of(name):
+    return devices[name]["col"]
+
+
+def create(cmd):
+    d = os.path.join(ROOT, cmd["device"])
+    os.makedirs(d, exist_ok=True)
+    col = Collection(os.path.join(d, "collection.anki2"))
+    devices[cmd["device"]] = {"col": col, "auth": None}
+    if cmd.get("populated"):
+        populate(col)
+    return {"ok": True}
+
+
+def populate(col):
+    """Notes of two note types in a nested deck with its own preset, tags, and a few reviews."""
+    preset = col.decks.add_config_returning_id("Sync preset")
+    conf = col.decks.get_config(preset)
+    conf["new"]["perDay"] = 33
+    col.decks.save(conf)
+    did = col.decks.id("Spanish::Verbs")
+    deck = col.decks.get(did)
+    deck["conf"] = preset
+    col.decks.save(deck)
+    col.decks.id("Spanish::Nouns")
+    basic = col.models.by_name("Basic")
+    rev = col.models.by_name("Basic (and reversed card)")
+    for i in range(12):
+        note = col.new_note(rev if i % 2 else basic)
+        note["Front"] = f"hablar {i}"
+        note["Back"] = f"to speak {i}"
+        note.tags = ["verbs", f"lesson{i % 3}"]
+        col.add_note(note, did)
+    col.decks.select(did)
+    for _ in range(5):
+        answer_one(col)
+
+
+def answer_one(col):
+    queued = col.sched.get_queued_cards(fetch_limit=1)
+    if not queued.cards:
+        raise RuntimeError("no card due")
+    q = queued.cards[0]
+    card = col.get_card(q.card.id)
+    card.start_timer()
+    answer = col.sched.build_answer(card=card, states=q.states, rating=3)
+    col.sched.answer_card(answer)
+    return q.card.id
+
+
+def login(cmd):
+    dev = devices[cmd["device"]]
+    dev["auth"] = dev["col"].sync_login(cmd["user"], cmd["password"], endpoint=cmd["endpoint"])
+    return {"ok": True}
+
+
+def sync(cmd):
+    dev = devices[cmd["device"]]
+    col, auth = dev["col"], dev["auth"]
+    out = col.sync_collection(auth, sync_media=False)
+    required = REQUIRED.get(out.required, str(out.required))
+    full = cmd.get("full")
+    upload = None
+    if out.required == R.FULL_UPLOAD and full in ("upload", "auto"):
+        upload = True
+    elif out.required == R.FULL_DOWNLOAD and full in ("download", "auto"):
+        upload = False
+    elif out.required == R.FULL_SYNC and full in ("upload", "download"):
+        upload = full == "upload"
+    did = None
+    if upload is not None:
+        col.close_for_full_sync()
+        try:
+            col.full_upload_or_download(auth=auth, server_usn=None, upload=upload)
+        finally:
+            col.reopen(after_full_sync=True)
+        did = "upload" if upload else "download"
+    return {"required": required, "did": did, "server_message": out.server_message}
+
+
+def review(cmd):
+    return {"card": answer_one(col_of(cmd["device"]))}
+
+
+def dump(cmd):
+    col = col_of(cmd["device"])
+    db = col.db
+    rows = lambda sql: [list(r) for r in db.all(sql)]
+    decks = sorted(
+        (d["id"], d["name"], d.get("conf"), d.get("dyn")) for d in col.decks.all()
+    )
+    presets = sorted(
+        (c["id"], c["name"], c["new"]["perDay"], c["rev"]["perDay"])
+        for c in col.decks.all_config()
+    )
+    models = sorted(
+        (
+            m["id"],
+            m["name"],
+            [f["name"] for f in m["flds"]],
+            [(t["name"], t["qfmt"], t["afmt"]) for t in m["tmpls"]],
+            m["css"],
+        )
+        for m in col.models.all()
+    )
+    return {
+        "notes": rows("select id, guid, mid, mod, tags, flds, flags, data from notes order by id"),
+        "cards": rows(
+            "select id, nid, did, ord, mod, type, queue, due, ivl, factor, reps, lapses, left,"
+            " odue, odid, flags from cards order by id"
+        ),
+        "revlog": rows("select id, cid, ease, ivl, lastIvl, factor, time, type from revlog order by id"),
+        "decks": [list(d) for d in decks],
+        "presets": [list(p) for p in presets],
+        "models": [list(m) for m in models],
+        "tags": sorted(col.tags.all()),
+        "col": list(db.first("select crt, mod, scm from col")),
+    }
+
+
+OPS = {"create": create, "login": login, "sync": sync, "review": review, "dump": dump}
+
+
+def main():
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        cmd = json.loads(line)
+        if cmd["op"] == "quit":
+            break
+        try:
+            result = OPS[cmd["op"]](cmd)
+        except SyncError as e:
+            kind = getattr(e, "kind", None)
+            try:
+                kind = sync_pb2.SyncError.SyncErrorKind.Name(kind) if isinstance(kind, int) else kind
+            except Exception:
+                kind = str(kind)
+            result = {"error": type(e).__name__, "kind": str(kind), "message": str(e)}
+        except Exception as e:  # noqa: BLE001 — every client failure is data for the test
+            result = {"error": type(e).__name__, "kind": None, "message": str(e)}
+        print(json.dumps(result), flush=True)
+    for dev in devices.values():
+        try:
+            dev["col"].close()
+        except Exception:
+            pass
+
+
+if __name__ == "__main__":
+    main()
