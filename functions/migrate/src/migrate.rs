@@ -216,21 +216,18 @@ pub async fn apply(
         .blobs
         .put(&skey, p.snapshot.clone().into(), meta, condition)
         .await?;
-    match (&existing, &marker) {
-        (None, _) => {
-            if !ports.users.create_migrated(&p.record).await? {
-                return Err(MigrateError::Conflict(
-                    "a javumbo user with this name appeared during the migration".into(),
-                ));
-            }
-        }
-        (Some(u), Some(m)) if u.password_hash != p.record.password_hash => {
-            ports
-                .users
-                .update_password_hash(&p.user, &m.password_hash, &p.record.password_hash)
-                .await?;
-        }
-        _ => {}
+    if existing.is_none() && !ports.users.create_migrated(&p.record).await? {
+        return Err(MigrateError::Conflict(
+            "a javumbo user with this name appeared during the migration".into(),
+        ));
+    }
+    if let (Some(u), Some(m)) = (&existing, &marker)
+        && u.password_hash != p.record.password_hash
+    {
+        ports
+            .users
+            .update_password_hash(&p.user, &m.password_hash, &p.record.password_hash)
+            .await?;
     }
     let marker = Marker {
         source_checksum: p.checksum.clone(),

@@ -110,7 +110,7 @@ const NAME_CLAIM_PREFIX: &str = "#name:";
 const CLAIMED_BY: &str = "claimed_by";
 
 fn name_claim_key(username: &Username) -> AttributeValue {
-    s(&format!("{NAME_CLAIM_PREFIX}{}", username.folded_key()))
+    s(format!("{NAME_CLAIM_PREFIX}{}", username.folded_key()))
 }
 
 /// `ClientRequestToken` of a user creation: an SDK retry of the same creation is applied once.
