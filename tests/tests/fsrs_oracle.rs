@@ -11,7 +11,7 @@
 //!   give Anki's parameters.
 
 use javumbo_collection::{Collection, CreateOptions, ManualClock, review::Study};
-use javumbo_scheduler::format_interval;
+use javumbo_scheduler::button_label;
 use javumbo_tests::run_oracle;
 use serde_json::{Value, json};
 
@@ -278,18 +278,13 @@ fn row_json(col: &Collection, sql: &str, cols: &[&str], id: i64) -> Value {
         .unwrap()
 }
 
-/// Anki's label without its bidi isolation marks, and whether it carried the learn-ahead `<`.
-fn anki_label(v: &Value) -> (String, bool) {
-    let s: String = v
-        .as_str()
+/// Anki's label without its bidi isolation marks (the learn-ahead `<` kept: ours has it too).
+fn anki_label(v: &Value) -> String {
+    v.as_str()
         .unwrap_or_default()
         .chars()
         .filter(|c| !matches!(c, '\u{2068}' | '\u{2069}'))
-        .collect();
-    match s.strip_prefix('<') {
-        Some(rest) => (rest.to_string(), true),
-        None => (s, false),
-    }
+        .collect()
 }
 
 fn run_engine(sc: &Scenario, oracle: &Value) -> Vec<String> {
@@ -354,7 +349,7 @@ fn run_engine(sc: &Scenario, oracle: &Value) -> Vec<String> {
             .zip(step["labels"].as_array().unwrap())
             .enumerate()
         {
-            let (theirs, _) = anki_label(theirs);
+            let theirs = anki_label(theirs);
             if *ours != theirs {
                 problems.push(format!(
                     "step {i}: button {} label {ours:?} but anki {theirs:?}",
@@ -404,9 +399,10 @@ fn run_engine(sc: &Scenario, oracle: &Value) -> Vec<String> {
 
 /// The engine's labels for a card that `next_card` does not serve now.
 fn button_labels(col: &Collection, card_id: i64) -> [String; 4] {
+    let collapse = col.learn_ahead_secs().unwrap();
     col.card_next_intervals(card_id)
         .unwrap()
-        .map(format_interval)
+        .map(|i| button_label(i, collapse))
 }
 
 fn referee_in_two_halves(script_args: &[&str], jobs: Vec<Value>) -> Vec<Value> {

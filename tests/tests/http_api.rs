@@ -126,7 +126,7 @@ async fn register_login_health() {
     assert_error(s, &v, StatusCode::CONFLICT);
     for bad in [
         reg("", "A", "password123"),
-        reg("a/b", "A", "password123"),
+        reg("a\u{7}b", "A", "password123"),
         reg(&"x".repeat(21), "A", "password123"),
         reg("bob", "", "password123"),
         reg("bob", &"n".repeat(51), "password123"),

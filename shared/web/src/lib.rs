@@ -56,6 +56,8 @@ const ASSETS: &[Asset] = &[
     asset!("api.js", JS),
     asset!("i18n.js", JS),
     asset!("dom.js", JS),
+    asset!("card.js", JS),
+    asset!("media.js", JS),
     asset!("views/auth.js", JS),
     asset!("views/decks.js", JS),
     asset!("views/study.js", JS),
