@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
 import { FIXTURES, logicalId, makeStack, resources, synth } from './helpers';
+import { ROUTES } from '../lib/routes';
 
 /** Resource types the emulator (ministack) rejects or cannot run; kept out of the web=false synth. */
 const EMULATOR_UNSAFE = [
@@ -52,7 +53,7 @@ describe('emulator=true', () => {
     t.resourceCountIs('AWS::DynamoDB::GlobalTable', 3);
     t.hasResourceProperties('AWS::DynamoDB::GlobalTable', { TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } });
     t.resourceCountIs('AWS::SNS::Subscription', 1);
-    t.resourceCountIs('AWS::ApiGatewayV2::Route', 39);
+    t.resourceCountIs('AWS::ApiGatewayV2::Route', ROUTES.length);
   });
 });
 
