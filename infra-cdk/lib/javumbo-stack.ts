@@ -248,7 +248,8 @@ export class JavumboStack extends Stack {
             apigwv2.CorsHttpMethod.DELETE,
             apigwv2.CorsHttpMethod.OPTIONS,
           ],
-          allowHeaders: ['authorization', 'content-type'],
+          // The original React client sends its session id back on every request.
+          allowHeaders: ['authorization', 'content-type', 'x-session-id'],
           exposeHeaders: ['x-session-id', 'retry-after', 'content-disposition'],
           maxAge: Duration.hours(1),
         },

@@ -311,7 +311,7 @@ describe('HTTP API', () => {
     ctx.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       CorsConfiguration: {
         AllowOrigins: ['https://app.example.org', 'http://localhost:5173'],
-        AllowHeaders: ['authorization', 'content-type'],
+        AllowHeaders: ['authorization', 'content-type', 'x-session-id'],
         ExposeHeaders: Match.arrayWith(['x-session-id', 'retry-after']),
         AllowMethods: Match.arrayWith(['GET', 'POST', 'PUT', 'DELETE']),
         AllowCredentials: Match.absent(),

@@ -123,7 +123,8 @@ async fn register_login_health() {
             Some(reg(&alice, "Alice", "password123")),
         )
         .await;
-    assert_error(s, &v, StatusCode::CONFLICT);
+    assert_error(s, &v, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"], "Username already exists");
     for bad in [
         reg("", "A", "password123"),
         reg("a\u{7}b", "A", "password123"),

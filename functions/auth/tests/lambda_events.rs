@@ -18,7 +18,7 @@ async fn register_login_health_over_api_gateway_events() {
     assert_eq!(header(&resp, "access-control-allow-origin"), Some("*"));
 
     let again = invoke(router(), &fixture!("register.json", &[])).await;
-    assert_eq!(status(&again), 409, "{again}");
+    assert_eq!(status(&again), 400, "{again}");
     assert_eq!(json_body(&again)["error"], "Username already exists");
 
     // Login needs the client address, which only the event's `requestContext.http.sourceIp`

@@ -148,7 +148,12 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
             Method::DELETE,
             Method::OPTIONS,
         ])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        // The original React client sends its session id back on every request.
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static(SESSION_HEADER),
+        ])
         // Content-Disposition carries the export's file name to cross-origin clients.
         .expose_headers([
             HeaderName::from_static(SESSION_HEADER),
@@ -182,4 +187,42 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+#[cfg(test)]
+mod cors_tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    /// The original React client sends `X-Session-ID` on every request; a preflight that does
+    /// not allow it makes the browser drop the request before it leaves.
+    #[tokio::test]
+    async fn the_preflight_allows_the_session_header() {
+        let router: Router = Router::new()
+            .route("/api/decks", axum::routing::get(|| async { "ok" }))
+            .layer(cors_layer(&CorsOrigins::List(vec![
+                "https://app.example.org".into(),
+            ])));
+        let req = Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/api/decks")
+            .header("origin", "https://app.example.org")
+            .header("access-control-request-method", "GET")
+            .header(
+                "access-control-request-headers",
+                "authorization,x-session-id",
+            )
+            .body(Body::empty())
+            .expect("request");
+        let resp = router.oneshot(req).await.expect("infallible");
+        let allowed = resp
+            .headers()
+            .get("access-control-allow-headers")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        assert!(allowed.contains("x-session-id"), "{allowed:?}");
+        assert!(allowed.contains("authorization"), "{allowed:?}");
+    }
 }

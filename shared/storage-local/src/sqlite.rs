@@ -133,6 +133,7 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
+        private_file(&path)?;
         let mut conn = connect(&path)?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -242,6 +243,19 @@ impl SqliteStore {
         .map_err(LocalStoreError::from)?;
         Ok(out?)
     }
+}
+
+/// Users' password hashes live here: the file is the owner's only (0600), like the blobs and the
+/// JWT secret. SQLite gives its -wal and -shm files the database file's mode, so creating (or
+/// tightening) the main file first covers all three.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
 fn connect(path: &Path) -> Result<Connection> {
@@ -833,6 +847,24 @@ mod tests {
         let store =
             SqliteStore::open(dir.path().join("db/store.sqlite3"), Arc::clone(&metrics)).unwrap();
         (dir, store, metrics)
+    }
+
+    /// The database and its -wal/-shm hold password hashes: no one but the owner reads them.
+    #[tokio::test]
+    async fn the_database_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, store, _) = store();
+        let record = UserRecord {
+            username: Username::parse("ana").unwrap(),
+            password_hash: "h".into(),
+            name: "Ana".into(),
+            created_at: 1,
+        };
+        assert!(store.create_if_absent(&record).await.unwrap());
+        for name in ["store.sqlite3", "store.sqlite3-wal", "store.sqlite3-shm"] {
+            let meta = std::fs::metadata(dir.path().join("db").join(name)).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+        }
     }
 
     /// A schema-1 database (users, no folded-name records) gains the records of its users on

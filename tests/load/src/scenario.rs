@@ -125,7 +125,8 @@ fn seeded(seed: u64, salt: u64) -> StdRng {
 }
 
 impl Student {
-    /// Register (idempotently: a 409 after a lost first answer is fine), log in and record the
+    /// Register (idempotently: the duplicate-name 400 after a lost first answer is fine; the request
+    /// is otherwise valid), log in and record the
     /// starter deck as the audit's baseline. Retried because fault runs fail some store calls.
     pub async fn setup(api: Api, username: String, seed: u64, index: u64) -> Result<Self> {
         let password = format!("pw-{username}-load");
@@ -145,10 +146,10 @@ impl Student {
                     Method::POST,
                     "/api/register",
                     Some(&json!({"username": username, "name": format!("Load {index}"), "password": password})),
-                    &[409],
+                    &[400],
                 )
                 .await;
-            if !(reg.ok() || reg.status == Some(409)) {
+            if !(reg.ok() || reg.status == Some(400)) {
                 last = format!("register answered {:?}", reg.status);
                 continue;
             }

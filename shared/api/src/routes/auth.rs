@@ -91,8 +91,10 @@ async fn register(
     Ok(Json(Message::new("User registered successfully")).into_response())
 }
 
+/// 400, not 409: the original app's client treats any 400 on register as "show the message",
+/// and the body is the same error shape as every other bad registration.
 fn username_taken() -> ApiError {
-    ApiError::Conflict("Username already exists".into())
+    ApiError::BadRequest("Username already exists".into())
 }
 
 fn invalid_credentials() -> ApiError {
