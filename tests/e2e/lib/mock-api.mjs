@@ -77,7 +77,7 @@ export async function startMock({ cardsInStarter = 12 } = {}) {
       const { username, name, password } = JSON.parse((await body(req)).toString() || '{}');
       if (!username || !name || !password) return json(res, 400, { error: 'Missing required field' });
       if ((password || '').length < 8) return json(res, 400, { error: 'Password must be at least 8 characters' });
-      if (users.has(username)) return json(res, 409, { error: 'Username already exists' });
+      if (users.has(username)) return json(res, 400, { error: 'Username already exists' });
       users.set(username, newUser(name, password));
       return json(res, 200, { message: 'User registered successfully' });
     }
