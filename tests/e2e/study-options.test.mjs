@@ -56,14 +56,14 @@ test('settings, deck options and card actions', async (t) => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
     await page.getByRole('heading', { level: 1, name: 'Settings' }).waitFor();
     assert.deepEqual(await unlabelledControls(page), []);
-    await page.getByLabel('Time zone', { exact: true }).selectOption('Asia/Kolkata');
+    await page.getByLabel('Time zone', { exact: true }).selectOption('Europe/Berlin');
     await page.getByLabel('Next day starts at (hour)', { exact: true }).fill('5');
     await page.getByLabel('FSRS scheduler', { exact: true }).check();
     await screenshot(page, 'settings');
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByText('Settings saved').waitFor();
     const s = await apiGet(page, '/api/settings');
-    assert.deepEqual([s.timezone, s.rolloverHour, s.fsrs], ['Asia/Kolkata', 5, true]);
+    assert.deepEqual([s.timezone, s.rolloverHour, s.fsrs], ['Europe/Berlin', 5, true]);
   });
 
   await t.test('deck options screen', async () => {

@@ -56,6 +56,8 @@ const ASSETS: &[Asset] = &[
     asset!("api.js", JS),
     asset!("i18n.js", JS),
     asset!("dom.js", JS),
+    asset!("card.js", JS),
+    asset!("media.js", JS),
     asset!("views/auth.js", JS),
     asset!("views/decks.js", JS),
     asset!("views/study.js", JS),
@@ -63,6 +65,8 @@ const ASSETS: &[Asset] = &[
     asset!("views/stats.js", JS),
     asset!("views/transfer.js", JS),
     asset!("views/sync.js", JS),
+    asset!("views/settings.js", JS),
+    asset!("views/options.js", JS),
     asset!("app.css", "text/css; charset=utf-8"),
     asset!("icon.svg", "image/svg+xml"),
 ];

@@ -207,7 +207,8 @@ export async function render(main, ctx) {
     });
   }
 
-  const form = h('form', { class: 'stack', id: 'options-form' },
+  // Our own checks name the field and Anki's range; the browser's would block the submit silently.
+  const form = h('form', { class: 'stack', id: 'options-form', novalidate: true },
     h('div', { class: 'row' },
       h('label', { for: 'opt-preset' }, t('options.preset')), presetSelect,
       h('button', { type: 'button', class: 'btn', id: 'opt-new', onclick: () => addPreset(false) }, t('options.newPreset')),

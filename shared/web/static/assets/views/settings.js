@@ -30,7 +30,7 @@ export async function render(main, { api, toast }) {
     checked: s.fsrsShortTermWithSteps,
   });
   const error = h('p', { class: 'error', role: 'alert', id: 'settings-error' });
-  const form = h('form', { class: 'stack', id: 'settings-form' },
+  const form = h('form', { class: 'stack', id: 'settings-form', novalidate: true },
     h('label', { for: 'settings-timezone' }, t('settings.timezone')), tz,
     h('label', { for: 'settings-rollover' }, t('settings.rollover')), hour,
     h('label', { class: 'check' }, fsrs, ' ', t('settings.fsrs')),
