@@ -53,7 +53,7 @@ const SIZING: Record<FunctionKey, Sizing> = {
     memoryMb: 1024,
     ephemeralMb: 2048,
     timeout: Duration.seconds(28),
-    description: 'javumbo crud: decks, cards, stats, session status and flush',
+    description: 'javumbo crud: decks, cards, notes, stats, study settings, presets, session',
   },
   export: {
     memoryMb: 2048,

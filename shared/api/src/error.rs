@@ -120,6 +120,17 @@ impl From<ApkgError> for ApiError {
     }
 }
 
+impl From<crate::routes::study::OptimizeError> for ApiError {
+    fn from(e: crate::routes::study::OptimizeError) -> Self {
+        use crate::routes::study::OptimizeError;
+        match e {
+            // Not a malformed request: a history too large to train on within one request.
+            e @ OptimizeError::TooManyReviews { .. } => Self::PayloadTooLarge(e.to_string()),
+            OptimizeError::Collection(c) => c.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -273,6 +284,21 @@ mod tests {
                 retry_after_secs: 2
             }
         ));
+    }
+
+    #[test]
+    fn a_history_too_large_to_optimize_is_413() {
+        use crate::routes::study::OptimizeError;
+        let e = ApiError::from(RequestError::Op(OptimizeError::TooManyReviews {
+            reviews: 20_001,
+            cap: 20_000,
+        }));
+        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(e.to_string().contains("20001"), "{e}");
+        let e = ApiError::from(OptimizeError::Collection(CollectionError::NotFound(
+            "preset 4".into(),
+        )));
+        assert_eq!(e.status(), StatusCode::NOT_FOUND);
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub enum RouteGroup {
     Auth,
     /// `GET`/`POST /api/review`.
     Review,
-    /// Decks, cards, stats and `/api/session/*`.
+    /// Decks, cards, notes, stats, study settings (`/api/settings`, `/api/presets/*`, deck
+    /// presets and limits, card actions) and `/api/session/*`.
     Crud,
     /// `GET /api/export`, `POST /api/import`.
     Export,

@@ -47,6 +47,8 @@ pub struct CardSummary {
     pub back: String,
     /// When the note was last edited (`notes.mod`, epoch seconds), Anki's browser "Modified".
     pub modified: i64,
+    /// `cards.queue` (-1 suspended, -2 buried with a sibling, -3 buried by the user).
+    pub queue: i64,
     /// As Anki's card browser shows the card (`question(browser=True)`).
     pub rendering: CardRendering,
 }
@@ -296,6 +298,7 @@ impl Collection {
                     front,
                     back,
                     modified: c.note_mtime,
+                    queue: i64::from(row.queue),
                     rendering,
                 })
             })

@@ -477,6 +477,19 @@ impl Collection {
         Ok(out)
     }
 
+    /// The normal decks using each preset, by preset id (sorted deck ids; a preset no deck uses
+    /// is absent). Filtered decks have no preset.
+    pub fn preset_decks(&self) -> Result<std::collections::BTreeMap<i64, Vec<i64>>> {
+        let mut out = std::collections::BTreeMap::<i64, Vec<i64>>::new();
+        for deck in self.deck_rows()?.into_iter().filter(|d| !d.filtered) {
+            out.entry(deck.conf_id).or_default().push(deck.id);
+        }
+        for ids in out.values_mut() {
+            ids.sort_unstable();
+        }
+        Ok(out)
+    }
+
     /// One preset; a missing id is `NotFound`.
     pub fn preset(&self, id: i64) -> Result<Preset> {
         self.dconf_map()?
@@ -700,6 +713,14 @@ mod tests {
         );
         col.set_deck_preset(deck.id, p.id).unwrap();
         assert_eq!(col.deck_preset(deck.id).unwrap().new_per_day, 5);
+        let used = col.preset_decks().unwrap();
+        assert_eq!(used.get(&p.id), Some(&vec![deck.id]));
+        assert!(!used[&1].contains(&deck.id));
+        assert_eq!(col.fsrs_training_reviews(p.id).unwrap(), 0);
+        assert!(matches!(
+            col.fsrs_training_reviews(42),
+            Err(CollectionError::NotFound(_))
+        ));
         // The scheduler reads the same stored JSON.
         let dconf = col.read_json(ColJson::Dconf).unwrap();
         let sched = javumbo_scheduler::DeckConfig::from_dconf_json(&dconf[&p.id.to_string()]);

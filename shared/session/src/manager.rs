@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use javumbo_collection::{Collection, CollectionError, CreateOptions, SharedClock};
+use javumbo_collection::{Collection, CollectionError, CreateOptions, SharedClock, TimeZone};
 
 use crate::cache::{CacheEntry, LruCache};
 use crate::error::InternalError;
@@ -140,14 +140,34 @@ impl SessionManager {
     /// Registration: upload an empty collection (with the starter deck) as the user's snapshot
     /// at seq 0. Ok if one already exists.
     pub async fn create_collection(&self, user: &Username) -> Result<(), SessionError> {
+        self.create_collection_in(user, None).await
+    }
+
+    /// [`Self::create_collection`] in the student's time zone: the day starts at the rollover
+    /// hour there (`crt` and `creationOffset` from the zone's offset now, as Anki creates a
+    /// collection on a device in that zone) and the zone is kept, so DST moves the rollover.
+    /// An existing collection (left by a crashed registration) is kept as it is.
+    pub async fn create_collection_in(
+        &self,
+        user: &Username,
+        timezone: Option<TimeZone>,
+    ) -> Result<(), SessionError> {
         let dir = self.cfg.cache_dir.clone();
         let clock = self.clock.clone();
         let bytes = self
             .blocking(move || -> Result<Vec<u8>, SessionError> {
                 std::fs::create_dir_all(&dir).map_err(CollectionError::from)?;
                 let path = dir.join(format!("new-{}.anki2", uuid::Uuid::new_v4().simple()));
-                let made = Collection::create(&path, clock, &CreateOptions::default())
-                    .map(drop)
+                let now = clock.now_secs();
+                let opts = CreateOptions {
+                    utc_offset_minutes: timezone.map_or(0, |tz| tz.offset_east_minutes_at(now)),
+                    ..CreateOptions::default()
+                };
+                let made = Collection::create(&path, clock, &opts)
+                    .and_then(|col| match timezone {
+                        Some(tz) => col.set_timezone(tz.name()),
+                        None => Ok(()),
+                    })
                     .and_then(|()| Ok(std::fs::read(&path)?));
                 let _ = std::fs::remove_file(&path);
                 Ok(made?)

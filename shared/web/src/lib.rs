@@ -65,6 +65,8 @@ const ASSETS: &[Asset] = &[
     asset!("views/stats.js", JS),
     asset!("views/transfer.js", JS),
     asset!("views/sync.js", JS),
+    asset!("views/settings.js", JS),
+    asset!("views/options.js", JS),
     asset!("app.css", "text/css; charset=utf-8"),
     asset!("icon.svg", "image/svg+xml"),
 ];

@@ -4,6 +4,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use javumbo_collection::TimeZone;
 use javumbo_session::{StoreError, UserRecord, Username};
 use serde::Deserialize;
 
@@ -32,6 +33,8 @@ struct RegisterBody {
     username: Option<String>,
     name: Option<String>,
     password: Option<String>,
+    /// The student's IANA zone (the web app sends the browser's); UTC when absent.
+    timezone: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +72,12 @@ async fn register(
         )));
     }
     validate_password(&pw)?;
+    let timezone = body
+        .timezone
+        .as_deref()
+        .map(TimeZone::parse)
+        .transpose()
+        .map_err(ApiError::from)?;
     // A cheap read first spares the hashing and the collection write for a taken name (in any
     // case: registrations are unique case-insensitively); the conditional create below is what
     // actually decides a race.
@@ -78,7 +87,7 @@ async fn register(
     let hash = blocking(move || password::hash(&pw)).await??;
     // The collection first: a user record must never exist without its collection. A crash in
     // between leaves only a fresh, unowned collection, which the next registration reuses.
-    state.sessions.create_collection(&user).await?;
+    state.sessions.create_collection_in(&user, timezone).await?;
     let record = UserRecord {
         username: user,
         password_hash: hash,

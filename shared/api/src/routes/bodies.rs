@@ -160,6 +160,8 @@ pub struct CardSummary {
     pub back: String,
     /// Epoch seconds of the note's last edit.
     pub modified: i64,
+    /// `cards.queue`: -1 suspended, -2 buried as a sibling, -3 buried by the student.
+    pub queue: i64,
     /// As Anki's card browser renders the card (`question(browser=True)`).
     #[serde(flatten)]
     pub rendered: Rendered,
@@ -413,6 +415,78 @@ pub struct Answered {
 }
 
 // ----------------------------------------------------------------------------------------------
+// study settings, presets, card actions
+// ----------------------------------------------------------------------------------------------
+
+/// `GET`/`PUT /api/settings`: the student's day and the collection-wide FSRS switches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StudySettings {
+    /// IANA name; `null` for a collection that never had one (its stored offset applies).
+    pub timezone: Option<String>,
+    pub rollover_hour: u8,
+    pub fsrs: bool,
+    pub fsrs_short_term_with_steps: bool,
+}
+
+/// A preset (every v3 field, the engine's camelCase names) and the normal decks using it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresetBody {
+    #[serde(flatten)]
+    pub preset: javumbo_collection::Preset,
+    pub deck_ids: Vec<i64>,
+}
+
+/// `GET /api/presets`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PresetList {
+    pub presets: Vec<PresetBody>,
+}
+
+/// `PUT /api/decks/{id}/preset`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeckPreset {
+    pub deck_id: i64,
+    pub preset_id: i64,
+}
+
+/// `GET`/`PUT /api/decks/{id}/limits`: the deck's own limits (`null`: none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeckLimitsBody {
+    pub deck_id: i64,
+    #[serde(flatten)]
+    pub limits: javumbo_collection::DeckLimits,
+}
+
+/// `POST /api/presets/{id}/optimize`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OptimizedBody {
+    pub params: Vec<f32>,
+    pub fsrs_items: usize,
+    pub reviews: usize,
+    pub applied: bool,
+}
+
+/// `POST /api/presets/{id}/recompute`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recomputed {
+    pub cards_updated: usize,
+}
+
+/// `POST /api/cards/{id}/actions`: the card's queue afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CardActionDone {
+    pub card_id: i64,
+    pub queue: i64,
+}
+
+// ----------------------------------------------------------------------------------------------
 // sessions, import
 // ----------------------------------------------------------------------------------------------
 
@@ -577,6 +651,7 @@ mod tests {
                 front: "f".into(),
                 back: "b".into(),
                 modified: 12,
+                queue: -1,
                 rendered: rendered(),
             }],
             pagination: Pagination {
@@ -591,7 +666,7 @@ mod tests {
             json!({
                 "deckId": 3,
                 "deckName": "D",
-                "cards": [with_rendered(json!({"cardId": 10, "noteId": 11, "front": "f", "back": "b", "modified": 12}))],
+                "cards": [with_rendered(json!({"cardId": 10, "noteId": 11, "front": "f", "back": "b", "modified": 12, "queue": -1}))],
                 "pagination": {"total": 1, "page": 1, "perPage": 10, "totalPages": 1},
                 "session_id": "s1",
             })

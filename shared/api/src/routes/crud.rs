@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
             get(get_card).put(update_card).delete(delete_card),
         )
         .merge(super::notes::routes())
+        .merge(super::study::routes())
         .route("/api/session/status", get(session_status))
         .route("/api/session/flush", post(flush_session))
 }
@@ -205,6 +206,7 @@ async fn deck_cards(
             front: c.front,
             back: c.back,
             modified: c.modified,
+            queue: c.queue,
             rendered: c.rendering.into(),
         })
         .collect();

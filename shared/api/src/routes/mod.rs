@@ -7,6 +7,7 @@ pub mod crud;
 pub mod export;
 pub mod notes;
 pub mod review;
+pub mod study;
 pub mod sync;
 
 use axum::Json;

@@ -416,6 +416,27 @@ impl Collection {
         Ok(update)
     }
 
+    /// The cards the optimiser learns from: the preset's unsuspended cards.
+    fn training_card_ids(&self, conf_id: i64) -> Result<Vec<i64>> {
+        let decks = DeckPresets::read(self)?;
+        Ok(storage::fsrs::cards_in_home_decks(
+            self.conn(),
+            &storage::id_array(&decks.decks_of(conf_id)),
+        )?
+        .into_iter()
+        .filter(|c| c.queue != i64::from(javumbo_scheduler::CardQueue::Suspended))
+        .map(|c| c.id)
+        .collect())
+    }
+
+    /// How many revlog rows optimising `conf_id` reads: a caller can refuse a history too large
+    /// for one request before paying for it (the count is one indexed query).
+    pub fn fsrs_training_reviews(&self, conf_id: i64) -> Result<usize> {
+        self.preset_fsrs(conf_id)?;
+        let cids = self.training_card_ids(conf_id)?;
+        storage::fsrs::count_revlog_for_cards(self.conn(), &storage::id_array(&cids))
+    }
+
     /// Optimise a preset's parameters from its revlog as Anki's deck-options "Optimize" button
     /// does: the preset's unsuspended cards, 8 epochs, short-term on, relearning steps within a
     /// day counted, and the current parameters kept when they fit the history at least as well.
@@ -428,15 +449,7 @@ impl Collection {
         let dconf = self.dconf_entry(conf_id)?;
         let relearn = DeckConfig::from_dconf_json(&dconf).relearn_steps;
         let timing = self.timing()?;
-        let decks = DeckPresets::read(self)?;
-        let cids: Vec<i64> = storage::fsrs::cards_in_home_decks(
-            self.conn(),
-            &storage::id_array(&decks.decks_of(conf_id)),
-        )?
-        .into_iter()
-        .filter(|c| c.queue != i64::from(javumbo_scheduler::CardQueue::Suspended))
-        .map(|c| c.id)
-        .collect();
+        let cids = self.training_card_ids(conf_id)?;
         let revlog = storage::fsrs::revlog_for_cards(self.conn(), &storage::id_array(&cids))?;
         let (items, card_ids, reviews) =
             items_for_training(revlog, timing.next_day_at, preset.ignore_before_ms);

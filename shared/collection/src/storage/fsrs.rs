@@ -28,6 +28,16 @@ pub fn revlog_for_cards(conn: &Connection, cids: &str) -> Result<Vec<Review>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// How many revlog rows [`revlog_for_cards`] would return for these cards.
+pub fn count_revlog_for_cards(conn: &Connection, cids: &str) -> Result<usize> {
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM revlog WHERE cid IN (SELECT value FROM json_each(?1))",
+        )?
+        .query_row([cids], |r| r.get(0))?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
 /// Anki's `time_of_last_review`: the last graded answer that was not cramming, seconds.
 pub fn last_review_secs(conn: &Connection, cid: i64) -> Result<Option<i64>> {
     Ok(conn

@@ -108,8 +108,8 @@ async function errorMessage(res) {
 // ---- the endpoints the app uses (API.md) -----------------------------------------------------
 
 export const api = {
-  register: (username, name, password) =>
-    request('POST', '/api/register', { json: { username, name, password }, anonymous: true }),
+  register: (username, name, password, timezone) =>
+    request('POST', '/api/register', { json: { username, name, password, timezone }, anonymous: true }),
   login: (username, password) =>
     request('POST', '/api/login', { json: { username, password }, anonymous: true }),
   decks: () => request('GET', '/api/decks'),
@@ -135,6 +135,19 @@ export const api = {
   exportPackage: () => request('GET', '/api/export', { raw: true }),
   importPackage: (file) =>
     request('POST', '/api/import', { body: file, contentType: 'application/octet-stream' }),
+  settings: () => request('GET', '/api/settings'),
+  updateSettings: (changes) => request('PUT', '/api/settings', { json: changes }),
+  presets: () => request('GET', '/api/presets'),
+  preset: (id) => request('GET', `/api/presets/${id}`),
+  updatePreset: (id, changes) => request('PUT', `/api/presets/${id}`, { json: changes }),
+  createPreset: (name, fromId) => request('POST', '/api/presets', { json: { name, fromId } }),
+  renamePreset: (id, name) => request('PUT', `/api/presets/${id}/rename`, { json: { name } }),
+  deletePreset: (id) => request('DELETE', `/api/presets/${id}`),
+  optimizePreset: (id, apply) => request('POST', `/api/presets/${id}/optimize`, { json: { apply } }),
+  setDeckPreset: (deckId, presetId) => request('PUT', `/api/decks/${deckId}/preset`, { json: { presetId } }),
+  deckLimits: (id) => request('GET', `/api/decks/${id}/limits`),
+  updateDeckLimits: (id, limits) => request('PUT', `/api/decks/${id}/limits`, { json: limits }),
+  cardAction: (id, action) => request('POST', `/api/cards/${id}/actions`, { json: { action } }),
   syncKeys: () => request('GET', '/api/sync/keys'),
   revokeSyncKey: (id) => request('DELETE', `/api/sync/keys/${encodeURIComponent(id)}`),
 };

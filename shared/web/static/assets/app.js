@@ -12,6 +12,8 @@ import * as cards from './views/cards.js';
 import * as stats from './views/stats.js';
 import * as transfer from './views/transfer.js';
 import * as sync from './views/sync.js';
+import * as settings from './views/settings.js';
+import * as options from './views/options.js';
 
 const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
@@ -26,6 +28,8 @@ const ROUTES = [
   { re: /^\/decks\/(\d+)\/stats$/, view: stats.render, nav: 'decks' },
   { re: /^\/transfer$/, view: transfer.render, nav: 'transfer' },
   { re: /^\/sync$/, view: sync.render, nav: 'sync' },
+  { re: /^\/settings$/, view: settings.render, nav: 'settings' },
+  { re: /^\/decks\/(\d+)\/options$/, view: options.render, nav: 'decks' },
 ];
 
 /** Cleanup of the current view (e.g. the study screen's keyboard listener). */
@@ -131,7 +135,7 @@ function renderTopbar(active) {
     }, t(`nav.${key}`));
     children.push(h('nav', { 'aria-label': t('nav.label'), class: 'nav' },
       link('decks', '#/decks'), link('study', '#/study'), link('transfer', '#/transfer'),
-      link('sync', '#/sync')));
+      link('sync', '#/sync'), link('settings', '#/settings')));
   }
   const right = h('div', { class: 'topbar-right' },
     h('label', { for: 'lang-select', class: 'sr-only' }, t('nav.language')), langSelect);

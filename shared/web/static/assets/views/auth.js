@@ -75,7 +75,10 @@ export async function register(main, { api, session, navigate, toast }) {
     const name = String(data.get('name')).trim();
     const username = String(data.get('username')).trim();
     const password = String(data.get('password'));
-    await api.register(username, name, password);
+    // The collection's day starts at the rollover hour in the student's own zone.
+    let timezone;
+    try { timezone = Intl.DateTimeFormat().resolvedOptions().timeZone || undefined; } catch { timezone = undefined; }
+    await api.register(username, name, password, timezone);
     // Registration does not return a token; log straight in so the student lands on their decks.
     const res = await api.login(username, password);
     session.save(res.access_token, { username: res.username || username, name: res.name || name });

@@ -181,13 +181,29 @@ export async function render(main, ctx) {
     const backText = isRendered(c) ? renderedText(answerPart(c.answerHtml)) : cardText(c.back);
     const editBtn = h('button', { type: 'button', class: 'btn btn-quiet', 'aria-label': t('cards.editNamed', { front: frontText }) }, t('cards.edit'));
     editBtn.addEventListener('click', () => showEdit(c.cardId, c.noteId, editBtn));
-    return h('li', { class: 'card-row', 'data-card-id': c.cardId },
+    // Anki's queue numbers: -1 suspended, -2/-3 buried (by a sibling / by the student).
+    const suspended = c.queue === -1;
+    const buried = c.queue === -2 || c.queue === -3;
+    const act = (action) => async () => {
+      try {
+        await api.cardAction(c.cardId, action);
+        go(page);
+      } catch (err) { if (err.status !== 401) ctx.toast(err.message, 'error'); }
+    };
+    const stateBtn = suspended
+      ? h('button', { type: 'button', class: 'btn btn-quiet card-unsuspend', onclick: act('unsuspend') }, t('cards.unsuspend'))
+      : buried
+        ? h('button', { type: 'button', class: 'btn btn-quiet card-unbury', onclick: act('unbury') }, t('cards.unbury'))
+        : h('button', { type: 'button', class: 'btn btn-quiet card-suspend', onclick: act('suspend') }, t('cards.suspend'));
+    return h('li', { class: 'card-row', 'data-card-id': c.cardId, 'data-queue': c.queue ?? '' },
       h('div', { class: 'card-text' },
+        suspended || buried ? h('span', { class: 'pill card-state' }, t(suspended ? 'cards.state.suspended' : 'cards.state.buried')) : null,
         h('p', { class: 'card-front' }, frontText),
         h('p', { class: 'card-back muted' }, backText),
         c.noteType && c.noteType !== 'Basic' ? h('p', { class: 'card-type muted' }, c.noteType) : null),
       h('div', { class: 'card-actions' },
         editBtn,
+        stateBtn,
         h('button', {
           type: 'button', class: 'btn btn-quiet btn-danger', 'aria-label': t('cards.deleteNamed', { front: frontText }),
           onclick: async () => {

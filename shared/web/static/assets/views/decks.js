@@ -86,6 +86,7 @@ function deckRow(deck, isCurrent, counts, ctx, live) {
     }, t('decks.study')),
     h('a', { class: 'btn', href: `#/decks/${deck.id}/cards`, 'aria-describedby': nameId }, t('decks.cards')),
     h('a', { class: 'btn', href: `#/decks/${deck.id}/stats`, 'aria-describedby': nameId }, t('decks.stats')),
+    h('a', { class: 'btn', href: `#/decks/${deck.id}/options`, 'aria-describedby': nameId }, t('decks.options')),
     isCurrent ? null : h('button', {
       type: 'button', class: 'btn btn-quiet', 'aria-describedby': nameId,
       onclick: act(async () => {

@@ -89,7 +89,10 @@ export async function render(main, ctx) {
       h('div', { class: 'flashcard panel', 'data-card-id': card.cardId },
         deck ? h('p', { class: 'deck-label muted' }, deck) : null,
         face(card.front, 'front', t('study.question'), isRendered(card) ? 'question' : null)),
-      h('div', { class: 'answer-bar' }, showBtn));
+      h('div', { class: 'answer-bar' }, showBtn),
+      h('div', { class: 'row card-tools' },
+        h('button', { type: 'button', class: 'btn btn-quiet', id: 'bury-card', onclick: () => hide('bury') }, t('study.bury')),
+        h('button', { type: 'button', class: 'btn btn-quiet', id: 'suspend-card', onclick: () => hide('suspend') }, t('study.suspend'))));
     live.textContent = t('study.announceQuestion', { text: questionText() });
     showBtn.focus();
   }
@@ -117,6 +120,22 @@ export async function render(main, ctx) {
       h('div', { class: 'ease-buttons', role: 'group', 'aria-label': t('study.rateLabel') }, buttons));
     live.textContent = t('study.announceAnswer', { text: answerText() });
     buttons[2].focus();
+  }
+
+  /** Bury or suspend the card on screen (Anki's reviewer actions) and move on. */
+  async function hide(action) {
+    if (!card || busy || (state !== 'question' && state !== 'answer')) return;
+    busy = true;
+    try {
+      await api.cardAction(card.cardId, action);
+      ctx.toast(t(action === 'bury' ? 'study.buried' : 'study.suspended'));
+      busy = false;
+      await next();
+    } catch (err) {
+      busy = false;
+      if (err.status === 401) return;
+      ctx.toast(err.message, 'error');
+    }
   }
 
   async function rate(ease) {

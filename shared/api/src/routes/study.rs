@@ -1,0 +1,555 @@
+//! The study day's settings, deck option presets, deck limits, card actions and FSRS (function
+//! `crud`): thin handlers over the engine's `day`, `presets`, `bury` and `fsrs` modules, each
+//! request one collection operation (validated before anything is written).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use javumbo_collection::fsrs::settings::short_term_with_steps;
+use javumbo_collection::{
+    CardAction, ColJson, Collection, CollectionError, DeckLimits, OperationError, Preset, TimeZone,
+    TodayLimit,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::bodies::{
+    CardActionDone, DeckLimitsBody, DeckPreset, OptimizedBody, PresetBody, PresetList, Recomputed,
+    StudySettings, Success,
+};
+use super::{Reply, on_collection, required, run_operation, session_json_with_id};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, AuthUser};
+
+/// The most revlog rows `POST /api/presets/{id}/optimize` trains on in one request. Training
+/// is 8 epochs over the history and runs inside the request (the crud function stops at 28 s on
+/// 1 GB); 20,000 reviews take a few seconds, a larger history is refused with 413 rather than
+/// risking a timeout that would leave the student without an answer.
+pub const MAX_OPTIMIZE_REVIEWS: usize = 20_000;
+
+/// Keys of a preset body that are not settings: sent back by a client that PUTs what it got,
+/// and ignored.
+const READ_ONLY_PRESET_KEYS: &[&str] = &["id", "mtime", "deckIds", "session_id"];
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/settings", get(get_settings).put(put_settings))
+        .route("/api/presets", get(list_presets).post(create_preset))
+        .route(
+            "/api/presets/{id}",
+            get(get_preset).put(update_preset).delete(delete_preset),
+        )
+        .route("/api/presets/{id}/rename", put(rename_preset))
+        .route("/api/presets/{id}/optimize", post(optimize))
+        .route("/api/presets/{id}/recompute", post(recompute))
+        .route("/api/decks/{id}/preset", put(set_deck_preset))
+        .route(
+            "/api/decks/{id}/limits",
+            get(get_deck_limits).put(put_deck_limits),
+        )
+        .route("/api/cards/{id}/actions", post(card_action))
+}
+
+// ---------------------------------------------------------------------------------------------
+// settings
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SettingsBody {
+    timezone: Option<String>,
+    rollover_hour: Option<i64>,
+    fsrs: Option<bool>,
+    fsrs_short_term_with_steps: Option<bool>,
+}
+
+fn read_settings(col: &Collection) -> Result<StudySettings, CollectionError> {
+    let day = col.day_settings()?;
+    let conf = col.read_json(ColJson::Conf)?;
+    Ok(StudySettings {
+        timezone: day.timezone,
+        rollover_hour: day.rollover_hour,
+        fsrs: col.fsrs_enabled()?,
+        fsrs_short_term_with_steps: short_term_with_steps(&conf),
+    })
+}
+
+async fn get_settings(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {
+    let (settings, sid) = on_collection(&s, &user, read_settings).await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, settings))
+}
+
+async fn put_settings(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(b): ApiJson<SettingsBody>,
+) -> Reply {
+    // Every value is checked before the first write, so a refused request changes nothing.
+    let timezone = b
+        .timezone
+        .as_deref()
+        .map(TimeZone::parse)
+        .transpose()
+        .map_err(ApiError::from)?;
+    if let Some(h) = b.rollover_hour
+        && !(0..=23).contains(&h)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "rolloverHour {h} is out of range (expected 0 to 23)"
+        ))
+        .into());
+    }
+    let (hour, fsrs, short_term) = (b.rollover_hour, b.fsrs, b.fsrs_short_term_with_steps);
+    let (settings, sid) = on_collection(&s, &user, move |col| {
+        if let Some(tz) = timezone {
+            col.set_timezone(tz.name())?;
+        }
+        if let Some(h) = hour {
+            col.set_rollover_hour(h)?;
+        }
+        if let Some(on) = short_term {
+            col.set_fsrs_short_term_with_steps(on)?;
+        }
+        if let Some(on) = fsrs {
+            col.set_fsrs_enabled(on)?;
+        }
+        read_settings(col)
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, settings))
+}
+
+// ---------------------------------------------------------------------------------------------
+// presets
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NewPresetBody {
+    name: Option<String>,
+    from_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NameBody {
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeckPresetBody {
+    preset_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OptimizeBody {
+    apply: Option<bool>,
+}
+
+fn preset_body(col: &Collection, preset: Preset) -> Result<PresetBody, CollectionError> {
+    let deck_ids = col.preset_decks()?.remove(&preset.id).unwrap_or_default();
+    Ok(PresetBody { preset, deck_ids })
+}
+
+async fn list_presets(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {
+    let (presets, sid) = on_collection(&s, &user, |col| {
+        let mut used = col.preset_decks()?;
+        Ok(col
+            .presets()?
+            .into_iter()
+            .map(|p| PresetBody {
+                deck_ids: used.remove(&p.id).unwrap_or_default(),
+                preset: p,
+            })
+            .collect())
+    })
+    .await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        PresetList { presets },
+    ))
+}
+
+async fn get_preset(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Reply {
+    let (body, sid) =
+        on_collection(&s, &user, move |col| preset_body(col, col.preset(id)?)).await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
+}
+
+async fn create_preset(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiJson(b): ApiJson<NewPresetBody>,
+) -> Reply {
+    let name = required(b.name, "name")?;
+    let from = b.from_id;
+    let (body, sid) = on_collection(&s, &user, move |col| {
+        preset_body(col, col.create_preset(&name, from)?)
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::CREATED, &sid, body))
+}
+
+/// The settings a PUT changes, checked against the preset's shape: an unknown key or a value of
+/// the wrong type is refused naming the key (ranges are the engine's to check).
+fn preset_changes(body: Value) -> Result<Map<String, Value>, ApiError> {
+    let Value::Object(mut changes) = body else {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object of preset fields".into(),
+        ));
+    };
+    changes.retain(|k, _| !READ_ONLY_PRESET_KEYS.contains(&k.as_str()));
+    let base = serde_json::to_value(Preset::default()).map_err(ApiError::internal)?;
+    for (key, value) in &changes {
+        if base.get(key).is_none() {
+            return Err(ApiError::BadRequest(format!(
+                "unknown preset field {key:?}"
+            )));
+        }
+        let mut probe = base.clone();
+        probe[key] = value.clone();
+        serde_json::from_value::<Preset>(probe)
+            .map_err(|e| ApiError::BadRequest(format!("{key}: {e}")))?;
+    }
+    Ok(changes)
+}
+
+/// `current` with `changes` applied (each already known to fit the preset's shape).
+fn merged(current: &Preset, changes: &Map<String, Value>) -> Result<Preset, CollectionError> {
+    let mut v = serde_json::to_value(current)?;
+    for (key, value) in changes {
+        v[key] = value.clone();
+    }
+    Ok(serde_json::from_value(v)?)
+}
+
+async fn update_preset(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<Value>,
+) -> Reply {
+    let changes = preset_changes(body)?;
+    let (body, sid) = on_collection(&s, &user, move |col| {
+        let current = col.preset(id)?;
+        let next = merged(&current, &changes)?;
+        let saved = col.update_preset(&next)?;
+        // New parameters or retention change every reviewed card's memory state, as saving
+        // Anki's deck options does.
+        let fsrs_changed = saved.fsrs_params != current.fsrs_params
+            || saved.desired_retention != current.desired_retention;
+        if fsrs_changed && col.fsrs_enabled()? {
+            col.recompute_memory_states(id)?;
+        }
+        preset_body(col, saved)
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
+}
+
+async fn rename_preset(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<NameBody>,
+) -> Reply {
+    let name = required(b.name, "name")?;
+    let (body, sid) = on_collection(&s, &user, move |col| {
+        preset_body(col, col.rename_preset(id, &name)?)
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
+}
+
+async fn delete_preset(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Reply {
+    let ((), sid) = on_collection(&s, &user, move |col| col.delete_preset(id)).await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        Success::with_message("Preset deleted; its decks use the default preset"),
+    ))
+}
+
+/// Why an optimisation request was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OptimizeError {
+    #[error(
+        "the preset's cards have {reviews} reviews; optimizing in a request is limited to {cap}"
+    )]
+    TooManyReviews { reviews: usize, cap: usize },
+    #[error(transparent)]
+    Collection(#[from] CollectionError),
+}
+
+impl OperationError for OptimizeError {
+    fn is_client_error(&self) -> bool {
+        match self {
+            Self::TooManyReviews { .. } => true,
+            Self::Collection(e) => e.is_client_error(),
+        }
+    }
+}
+
+async fn optimize(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(b): ApiJson<OptimizeBody>,
+) -> Reply {
+    let apply = b.apply.unwrap_or(false);
+    let (o, sid) = run_operation(&s, &user, move |col| {
+        let reviews = col.fsrs_training_reviews(id)?;
+        if reviews > MAX_OPTIMIZE_REVIEWS {
+            return Err(OptimizeError::TooManyReviews {
+                reviews,
+                cap: MAX_OPTIMIZE_REVIEWS,
+            });
+        }
+        Ok(col.optimize_fsrs_params(id, apply)?)
+    })
+    .await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        OptimizedBody {
+            params: o.params,
+            fsrs_items: o.fsrs_items,
+            reviews: o.reviews,
+            applied: o.applied,
+        },
+    ))
+}
+
+async fn recompute(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(id): ApiPath<i64>,
+) -> Reply {
+    let (update, sid) = on_collection(&s, &user, move |col| {
+        col.preset(id)?;
+        col.recompute_memory_states(id)
+    })
+    .await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        Recomputed {
+            cards_updated: update.cards,
+        },
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// decks
+// ---------------------------------------------------------------------------------------------
+
+async fn set_deck_preset(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(deck_id): ApiPath<i64>,
+    ApiJson(b): ApiJson<DeckPresetBody>,
+) -> Reply {
+    let preset_id = required(b.preset_id, "presetId")?;
+    let ((), sid) = on_collection(&s, &user, move |col| {
+        col.set_deck_preset(deck_id, preset_id)
+    })
+    .await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        DeckPreset { deck_id, preset_id },
+    ))
+}
+
+/// A "today only" limit as a client sends it: `today` is stamped by the server (whatever the
+/// client says), so it may be left out.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TodayLimitIn {
+    limit: u32,
+    #[serde(rename = "today")]
+    _today: Option<u32>,
+}
+
+/// Every limit of the deck; absent or `null` clears one.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LimitsBody {
+    review_limit: Option<u32>,
+    new_limit: Option<u32>,
+    review_limit_today: Option<TodayLimitIn>,
+    new_limit_today: Option<TodayLimitIn>,
+    #[serde(rename = "deckId")]
+    _deck_id: Option<i64>,
+    #[serde(rename = "session_id")]
+    _session_id: Option<String>,
+}
+
+fn today_limit(l: Option<TodayLimitIn>) -> Option<TodayLimit> {
+    l.map(|l| TodayLimit {
+        limit: l.limit,
+        today: 0,
+    })
+}
+
+async fn get_deck_limits(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(deck_id): ApiPath<i64>,
+) -> Reply {
+    let (limits, sid) = on_collection(&s, &user, move |col| col.deck_limits(deck_id)).await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        DeckLimitsBody { deck_id, limits },
+    ))
+}
+
+async fn put_deck_limits(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(deck_id): ApiPath<i64>,
+    ApiJson(b): ApiJson<LimitsBody>,
+) -> Reply {
+    let limits = DeckLimits {
+        review_limit: b.review_limit,
+        new_limit: b.new_limit,
+        review_limit_today: today_limit(b.review_limit_today),
+        new_limit_today: today_limit(b.new_limit_today),
+    };
+    let (limits, sid) =
+        on_collection(&s, &user, move |col| col.set_deck_limits(deck_id, &limits)).await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        DeckLimitsBody { deck_id, limits },
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// card actions
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+struct ActionBody {
+    action: Option<String>,
+}
+
+/// Anki's queue numbers for the states the actions leave.
+const QUEUE_SUSPENDED: i64 = -1;
+const QUEUE_SIBLING_BURIED: i64 = -2;
+const QUEUE_USER_BURIED: i64 = -3;
+
+/// What an action does to a card in `queue`: `None` leaves it (unsuspending a card that is not
+/// suspended, unburying one that is not buried: a repeated click changes nothing).
+fn engine_action(action: &str, queue: i64) -> Result<Option<CardAction>, ApiError> {
+    Ok(match action {
+        "bury" => Some(CardAction::Bury),
+        "suspend" => Some(CardAction::Suspend),
+        "unsuspend" => (queue == QUEUE_SUSPENDED).then_some(CardAction::Restore),
+        "unbury" => {
+            matches!(queue, QUEUE_SIBLING_BURIED | QUEUE_USER_BURIED).then_some(CardAction::Restore)
+        }
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown action {other:?} (expected bury, suspend, unsuspend or unbury)"
+            )));
+        }
+    })
+}
+
+async fn card_action(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(card_id): ApiPath<i64>,
+    ApiJson(b): ApiJson<ActionBody>,
+) -> Reply {
+    let action = required(b.action, "action")?;
+    // An unknown action is refused before the collection is opened.
+    engine_action(&action, 0)?;
+    let (queue, sid) = on_collection(&s, &user, move |col| {
+        let queue = col.card(card_id)?.queue;
+        let Ok(todo) = engine_action(&action, queue) else {
+            return Err(CollectionError::InvalidInput(format!(
+                "unknown action {action:?}"
+            )));
+        };
+        match todo {
+            Some(a) => {
+                col.card_action(card_id, a)?;
+                Ok(col.card(card_id)?.queue)
+            }
+            None => Ok(queue),
+        }
+    })
+    .await?;
+    Ok(session_json_with_id(
+        StatusCode::OK,
+        &sid,
+        CardActionDone { card_id, queue },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn preset_changes_name_the_bad_key() {
+        let e = preset_changes(json!({"newPerDay": -1})).unwrap_err();
+        assert!(e.to_string().starts_with("newPerDay: "), "{e}");
+        let e = preset_changes(json!({"learnSteps": "1m 10m"})).unwrap_err();
+        assert!(e.to_string().starts_with("learnSteps: "), "{e}");
+        let e = preset_changes(json!({"newPerDya": 3})).unwrap_err();
+        assert!(e.to_string().contains("newPerDya"), "{e}");
+        assert!(preset_changes(json!([1])).is_err());
+        let ok = preset_changes(json!({"id": 9, "deckIds": [1], "newPerDay": 7})).unwrap();
+        assert_eq!(ok.keys().collect::<Vec<_>>(), ["newPerDay"]);
+    }
+
+    #[test]
+    fn merging_changes_only_the_named_fields() {
+        let current = Preset {
+            id: 5,
+            ..Preset::default()
+        };
+        let changes = preset_changes(json!({"newPerDay": 7, "buryNew": true})).unwrap();
+        let next = merged(&current, &changes).unwrap();
+        assert_eq!(
+            next,
+            Preset {
+                new_per_day: 7,
+                bury_new: true,
+                ..current
+            }
+        );
+    }
+
+    #[test]
+    fn actions_are_idempotent_where_anki_is() {
+        assert_eq!(engine_action("bury", 0).unwrap(), Some(CardAction::Bury));
+        assert_eq!(engine_action("unsuspend", 2).unwrap(), None);
+        assert_eq!(
+            engine_action("unsuspend", QUEUE_SUSPENDED).unwrap(),
+            Some(CardAction::Restore)
+        );
+        assert_eq!(engine_action("unbury", QUEUE_SUSPENDED).unwrap(), None);
+        assert_eq!(
+            engine_action("unbury", QUEUE_SIBLING_BURIED).unwrap(),
+            Some(CardAction::Restore)
+        );
+        assert!(engine_action("delete", 0).is_err());
+    }
+}
