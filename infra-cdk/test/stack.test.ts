@@ -262,7 +262,7 @@ describe('HTTP API', () => {
       assert.ok(fnId.startsWith(FN_PREFIX[spec.fn]), `${routeKey(spec)} -> ${fnId}, want ${spec.fn}`);
     }
     // 27 API routes, 17 of Anki's sync protocol (12 methods, media GET/POST, /health, keys).
-    assert.equal(ROUTES.length, 44);
+    assert.equal(ROUTES.length, 48);
   });
 
   it('integrations are Lambda proxy, payload format 2.0; the flush handler has none', () => {

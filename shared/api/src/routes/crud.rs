@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
             get(get_card).put(update_card).delete(delete_card),
         )
         .merge(super::notes::routes())
+        .merge(super::media::routes())
         .route("/api/session/status", get(session_status))
         .route("/api/session/flush", post(flush_session))
 }
