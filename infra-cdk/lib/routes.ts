@@ -54,6 +54,10 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/api/decks/{id}/limits', fn: 'crud' },
   { method: 'PUT', path: '/api/decks/{id}/limits', fn: 'crud' },
   { method: 'POST', path: '/api/cards/{id}/actions', fn: 'crud' },
+  { method: 'GET', path: '/api/media', fn: 'crud' },
+  { method: 'POST', path: '/api/media', fn: 'crud' },
+  { method: 'GET', path: '/api/media/{filename}', fn: 'crud' },
+  { method: 'DELETE', path: '/api/media/{filename}', fn: 'crud' },
   { method: 'GET', path: '/api/session/status', fn: 'crud' },
   { method: 'POST', path: '/api/session/flush', fn: 'crud' },
   // export

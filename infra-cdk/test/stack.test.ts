@@ -261,8 +261,8 @@ describe('HTTP API', () => {
       assert.ok(fnId, `missing route ${routeKey(spec)}`);
       assert.ok(fnId.startsWith(FN_PREFIX[spec.fn]), `${routeKey(spec)} -> ${fnId}, want ${spec.fn}`);
     }
-    // 41 API routes, 17 of Anki's sync protocol (12 methods, media GET/POST, /health, keys).
-    assert.equal(ROUTES.length, 58);
+    // 45 API routes, 17 of Anki's sync protocol (12 methods, media GET/POST, /health, keys).
+    assert.equal(ROUTES.length, 62);
   });
 
   it('integrations are Lambda proxy, payload format 2.0; the flush handler has none', () => {

@@ -21,7 +21,7 @@ MINISTACK_STAMP  := $(MINISTACK_VENV)/.ministack-$(MINISTACK_VER).stamp
 LAMBDA_STAMP     := $(LAMBDA_VENV)/.cargo-lambda-$(CARGO_LAMBDA_VER).stamp
 LAMBDA_ARCH      ?= x86_64
 LAMBDA_DIR       := target/lambda
-LAMBDA_BINS      := javumbo-auth javumbo-review javumbo-crud javumbo-export javumbo-flush-handler
+LAMBDA_BINS      := javumbo-auth javumbo-review javumbo-crud javumbo-export javumbo-sync-fn javumbo-flush-handler
 
 .PHONY: deps-aws test-aws package emulator-up emulator-down test-emulator
 

@@ -13,7 +13,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 state="$root/.emulator"
 cdk_dir="$root/infra-cdk"
-bins=(javumbo-auth javumbo-review javumbo-crud javumbo-export javumbo-flush-handler)
+bins=(javumbo-auth javumbo-review javumbo-crud javumbo-export javumbo-sync-fn javumbo-flush-handler)
 py="${JAVUMBO_MINISTACK_PYTHON:-$root/.cache/venv-ministack/bin/python}"
 
 [[ -f "$state/endpoint" ]] || { echo "no emulator recorded in $state: run tests/emulator/start.sh" >&2; exit 1; }

@@ -107,6 +107,17 @@ impl From<CollectionError> for ApiError {
     }
 }
 
+impl From<javumbo_collection::MediaError> for ApiError {
+    fn from(e: javumbo_collection::MediaError) -> Self {
+        match e {
+            e @ javumbo_collection::MediaError::QuotaExceeded { .. } => {
+                Self::PayloadTooLarge(e.to_string())
+            }
+            javumbo_collection::MediaError::Collection(c) => c.into(),
+        }
+    }
+}
+
 impl From<ApkgError> for ApiError {
     fn from(e: ApkgError) -> Self {
         match e {

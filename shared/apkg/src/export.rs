@@ -120,6 +120,12 @@ fn snapshot(conn: &Connection, path: &Path) -> Result<(), ApkgError> {
         copy_tables(conn, path)?;
     }
     let out = Connection::open(path)?;
+    // javumbo's private tables (the media index) are not Anki's: a package carries media as
+    // files, never our index (docs/ARCHITECTURE.md#media).
+    out.execute_batch(&format!(
+        "DROP TABLE IF EXISTS {}",
+        javumbo_collection::media::MEDIA_TABLE
+    ))?;
     // Anki accepts WAL too, but a package member must be one self-contained file.
     let mode: String = out.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("delete") {

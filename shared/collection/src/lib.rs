@@ -25,6 +25,7 @@ pub mod error;
 pub mod fsrs;
 pub mod ids;
 pub mod limits;
+pub mod media;
 pub mod notes;
 pub mod notetypes;
 pub mod presets;
@@ -48,6 +49,7 @@ pub use coljson::{ColJson, JsonObject};
 pub use day::{DaySettings, TimeZone};
 pub use error::{CollectionError, Corruption, OperationError, Result};
 pub use javumbo_scheduler::{CardQueue, CardType, Ease, InvalidEase, OutOfRange, RevlogKind};
+pub use media::{MediaError, MediaFile};
 pub use presets::{DeckLimits, Preset, TodayLimit};
 pub use repair::Repairs;
 pub use schema::CreateOptions;
@@ -81,6 +83,7 @@ impl Collection {
         col.atomic(|c| -> Result<()> {
             let now = c.clock.now_ms();
             schema::init_empty(&c.conn, now, opts)?;
+            c.conn.execute_batch(media::MEDIA_DDL)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
             }
@@ -103,6 +106,9 @@ impl Collection {
                 "unsupported schema version {ver}"
             )));
         }
+        // Files written before the media index (and Anki's own) get it on first open, so every
+        // copy of a collection has the same schema (docs/ARCHITECTURE.md#media).
+        conn.execute_batch(media::MEDIA_DDL)?;
         Ok(Self::with_connection(conn, clock))
     }
 
@@ -112,6 +118,7 @@ impl Collection {
         let col = Self::with_connection(conn, clock);
         col.atomic(|c| -> Result<()> {
             schema::init_empty(&c.conn, c.clock.now_ms(), opts)?;
+            c.conn.execute_batch(media::MEDIA_DDL)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
             }

@@ -14,6 +14,7 @@
 //! | [`cache`] | the LRU of open collections; an entry owns its file |
 //! | [`journal`] | a request's writes as a changeset: capture, encode, fetch, replay |
 //! | `snapshot` | the snapshot blob: read it with the journal tail, materialize, upload |
+//! | [`media`] | media bytes in the blob store, content-addressed per user |
 //! | [`flush`] | the flush handler (`handle_flush_request`): fold the journal, release |
 //! | [`manager`] | `SessionManager`: configuration and the state a container's requests share |
 //! | `coordination` | compaction requests, waiting for `flushed`, explicit flush, `status` |
@@ -34,6 +35,7 @@ pub mod faults;
 pub mod flush;
 pub mod journal;
 pub mod manager;
+pub mod media;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 pub mod metrics;

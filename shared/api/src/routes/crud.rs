@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         )
         .merge(super::notes::routes())
         .merge(super::study::routes())
+        .merge(super::media::routes())
         .route("/api/session/status", get(session_status))
         .route("/api/session/flush", post(flush_session))
 }

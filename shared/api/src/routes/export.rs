@@ -8,7 +8,10 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use std::sync::Arc;
 
-use javumbo_apkg::{ExportFormat, ImportLimits, Package, export_package};
+use javumbo_apkg::{ApkgError, ExportFormat, ImportLimits, ImportSummary, Package, export_package};
+use javumbo_collection::media::MEDIA_QUOTA_BYTES;
+use javumbo_collection::{Collection, MediaError, MediaFile};
+use javumbo_session::media::{get_media, put_media};
 use serde::Deserialize;
 
 use super::{Reply, run_operation, session_json};
@@ -58,8 +61,22 @@ async fn export(
             .into());
         }
     };
+    // Every file of the user's media, as Anki's "include media" of a whole collection; held in
+    // memory with the package, so the export is bounded by the media quota.
+    let (files, _) = super::on_collection(&s, &user, |c| c.media_files()).await?;
+    let mut media = Vec::with_capacity(files.len());
+    for f in files {
+        // A name whose blob is missing cannot happen (blob first); skip rather than fail.
+        if let Some(bytes) = get_media(&*s.sessions.ports().blobs, &user, &f.sha256)
+            .await
+            .map_err(ApiError::from)?
+        {
+            media.push((f.name, bytes.to_vec()));
+        }
+    }
+    let media = Arc::new(media);
     let (bytes, sid) =
-        run_operation(&s, &user, move |col| export_package(col, format, &[])).await?;
+        run_operation(&s, &user, move |col| export_package(col, format, &media)).await?;
     let filename = format!("{}_export_{}.apkg", user, timestamp(s.clock.now_secs()));
     let mut resp = (StatusCode::OK, bytes).into_response();
     let h = resp.headers_mut();
@@ -117,16 +134,58 @@ async fn import(
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::from)?;
+    let mut package = package;
+    // Bytes first (content-addressed, deduplicated), the index with the notes in one
+    // transaction after (docs/ARCHITECTURE.md#media).
+    let mut media = Vec::new();
+    for m in package.take_media() {
+        let size = m.data.len() as u64;
+        let sha256 = put_media(&*s.sessions.ports().blobs, &user, Bytes::from(m.data))
+            .await
+            .map_err(ApiError::from)?;
+        media.push(MediaFile {
+            name: m.name,
+            sha256,
+            size,
+        });
+    }
     let package = Arc::new(package);
+    let media = Arc::new(media);
     let (summary, sid) = run_operation(&s, &user, move |col| {
-        if colpkg {
+        let mut summary = if colpkg {
             package.replace_collection(col)
         } else {
             package.import_into(col)
-        }
+        }?;
+        index_media(col, &media, &mut summary)?;
+        Ok::<_, ApkgError>(summary)
     })
     .await?;
     Ok(session_json(StatusCode::OK, &sid, summary))
+}
+
+/// Index a package's media: a new name is added; a name the user has with the same content is
+/// skipped; a name the user has with other content keeps the user's file (skipped too).
+/// Anki instead adds the incoming file as `name-<sha1>.ext` and rewrites the imported notes'
+/// references; javumbo does not rewrite references yet.
+fn index_media(
+    col: &Collection,
+    media: &[MediaFile],
+    summary: &mut ImportSummary,
+) -> Result<(), ApkgError> {
+    let mut added = Vec::new();
+    for f in media {
+        match col.media_file(&f.name)? {
+            Some(_) => summary.media_skipped += 1,
+            None => added.push(f.clone()),
+        }
+    }
+    summary.media += added.len();
+    col.put_media_files(&added, MEDIA_QUOTA_BYTES)
+        .map_err(|e| match e {
+            e @ MediaError::QuotaExceeded { .. } => ApkgError::TooLarge(e.to_string()),
+            MediaError::Collection(c) => ApkgError::Collection(c),
+        })
 }
 
 /// The upload and what the multipart form said about it.

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bodies;
 pub mod crud;
 pub mod export;
+pub mod media;
 pub mod notes;
 pub mod review;
 pub mod study;

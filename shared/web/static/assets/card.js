@@ -3,7 +3,7 @@
 
 import { applyCardCss, cardText, h, sanitizeCardHtml } from './dom.js';
 import { t } from './i18n.js';
-import { mediaUrl } from './media.js';
+import { loadMedia, mediaUrl } from './media.js';
 
 // Anki's `question()`/`answer()` put `[anki:play:q:N]` / `[anki:play:a:N]` where a sound or
 // TTS tag was; N indexes the side's list of audio items.
@@ -14,8 +14,9 @@ export const isRendered = (c) => typeof c?.questionHtml === 'string';
 
 function play(item) {
   if (item?.kind === 'sound') {
-    const url = mediaUrl(item.filename);
-    if (url) new Audio(url).play().catch(() => {});
+    loadMedia(item.filename).then((url) => {
+      if (url) new Audio(url).play().catch(() => {});
+    });
   } else if (item?.kind === 'tts' && typeof speechSynthesis !== 'undefined') {
     const u = new SpeechSynthesisUtterance(item.text);
     if (item.lang) u.lang = item.lang.replace('_', '-');
