@@ -547,6 +547,16 @@ async fn sessions_status_and_flush() {
     let api = Api::new().await;
     let a = api.user(&api.name("gina")).await;
     let b = api.user(&api.name("hank")).await;
+    // A user who has not touched a collection yet has no live session: the status is the
+    // string "none" (a null here once broke the contract on AWS, where no item exists).
+    let (s, v, h) = api
+        .call(Method::GET, "/api/session/status", Some(&b), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    if v["has_session"] == json!(false) && v["session_id"].is_null() {
+        assert_eq!(v["status"], json!("none"), "{v}");
+        assert!(h.get("x-session-id").is_none());
+    }
     let (_, _, h) = api.call(Method::GET, "/api/decks", Some(&a), None).await;
     let sid_a = h["x-session-id"].to_str().unwrap().to_owned();
     let (s, v, _) = api

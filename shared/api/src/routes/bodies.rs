@@ -490,16 +490,6 @@ pub struct CardActionDone {
 // sessions, import
 // ----------------------------------------------------------------------------------------------
 
-/// `GET /api/session/status`. Generic over the status so the wire form is the session crate's
-/// own serialisation of it (`"active"`, `"flushed"`, ..., `"none"`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SessionState<S> {
-    pub has_session: bool,
-    /// `null` when there is no session.
-    pub session_id: Option<String>,
-    pub status: S,
-}
-
 /// `POST /api/import`: what the import really did (added, updated and skipped counts; the
 /// original `notes`/`cards`/`revlog` keys are the added ones, as before).
 pub type Imported = javumbo_apkg::ImportSummary;
@@ -733,14 +723,6 @@ mod tests {
 
     #[test]
     fn session_and_import_bodies() {
-        assert_eq!(
-            v(SessionState {
-                has_session: false,
-                session_id: None,
-                status: "none"
-            }),
-            json!({"has_session": false, "session_id": null, "status": "none"})
-        );
         assert_eq!(
             v(Imported {
                 decks: vec!["D".into()],

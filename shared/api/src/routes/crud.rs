@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::bodies::{
     AddedCard, CardDetail, CardSummary, Counts, CreatedDeck, DeckCards, DeckEntry, DeckList,
-    DeckStats, Message, Pagination, RenamedDeck, SessionState, Success,
+    DeckStats, Message, Pagination, RenamedDeck, Success,
 };
 use super::{Reply, on_collection, required, session_json, session_json_with_id};
 use crate::AppState;
@@ -297,15 +297,12 @@ async fn delete_card(
 }
 
 async fn session_status(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {
+    // `SessionView` is the wire form: its status serialises as `"none"` when there is no
+    // live session (never `null`, which the contract does not allow).
     let view = s.sessions.status(&user).await.map_err(ApiError::from)?;
-    let body = SessionState {
-        has_session: view.has_session,
-        session_id: view.session_id,
-        status: view.status,
-    };
-    Ok(match body.session_id.clone() {
-        Some(sid) => session_json(StatusCode::OK, &sid, body),
-        None => (StatusCode::OK, axum::Json(body)).into_response(),
+    Ok(match view.session_id.clone() {
+        Some(sid) => session_json(StatusCode::OK, &sid, view),
+        None => (StatusCode::OK, axum::Json(view)).into_response(),
     })
 }
 
