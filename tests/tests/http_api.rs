@@ -228,6 +228,110 @@ async fn login_throttling_answers_429_with_retry_after() {
     assert!(h.get("retry-after").is_some());
 }
 
+/// A login from `ip` (the in-process server trusts `X-Forwarded-For` in these tests, as it
+/// does behind javumbo-local's gateway).
+async fn login_from(api: &Api, ip: &str, user: &str, password: &str) -> (StatusCode, Value) {
+    let resp = api
+        .client
+        .post("/api/login")
+        .header("x-forwarded-for", ip)
+        .json(&json!({"username": user, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.json())
+}
+
+/// Issue 15 §3 (a) and (d): parallel guesses are counted while they are verified, so 40 at
+/// once check at most the limit; and the failures of an attacker elsewhere never lock the
+/// owner out of their own address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_stop_at_the_limit_and_cannot_lock_the_owner_out() {
+    if skip_on_remote("parallel_guesses_stop_at_the_limit sets the server's throttle limit") {
+        return;
+    }
+    let app = spawn_app_with(|c| {
+        c.trust_forwarded_for = true;
+        c.throttle.max_failures_per_user = 5;
+        c.throttle.max_failures_per_ip = 1000;
+    })
+    .await;
+    let api = std::sync::Arc::new(Api::on(Target {
+        base: app.base.clone(),
+        app: Some(app),
+    }));
+    api.user("owner").await;
+    let guesses: Vec<_> = (0..40)
+        .map(|i| {
+            let api = api.clone();
+            tokio::spawn(async move {
+                login_from(&api, "203.0.113.9", "owner", &format!("guess-{i}-nope")).await
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    for g in guesses {
+        let (s, v) = g.await.unwrap();
+        match s {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => assert!(v["error"].is_string()),
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+    assert!(
+        checked <= 5,
+        "{checked} of 40 parallel guesses were checked (limit 5)"
+    );
+    let (s, _) = login_from(&api, "203.0.113.9", "owner", "password123").await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the attacker's address is throttled"
+    );
+    let (s, v) = login_from(&api, "198.51.100.7", "owner", "password123").await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "the owner, elsewhere, is not locked out: {v}"
+    );
+}
+
+/// Issue 15 §3 (f): "Username already exists" answers count against the address, so names
+/// cannot be enumerated through registration faster than passwords can be guessed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_probing_is_throttled_per_address() {
+    if skip_on_remote("registration_probing_is_throttled sets the server's throttle limit") {
+        return;
+    }
+    let app = spawn_app_with(|c| {
+        c.trust_forwarded_for = true;
+        c.throttle.max_failures_per_ip = 3;
+    })
+    .await;
+    let api = Api::on(Target {
+        base: app.base.clone(),
+        app: Some(app),
+    });
+    api.user("taken").await;
+    let probe = |ip: &'static str| {
+        api.client
+            .post("/api/register")
+            .header("x-forwarded-for", ip)
+            .json(&json!({"username": "taken", "name": "P", "password": "password123"}))
+            .send()
+    };
+    for _ in 0..3 {
+        let r = probe("203.0.113.5").await.unwrap();
+        assert_error(r.status(), &r.json(), StatusCode::BAD_REQUEST);
+    }
+    let r = probe("203.0.113.5").await.unwrap();
+    assert_error(r.status(), &r.json(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().get("retry-after").is_some());
+    // Another address, and fresh names, are unaffected.
+    let r = probe("198.51.100.1").await.unwrap();
+    assert_error(r.status(), &r.json(), StatusCode::BAD_REQUEST);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_attacks_get_401() {
     let api = Api::new().await;
@@ -241,6 +345,9 @@ async fn token_attacks_get_401() {
     let cfg = ApiConfig::new(TEST_SECRET.as_bytes().to_vec(), CorsOrigins::Any).unwrap();
     let other = ApiConfig::new(vec![7; 32], CorsOrigins::Any).unwrap();
     let expired = jwt::issue(&cfg, &user, now - 7200).unwrap();
+    // Signed with the real key for an account that does not exist (or no longer does).
+    let ghost_name = api.name("ghost");
+    let ghost = jwt::issue(&cfg, &Username::parse(&ghost_name).unwrap(), now).unwrap();
     let wrong_secret = jwt::issue(&other, &user, now).unwrap();
     let payload = URL_SAFE_NO_PAD.encode(format!(
         r#"{{"sub":"{dave}","iat":{now},"exp":{},"jti":"x"}}"#,
@@ -271,6 +378,7 @@ async fn token_attacks_get_401() {
     // a deployed API would reject it for its signature, which proves nothing about expiry.
     if !skip_on_remote("token_attacks_get_401's expired-token case signs with the test secret") {
         attacks.push(Some(expired.as_str()));
+        attacks.push(Some(ghost.as_str()));
     }
     for token in attacks {
         let (s, v, _) = api.call(Method::GET, "/api/decks", token, None).await;

@@ -178,3 +178,40 @@ async fn sigkilled_container_process_loses_nothing_acknowledged() {
     let m = api.get("/_local/metrics").send().await.unwrap().json();
     assert!(m["container_restarts"].as_u64().unwrap() >= 1, "{m}");
 }
+
+/// Slowloris: a client that opens a connection and sends its header a byte at a time (or not at
+/// all) is cut off after javumbo-local's header read timeout (10 s) instead of holding a file
+/// descriptor for ever, and a flood of such connections does not stop the server answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_header_connections_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    if skip_on_remote("slow_header_connections_are_cut_off starts javumbo-local") {
+        return;
+    }
+    let local = spawn_local_process(1, "threads");
+    let addr = local.base.trim_start_matches("http://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        idle.push(s);
+    }
+    // The server still answers while they hang.
+    let api = ApiClient::behind_gateway(&local.base);
+    let r = api.get("/api/health").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // Each is closed by the server within the timeout (plus slack for a loaded machine).
+    for mut s in idle {
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(Duration::from_secs(25), s.read(&mut buf)).await;
+        match read {
+            // EOF, or a 408 then EOF, or a reset: the server let go.
+            Ok(Ok(_)) | Ok(Err(_)) => {}
+            Err(_) => panic!("a connection with an unfinished header was kept open past 25 s"),
+        }
+    }
+}

@@ -32,6 +32,21 @@ use crate::LocalError;
 /// (100 MiB compressed; every other route's limit is far below, and enforced by the container).
 const MAX_PROXY_BODY: usize = 101 * 1024 * 1024;
 
+/// A client must send a request's whole header within this time, from the moment the
+/// connection is ready for it (a new connection, or an idle kept-alive one): slow-header
+/// (slowloris) and idle connections are closed instead of holding a descriptor for ever.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest pause between two pieces of a request body (a slow-body attack; a real upload,
+/// even a 100 MiB sync over a slow link, sends something every few milliseconds).
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connections served at once. Beyond it the accept loop waits (the kernel's backlog queues
+/// newcomers) until one ends, so a flood of connections cannot take the process's last file
+/// descriptors (the stores and the cache need some): with the header timeout, a slot held by
+/// an idle client comes back within seconds.
+const MAX_CONNECTIONS: usize = 4096;
+/// How long shutdown waits for requests in flight.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Bind, announce (first stdout line: the address, for harnesses), serve until SIGINT/SIGTERM.
 async fn serve(
     addr: SocketAddr,
@@ -48,13 +63,80 @@ async fn serve(
         let _ = writeln!(out, "try: curl -s http://{local}/api/health");
         let _ = out.flush();
     }
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+        BODY_IDLE_TIMEOUT,
+    ));
+    accept_loop(listener, router, shutdown).await;
     Ok(())
+}
+
+/// `axum::serve` has no header read timeout and no connection limit, so the loop is ours:
+/// hyper's HTTP/1 connection with its timer, the peer address as axum's `ConnectInfo`, and a
+/// graceful drain at shutdown.
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use axum::extract::connect_info::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning; the listener recovers
+                    // when descriptors are released.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                router.clone().oneshot(req.map(Body::new))
+            });
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                () = async { let _ = stop.wait_for(|s| *s).await; } => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    // Every slot back means every connection has finished its request in flight.
+    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, slots.acquire_many(all)).await;
 }
 
 async fn shutdown_signal() {

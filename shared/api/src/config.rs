@@ -58,6 +58,33 @@ pub struct ApiConfig {
     pub trust_forwarded_for: bool,
     /// Size limits of the sync protocol's bodies.
     pub sync: SyncLimits,
+    /// How many password hashes run at once, and how many wait.
+    pub hashing: HashingLimits,
+}
+
+/// Password hashing is the one request cost an unauthenticated client can trigger at will:
+/// argon2id (OWASP's parameters, the crate's defaults: m = 19 MiB, t = 2, p = 1) holds ~19 MiB
+/// per hash, so the number running at once is bounded (one per core: more only queue for the
+/// CPU while holding memory), a bounded number wait, and the rest are answered 503 with
+/// Retry-After.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingLimits {
+    pub concurrent: usize,
+    /// Requests waiting for a slot beyond the running ones.
+    pub max_waiting: usize,
+    /// Longest wait for a slot before answering 503.
+    pub max_wait: Duration,
+}
+
+impl Default for HashingLimits {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            concurrent: cores,
+            max_waiting: 64 * cores,
+            max_wait: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Size limits of `/sync/*` bodies. The defaults are Anki's own server's (100 MiB compressed,
@@ -108,6 +135,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("throttle", &self.throttle)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("sync", &self.sync)
+            .field("hashing", &self.hashing)
             .finish()
     }
 }
@@ -135,6 +163,7 @@ impl ApiConfig {
             throttle: ThrottleConfig::default(),
             trust_forwarded_for: false,
             sync: SyncLimits::default(),
+            hashing: HashingLimits::default(),
         })
     }
 }

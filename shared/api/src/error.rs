@@ -167,7 +167,10 @@ impl From<SessionError> for ApiError {
             SessionError::Busy { retry_after_secs } => Self::Unavailable { retry_after_secs },
             SessionError::SessionNotFound => Self::NotFound("Session not found".into()),
             SessionError::Store(s) => s.into(),
-            e @ (SessionError::NoCollection | SessionError::Internal(_)) => Self::internal(e),
+            // Registration writes the collection before the account, so a token whose user has
+            // no collection names no account (deleted, or a token forged with the real key).
+            SessionError::NoCollection => Self::unauthorized(),
+            e @ SessionError::Internal(_) => Self::internal(e),
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct AppState {
     pub users: Arc<dyn UserStore>,
     pub config: Arc<ApiConfig>,
     pub throttle: Arc<LoginThrottle>,
+    /// Every password hash and verification runs here (bounded: `config.hashing`).
+    pub hashing: Arc<password::HashPool>,
     pub clock: SharedClock,
 }
 
@@ -59,9 +61,11 @@ impl AppState {
         clock: SharedClock,
     ) -> Self {
         let throttle = Arc::new(LoginThrottle::new(config.throttle));
+        let hashing = Arc::new(password::HashPool::new(config.hashing));
         Self {
             sessions,
             users,
+            hashing,
             config: Arc::new(config),
             throttle,
             clock,

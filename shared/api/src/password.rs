@@ -1,8 +1,13 @@
 //! Password hashing: argon2id for new hashes; bcrypt `$2b$` accepted for users migrated from the
-//! Python app (and rehashed to argon2id on their next login). CPU-heavy: call from
-//! `spawn_blocking`.
+//! Python app (and rehashed to argon2id on their next login). CPU- and memory-heavy: run through
+//! a [`HashPool`].
 
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use tokio::sync::Semaphore;
+
+use crate::config::HashingLimits;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -63,6 +68,78 @@ pub fn verify_dummy(password: &str) {
     let _ = verify(password, &DUMMY_HASH);
 }
 
+/// Runs password hashes on the blocking pool, at most `concurrent` at once (see
+/// [`HashingLimits`]). A slot is held until its hash ends, even when the request that asked
+/// for it has gone away: the memory is in use until then.
+#[derive(Debug)]
+pub struct HashPool {
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    limits: HashingLimits,
+}
+
+/// Retry-After when the pool is saturated: a hash takes tens of milliseconds.
+const BUSY_RETRY_SECS: u64 = 1;
+
+impl HashPool {
+    pub fn new(limits: HashingLimits) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(limits.concurrent.max(1))),
+            waiting: AtomicUsize::new(0),
+            limits,
+        }
+    }
+
+    /// Run `f` (a hash or a verification) when a slot is free; 503 when too many wait or the
+    /// wait is too long.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let busy = || ApiError::Unavailable {
+            retry_after_secs: BUSY_RETRY_SECS,
+        };
+        let slot = match self.slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                let waiting = Waiting::enter(&self.waiting);
+                if waiting.ahead >= self.limits.max_waiting {
+                    return Err(busy());
+                }
+                tokio::time::timeout(self.limits.max_wait, self.slots.clone().acquire_owned())
+                    .await
+                    .map_err(|_| busy())?
+                    .map_err(ApiError::internal)?
+            }
+        };
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            f()
+        })
+        .await
+        .map_err(ApiError::internal)
+    }
+}
+
+/// One request counted among the waiters for as long as it waits.
+struct Waiting<'a> {
+    count: &'a AtomicUsize,
+    ahead: usize,
+}
+
+impl<'a> Waiting<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        let ahead = count.fetch_add(1, Ordering::AcqRel);
+        Self { count, ahead }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +183,66 @@ mod tests {
         assert!(!verify("x", "not a hash").ok);
         assert!(!verify("x", "").ok);
         verify_dummy("x");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pool_bounds_running_hashes_and_refuses_past_its_queue() {
+        use std::sync::atomic::AtomicUsize;
+        use std::time::Duration;
+
+        let pool = Arc::new(HashPool::new(HashingLimits {
+            concurrent: 2,
+            max_waiting: 3,
+            max_wait: Duration::from_secs(5),
+        }));
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..12 {
+            let (pool, running, peak) = (pool.clone(), running.clone(), peak.clone());
+            tasks.push(tokio::spawn(async move {
+                pool.run(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(100));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        let mut busy = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => ok += 1,
+                Err(ApiError::Unavailable { retry_after_secs }) => {
+                    assert_eq!(retry_after_secs, BUSY_RETRY_SECS);
+                    busy += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(
+            peak.load(Ordering::SeqCst) <= 2,
+            "at most two hashes at once"
+        );
+        assert!(ok >= 5, "two running and three waiting all complete: {ok}");
+        assert!(busy >= 1, "the rest are refused, not queued without bound");
+        assert_eq!(ok + busy, 12);
+
+        // A wait longer than `max_wait` is refused too.
+        let pool = HashPool::new(HashingLimits {
+            concurrent: 1,
+            max_waiting: 10,
+            max_wait: Duration::from_millis(50),
+        });
+        let slow = pool.run(|| std::thread::sleep(Duration::from_millis(400)));
+        let late = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            pool.run(|| ()).await
+        };
+        let (a, b) = tokio::join!(slow, late);
+        assert!(a.is_ok());
+        assert!(matches!(b, Err(ApiError::Unavailable { .. })));
     }
 }

@@ -59,6 +59,7 @@ fn validate_password(p: &str) -> Result<(), ApiError> {
 
 async fn register(
     State(state): State<AppState>,
+    SourceAddr(ip): SourceAddr,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<Response, ApiError> {
     let username = required(body.username, "username")?;
@@ -81,10 +82,19 @@ async fn register(
     // A cheap read first spares the hashing and the collection write for a taken name (in any
     // case: registrations are unique case-insensitively); the conditional create below is what
     // actually decides a race.
+    // "Username already exists" tells whether an account exists, so taken names count against
+    // the source address like failed logins: names cannot be enumerated faster than passwords
+    // can be guessed.
+    let now_ms = state.clock.now_ms();
+    state
+        .throttle
+        .check_source(&ip, now_ms)
+        .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
     if state.users.name_taken(&user).await? {
+        state.throttle.record_source_failure(&ip, now_ms);
         return Err(username_taken());
     }
-    let hash = blocking(move || password::hash(&pw)).await??;
+    let hash = state.hashing.run(move || password::hash(&pw)).await??;
     // The collection first: a user record must never exist without its collection. A crash in
     // between leaves only a fresh, unowned collection, which the next registration reuses.
     state.sessions.create_collection_in(&user, timezone).await?;
@@ -95,6 +105,7 @@ async fn register(
         created_at: state.clock.now_ms(),
     };
     if !state.users.create_if_absent(&record).await? {
+        state.throttle.record_source_failure(&ip, now_ms);
         return Err(username_taken());
     }
     Ok(Json(Message::new("User registered successfully")).into_response())
@@ -147,9 +158,12 @@ pub(crate) async fn check_credentials(
     // Throttle keys are bounded so a flood of huge names cannot grow memory.
     let user_key: String = username.chars().take(64).collect();
     let now_ms = state.clock.now_ms();
-    state
+    // Reserved before the password is looked at: every way out of this function but a correct
+    // password (a wrong one, an unknown user, a dropped connection, an error) counts as a
+    // failure, and parallel guesses count while they are still being verified.
+    let attempt = state
         .throttle
-        .check(&user_key, ip, now_ms)
+        .begin(&user_key, ip, now_ms)
         .map_err(|retry_after_secs| ApiError::TooManyRequests { retry_after_secs })?;
 
     let record = match Username::parse(username) {
@@ -158,17 +172,21 @@ pub(crate) async fn check_credentials(
     };
     let Some(record) = record else {
         // Same work and same answer as a wrong password: no user enumeration.
-        blocking(move || password::verify_dummy(&pw)).await?;
-        state.throttle.record_failure(&user_key, ip, now_ms);
+        state
+            .hashing
+            .run(move || password::verify_dummy(&pw))
+            .await?;
         return Err(invalid_credentials());
     };
     let stored = record.password_hash.clone();
-    let (verified, pw) = blocking(move || (password::verify(&pw, &stored), pw)).await?;
+    let (verified, pw) = state
+        .hashing
+        .run(move || (password::verify(&pw, &stored), pw))
+        .await?;
     if !verified.ok {
-        state.throttle.record_failure(&user_key, ip, now_ms);
         return Err(invalid_credentials());
     }
-    state.throttle.record_success(&user_key);
+    attempt.succeeded();
     if verified.needs_rehash {
         rehash(state, &record, pw).await;
     }
@@ -178,7 +196,7 @@ pub(crate) async fn check_credentials(
 /// Migrate a legacy bcrypt hash to argon2id. Best effort: the login already succeeded, and a
 /// concurrent password change (the CAS fails) must win.
 async fn rehash(state: &AppState, record: &UserRecord, pw: String) {
-    let new_hash = match blocking(move || password::hash(&pw)).await {
+    let new_hash = match state.hashing.run(move || password::hash(&pw)).await {
         Ok(Ok(h)) => h,
         Ok(Err(e)) | Err(e) => {
             tracing::warn!(error = %e, "rehash failed");
