@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -42,6 +42,25 @@ export class StaticWeb extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    const headers = new cloudfront.ResponseHeadersPolicy(this, 'Headers', {
+      comment: 'javumbo study app: security headers and a content security policy',
+      securityHeadersBehavior: {
+        contentSecurityPolicy: { contentSecurityPolicy: webCsp(Stack.of(this).region), override: true },
+        contentTypeOptions: { override: true },
+        frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
+        referrerPolicy: {
+          referrerPolicy: cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN,
+          override: true,
+        },
+        strictTransportSecurity: {
+          accessControlMaxAge: Duration.days(365),
+          includeSubdomains: true,
+          override: true,
+        },
+        xssProtection: { protection: true, modeBlock: true, override: true },
+      },
+    });
+
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: 'javumbo study app',
       defaultRootObject: 'index.html',
@@ -52,7 +71,7 @@ export class StaticWeb extends Construct {
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
         allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
         cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
-        responseHeadersPolicy: cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+        responseHeadersPolicy: headers,
         compress: true,
       },
       // Client-side routes (e.g. /app/decks) have no object behind them; S3 answers 403 to OAC
@@ -93,4 +112,23 @@ export class StaticWeb extends Construct {
   get url(): string {
     return `https://${this.distribution.distributionDomainName}`;
   }
+}
+
+/**
+ * The policy javumbo-local sends with the app (`shared/web/src/lib.rs`), except that the API is
+ * another origin here: API Gateway's hosts in the stack's region. Naming the one API would need
+ * its id, and the API's CORS list already needs this distribution's domain (a cycle).
+ */
+export function webCsp(region: string): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    `connect-src 'self' https://*.execute-api.${region}.amazonaws.com`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
 }

@@ -10,6 +10,7 @@ import { ROUTES } from '../lib/routes';
 const EMULATOR_UNSAFE = [
   'AWS::CloudFront::Distribution',
   'AWS::CloudFront::OriginAccessControl',
+  'AWS::CloudFront::ResponseHeadersPolicy',
   'AWS::Lambda::LayerVersion',
   'AWS::CloudWatch::CompositeAlarm',
   'AWS::ApplicationAutoScaling::ScalableTarget',
@@ -119,6 +120,22 @@ describe('web=true (static app on S3 + CloudFront)', () => {
         ],
       }),
     });
+  });
+
+  it('serves the app with a content security policy that allows only itself and the API', () => {
+    const policies = Object.values(t.findResources('AWS::CloudFront::ResponseHeadersPolicy'));
+    assert.equal(policies.length, 1);
+    const sec = policies[0].Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig;
+    const csp = JSON.stringify(sec.ContentSecurityPolicy.ContentSecurityPolicy);
+    for (const directive of ["default-src 'self'", "script-src 'self'", "object-src 'none'", "frame-ancestors 'none'", 'connect-src']) {
+      assert.ok(csp.includes(directive), `${directive} missing from ${csp}`);
+    }
+    assert.ok(csp.includes('execute-api'), csp);
+    assert.equal(sec.ContentSecurityPolicy.Override, true);
+    assert.equal(sec.FrameOptions.FrameOption, 'DENY');
+    const distribution = Object.values(t.findResources('AWS::CloudFront::Distribution'))[0];
+    const id = distribution.Properties.DistributionConfig.DefaultCacheBehavior.ResponseHeadersPolicyId;
+    assert.deepEqual(id, { Ref: logicalId(t, 'AWS::CloudFront::ResponseHeadersPolicy', 'WebHeaders') });
   });
 
   it('deploys the app with a generated config.js pointing at the API and invalidates CloudFront', () => {
