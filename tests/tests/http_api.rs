@@ -703,11 +703,73 @@ async fn sessions_status_and_flush() {
         .await;
     assert_eq!((s, v), (StatusCode::OK, json!({"success": true})));
     let (_, _, h) = api.call(Method::GET, "/api/decks", Some(&a), None).await;
-    assert_ne!(
-        h["x-session-id"].to_str().unwrap(),
-        sid_a,
-        "a flush ends the session"
+    let sid_next = h["x-session-id"].to_str().unwrap().to_owned();
+    assert_ne!(sid_next, sid_a, "a flush ends the session");
+    // The client may still hold the first id (compaction moves it too): it flushes the
+    // current session, whose id the answer names.
+    let resp = api
+        .client
+        .post("/api/session/flush")
+        .bearer_auth(&a)
+        .json(&json!({"session_id": sid_a}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text());
+    assert_eq!(resp.headers()["x-session-id"], sid_next.as_str());
+    let (_, v, _) = api
+        .call(Method::GET, "/api/session/status", Some(&a), None)
+        .await;
+    assert_eq!(v["status"], "flushed", "{v}");
+}
+
+/// Issue 15 §2: compaction (every 64 writes by default, every 4 on the emulator) moves the
+/// user to a new session under the client; the id the client took from its first answer still
+/// ends the session ("save now" after 70 cards).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_session_id_still_flushes_after_compaction() {
+    let api = Api::new().await;
+    let t = api.user(&api.name("kim")).await;
+    let (_, _, h) = api.call(Method::GET, "/api/decks", Some(&t), None).await;
+    let first = h["x-session-id"].to_str().unwrap().to_owned();
+    let mut ids = std::collections::BTreeSet::new();
+    let mut last = first.clone();
+    for i in 0..70 {
+        let (s, v, h) = api
+            .call(
+                Method::POST,
+                "/api/cards",
+                Some(&t),
+                Some(json!({"front": format!("f{i}"), "back": "b"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        last = h["x-session-id"].to_str().unwrap().to_owned();
+        ids.insert(last.clone());
+    }
+    let resp = api
+        .client
+        .post("/api/session/flush")
+        .bearer_auth(&t)
+        .json(&json!({"session_id": first}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "{} session ids over 70 writes; flushing the first: {}",
+        ids.len(),
+        resp.text()
     );
+    // The answer names the session that was current (the last one the client saw, unless a
+    // compaction happened after it).
+    let current = resp.headers()["x-session-id"].to_str().unwrap().to_owned();
+    assert!(current == last || !ids.contains(&current), "{current}");
+    let (_, v, _) = api
+        .call(Method::GET, "/api/session/status", Some(&t), None)
+        .await;
+    assert_eq!(v["status"], "flushed", "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -273,7 +273,7 @@ fn request(env: &Env, c: &Container, kind: &Kind, last_sid: Option<String>) -> F
             Kind::UserFlush => {
                 let sid = last_sid.unwrap_or_default();
                 return match mgr.flush(&user, &sid).await {
-                    Ok(()) => TaskResult::Ok(Out::Unit),
+                    Ok(_) => TaskResult::Ok(Out::Unit),
                     Err(SessionError::SessionNotFound) => TaskResult::ClientErr,
                     Err(e) => TaskResult::Maybe(e.to_string()),
                 };

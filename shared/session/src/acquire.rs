@@ -80,7 +80,7 @@ impl SessionManager {
         Ok(entry)
     }
 
-    /// Claim a free (or timed-out) session: `epoch + 1`, a new session id, same `seq`.
+    /// Claim a free (or timed-out) session: `epoch + 1`, the next session id, same `seq`.
     async fn claim(
         &self,
         user: &Username,
@@ -105,7 +105,11 @@ impl SessionManager {
         };
         let item = SessionItem {
             username: user.clone(),
-            session_id: uuid::Uuid::new_v4().simple().to_string(),
+            // The same user's next session continues the id chain, so the id a client holds
+            // stays good for a flush ([`crate::lineage`]).
+            session_id: old.map_or_else(crate::lineage::fresh, |it| {
+                crate::lineage::next(&it.session_id)
+            }),
             owner: Some(self.cfg.container_id.clone()),
             epoch: old.map_or(1, |it| it.epoch + 1),
             status: SessionStatus::Active,

@@ -183,9 +183,12 @@ impl SessionManager {
         })
     }
 
-    /// `POST /api/session/flush`: fold this user's session `session_id` into the snapshot and
-    /// release it. A container whose copy is current uploads it straight (no download).
-    pub async fn flush(&self, user: &Username, session_id: &str) -> Result<(), SessionError> {
+    /// `POST /api/session/flush`: fold this user's current session into the snapshot and
+    /// release it, when `session_id` is that session or one it superseded (compaction and
+    /// takeovers move a user to a new session under the client: [`crate::lineage`]). Answers
+    /// the current session's id. A container whose copy is current uploads it straight (no
+    /// download).
+    pub async fn flush(&self, user: &Username, session_id: &str) -> Result<String, SessionError> {
         let lock = self.user_lock(user);
         let _serialised = lock.lock().await;
         let Some(it) = self
@@ -193,10 +196,15 @@ impl SessionManager {
             .sessions
             .get(user)
             .await?
-            .filter(|it| it.session_id == session_id)
+            .filter(|it| crate::lineage::leads_to(session_id, &it.session_id))
         else {
             return Err(SessionError::SessionNotFound);
         };
+        let current = it.session_id.clone();
+        self.flush_item(user, it).await.map(|()| current)
+    }
+
+    async fn flush_item(&self, user: &Username, it: SessionItem) -> Result<(), SessionError> {
         if it.status == SessionStatus::Flushed {
             return Ok(());
         }

@@ -132,7 +132,9 @@ pub(crate) async fn release(
             let now = ports.sessions.get(&item.username).await?;
             return match now {
                 Some(n)
-                    if n.session_id == item.session_id && n.status == SessionStatus::Flushed =>
+                    if n.session_id == item.session_id
+                        && n.epoch == item.epoch
+                        && n.status == SessionStatus::Flushed =>
                 {
                     Ok(FlushOutcome::AlreadyFlushed)
                 }

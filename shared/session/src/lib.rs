@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`username`] | the validated `Username` every key and path is built from |
 //! | [`metrics`] | per-container counters every adapter and the manager update |
+//! | [`lineage`] | session ids as a chain, so an id a client holds survives compaction |
 //! | [`ports`] | the storage traits (`BlobStore`, `UserStore`, `SessionStore`, `FlushBus`), their data, `StoreError`, and the `Ports` bundle |
 //! | [`error`] | `SessionError` (what the HTTP layer maps) |
 //! | [`outcome`] | `Served` / `Failed` / `RequestError`: what a request answers, with its session id |
@@ -34,6 +35,7 @@ pub mod error;
 pub mod faults;
 pub mod flush;
 pub mod journal;
+pub mod lineage;
 pub mod manager;
 pub mod media;
 #[cfg(any(test, feature = "testing"))]

@@ -315,9 +315,12 @@ async fn flush_session(
     if sid.is_empty() {
         return Err(ApiError::BadRequest("Missing field: session_id".into()).into());
     }
-    s.sessions
+    // `sid` may be one the server has since superseded (compaction, takeover): the current
+    // session is flushed and its id returned, so the client keeps the one that is current.
+    let current = s
+        .sessions
         .flush(&user, &sid)
         .await
         .map_err(ApiError::from)?;
-    Ok((StatusCode::OK, axum::Json(Success::new())).into_response())
+    Ok(session_json(StatusCode::OK, &current, Success::new()))
 }

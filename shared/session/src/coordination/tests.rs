@@ -119,3 +119,28 @@ async fn status_json_names_the_status_or_none() {
         assert_eq!(json(view)["status"], name);
     }
 }
+
+#[tokio::test]
+async fn a_superseded_id_flushes_the_current_session() {
+    let w = World::new().await;
+    let a = w.container("a", |_| {});
+    let first = a.with_collection(&w.user, add("r1")).await.unwrap();
+    a.flush(&w.user, &first.session_id).await.unwrap();
+    // Compaction or a takeover would do the same: the user is on a new session, and the client
+    // still holds the first id.
+    let second = a.with_collection(&w.user, add("r2")).await.unwrap();
+    assert_ne!(second.session_id, first.session_id);
+    let current = a.flush(&w.user, &first.session_id).await.unwrap();
+    assert_eq!(
+        current, second.session_id,
+        "the current session is the one flushed"
+    );
+    let view = a.status(&w.user).await.unwrap();
+    assert_eq!(view.status, Some(SessionStatus::Flushed));
+    // Another user's id, or one never issued, is still not found.
+    let other = crate::lineage::fresh();
+    assert!(matches!(
+        a.flush(&w.user, &other).await,
+        Err(SessionError::SessionNotFound)
+    ));
+}
