@@ -9,7 +9,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use javumbo_api::{ApiConfig, CorsOrigins, jwt};
+use javumbo_api::{ApiConfig, CorsOrigins, GATEWAY_PROOF_HEADER, gateway_proof, jwt};
 use javumbo_session::Username;
 use javumbo_tests::http::ApiClient;
 use javumbo_tests::spawn::{TEST_SECRET, Target, skip_on_remote, spawn_app_with, target};
@@ -228,13 +228,14 @@ async fn login_throttling_answers_429_with_retry_after() {
     assert!(h.get("retry-after").is_some());
 }
 
-/// A login from `ip` (the in-process server trusts `X-Forwarded-For` in these tests, as it
-/// does behind javumbo-local's gateway).
+/// A login from `ip` (the in-process server trusts `X-Forwarded-For` in these tests, with the
+/// proof javumbo-local's gateway sends).
 async fn login_from(api: &Api, ip: &str, user: &str, password: &str) -> (StatusCode, Value) {
     let resp = api
         .client
         .post("/api/login")
         .header("x-forwarded-for", ip)
+        .header(GATEWAY_PROOF_HEADER, &gateway_proof(TEST_SECRET.as_bytes()))
         .json(&json!({"username": user, "password": password}))
         .send()
         .await
@@ -317,6 +318,7 @@ async fn registration_probing_is_throttled_per_address() {
         api.client
             .post("/api/register")
             .header("x-forwarded-for", ip)
+            .header(GATEWAY_PROOF_HEADER, &gateway_proof(TEST_SECRET.as_bytes()))
             .json(&json!({"username": "taken", "name": "P", "password": "password123"}))
             .send()
     };

@@ -215,3 +215,45 @@ async fn slow_header_connections_are_cut_off() {
         }
     }
 }
+
+/// Issue 15 §3 (g): a client that reaches a container process directly (its port is on the
+/// machine) cannot choose its throttling address with `X-Forwarded-For`: only the gateway's
+/// own requests carry the proof that makes the header trusted. Six wrong passwords "from" six
+/// addresses are six from 127.0.0.1, and the sixth is throttled (limit 5 per user+address).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_process_ignores_forged_forwarded_for() {
+    if skip_on_remote("a_container_process_ignores_forged_forwarded_for starts javumbo-local") {
+        return;
+    }
+    let local = spawn_local_process(1, "processes");
+    let api = ApiClient::behind_gateway(&local.base);
+    register_login(&api, "target").await;
+    let list = api.get("/_local/containers").send().await.unwrap().json();
+    let child = list["containers"][0]["addr"].as_str().unwrap().to_owned();
+    let direct = ApiClient::direct(&format!("http://{child}"));
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let r = direct
+            .post("/api/login")
+            .header("x-forwarded-for", &format!("198.51.100.{i}"))
+            .json(&json!({"username": "target", "password": "wrong-password"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [401, 401, 401, 401, 401, 429],
+        "forged addresses were trusted"
+    );
+    // Through the gateway the owner's own address is unaffected... unless it is the same
+    // machine, as here: the gateway forwards 127.0.0.1, which is throttled.
+    let r = api
+        .post("/api/login")
+        .json(&json!({"username": "target", "password": "wrong-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}

@@ -180,7 +180,15 @@ struct Threads {
     metrics: Vec<Arc<Metrics>>,
 }
 
-pub async fn serve_threads(addr: SocketAddr, states: Vec<AppState>) -> Result<(), LocalError> {
+pub async fn serve_threads(addr: SocketAddr, mut states: Vec<AppState>) -> Result<(), LocalError> {
+    // One process, one login throttle and one hashing pool: a guesser spread over the thread
+    // containers meets one limit, and the hashing bound is the process's memory bound.
+    if let Some(first) = states.first().cloned() {
+        for s in &mut states {
+            s.throttle = first.throttle.clone();
+            s.hashing = first.hashing.clone();
+        }
+    }
     let metrics = states.iter().map(|s| s.metrics().clone()).collect();
     let routers = states.into_iter().map(javumbo_api::app).collect();
     let threads = Arc::new(Threads { routers, metrics });
@@ -193,7 +201,23 @@ pub async fn serve_threads(addr: SocketAddr, states: Vec<AppState>) -> Result<()
     serve(addr, gateway, shutdown_signal()).await
 }
 
-async fn threads_metrics(State(t): State<Arc<Threads>>) -> Response {
+/// The operator endpoints (`/_local/*`: counters, child pids and ports) answer only on the
+/// machine itself; from anywhere else they do not exist.
+fn operator_only(peer: SocketAddr) -> Result<(), Response> {
+    if peer.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(json_error(ApiError::NotFound("Not found".into())))
+    }
+}
+
+async fn threads_metrics(
+    State(t): State<Arc<Threads>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    if let Err(r) = operator_only(peer) {
+        return r;
+    }
     let mut m = sum_metrics(&t.metrics);
     m.insert("containers".into(), t.routers.len() as u64);
     axum::Json(m).into_response()
@@ -242,6 +266,8 @@ struct Processes {
     slots: Vec<Arc<SlotAddr>>,
     restarts: AtomicU64,
     client: reqwest::Client,
+    /// Sent with every forwarded request: the containers trust `X-Forwarded-For` only with it.
+    proof: axum::http::HeaderValue,
 }
 
 pub async fn serve_processes(
@@ -257,6 +283,10 @@ pub async fn serve_processes(
             .no_proxy()
             .build()
             .map_err(LocalError::HttpClient)?,
+        proof: axum::http::HeaderValue::from_str(&javumbo_api::gateway_proof(
+            spec.secret.expose().as_bytes(),
+        ))
+        .map_err(|e| LocalError::Child(format!("gateway proof: {e}")))?,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut supervisors = Vec::new();
@@ -376,7 +406,13 @@ async fn supervise(
     }
 }
 
-async fn processes_list(State(p): State<Arc<Processes>>) -> Response {
+async fn processes_list(
+    State(p): State<Arc<Processes>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    if let Err(r) = operator_only(peer) {
+        return r;
+    }
     let list: Vec<Value> = p
         .slots
         .iter()
@@ -389,7 +425,13 @@ async fn processes_list(State(p): State<Arc<Processes>>) -> Response {
     axum::Json(json!({ "containers": list })).into_response()
 }
 
-async fn processes_metrics(State(p): State<Arc<Processes>>) -> Response {
+async fn processes_metrics(
+    State(p): State<Arc<Processes>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    if let Err(r) = operator_only(peer) {
+        return r;
+    }
     let mut total: BTreeMap<String, u64> = BTreeMap::new();
     for (addr, _) in p.slots.iter().filter_map(|s| s.get()) {
         let url = format!("http://{addr}/_local/metrics");
@@ -426,6 +468,7 @@ fn hop_by_hop(name: &HeaderName) -> bool {
         || name.as_str() == "keep-alive"
         || name.as_str() == "proxy-connection"
         || name.as_str() == "x-forwarded-for"
+        || name.as_str() == javumbo_api::GATEWAY_PROOF_HEADER
 }
 
 async fn proxy_to_random_container(
@@ -459,8 +502,11 @@ async fn proxy_to_random_container(
                 rb = rb.header(k, v);
             }
         }
-        // The container trusts this header only because it sits behind this gateway.
-        rb = rb.header("x-forwarded-for", peer.ip().to_string());
+        // The container trusts this header only with the gateway's proof (a client's own
+        // copies of both were dropped above).
+        rb = rb
+            .header("x-forwarded-for", peer.ip().to_string())
+            .header(javumbo_api::GATEWAY_PROOF_HEADER, p.proof.clone());
         match rb.body(bytes.clone()).send().await {
             Ok(resp) => return into_response(resp).await,
             // Nothing reached the container (it just died): safe to send elsewhere.
@@ -516,9 +562,14 @@ pub async fn serve_child(addr: SocketAddr, state: AppState) -> Result<(), LocalE
     let metrics = state.metrics().clone();
     let router = javumbo_api::app(state).route(
         "/_local/metrics",
-        get(move || {
+        get(move |ConnectInfo(peer): ConnectInfo<SocketAddr>| {
             let m = sum_metrics(std::slice::from_ref(&metrics));
-            async move { axum::Json(m) }
+            async move {
+                match operator_only(peer) {
+                    Ok(()) => axum::Json(m).into_response(),
+                    Err(r) => r,
+                }
+            }
         }),
     );
     let parent_gone = async {

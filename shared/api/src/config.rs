@@ -53,8 +53,10 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     pub max_import_bytes: usize,
     pub throttle: ThrottleConfig,
-    /// Trust `X-Forwarded-For` for the client address: only behind our own proxy (the
-    /// `javumbo-local` gateway), never when clients can reach the server directly.
+    /// Trust `X-Forwarded-For` for the client address when the request also carries
+    /// [`GATEWAY_PROOF_HEADER`] with [`ApiConfig::gateway_proof`]: only behind our own proxy
+    /// (the `javumbo-local` gateway). A client connecting to a container process directly
+    /// cannot produce the proof, so it cannot choose its throttling address.
     pub trust_forwarded_for: bool,
     /// Size limits of the sync protocol's bodies.
     pub sync: SyncLimits,
@@ -140,6 +142,20 @@ impl std::fmt::Debug for ApiConfig {
     }
 }
 
+/// The header by which `javumbo-local`'s gateway proves that a request it forwards to a
+/// container process is its own (and so is its `X-Forwarded-For`).
+pub const GATEWAY_PROOF_HEADER: &str = "x-javumbo-gateway";
+
+/// The proof the gateway sends: derived from the JWT key, which the gateway and its container
+/// processes share and clients never see (no second secret to hand over).
+pub fn gateway_proof(jwt_secret: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"javumbo-local gateway\0");
+    h.update(jwt_secret);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Shortest secret accepted: HS256 keys below 256 bits are brute-forceable.
 pub const MIN_SECRET_BYTES: usize = 32;
 
@@ -150,6 +166,11 @@ pub enum ConfigError {
 }
 
 impl ApiConfig {
+    /// What [`GATEWAY_PROOF_HEADER`] must carry for `X-Forwarded-For` to be trusted.
+    pub fn gateway_proof(&self) -> String {
+        gateway_proof(&self.jwt_secret)
+    }
+
     pub fn new(jwt_secret: Vec<u8>, cors_origins: CorsOrigins) -> Result<Self, ConfigError> {
         if jwt_secret.len() < MIN_SECRET_BYTES {
             return Err(ConfigError::ShortSecret);

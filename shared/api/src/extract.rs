@@ -114,7 +114,13 @@ impl FromRequestParts<AppState> for SourceAddr {
         if let Some(ClientIp(ip)) = parts.extensions.get::<ClientIp>() {
             return Ok(Self(ip.to_string()));
         }
-        if state.config.trust_forwarded_for {
+        let proven = || {
+            parts
+                .headers
+                .get(crate::config::GATEWAY_PROOF_HEADER)
+                .is_some_and(|v| v.as_bytes() == state.config.gateway_proof().as_bytes())
+        };
+        if state.config.trust_forwarded_for && proven() {
             // Our gateway appends the peer it saw, so the last hop is the one we can trust.
             let forwarded = parts
                 .headers

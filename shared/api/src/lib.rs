@@ -35,7 +35,10 @@ use tower_http::trace::TraceLayer;
 
 /// Re-exported so servers and tests use the exact axum this crate is built with.
 pub use axum;
-pub use config::{ApiConfig, ConfigError, CorsOrigins, SyncLimits, ThrottleConfig};
+pub use config::{
+    ApiConfig, ConfigError, CorsOrigins, GATEWAY_PROOF_HEADER, SyncLimits, ThrottleConfig,
+    gateway_proof,
+};
 pub use error::{ApiError, SESSION_HEADER, SyncFailure, failure_response};
 pub use extract::ClientIp;
 pub use routes::sync::revoke_all_device_keys;
