@@ -203,19 +203,16 @@ pub async fn serve_threads(addr: SocketAddr, mut states: Vec<AppState>) -> Resul
 
 /// The operator endpoints (`/_local/*`: counters, child pids and ports) answer only on the
 /// machine itself; from anywhere else they do not exist.
-fn operator_only(peer: SocketAddr) -> Result<(), Response> {
-    if peer.ip().is_loopback() {
-        Ok(())
-    } else {
-        Err(json_error(ApiError::NotFound("Not found".into())))
-    }
+/// `Some(404)` for a peer that is not on this machine.
+fn operator_only(peer: SocketAddr) -> Option<Response> {
+    (!peer.ip().is_loopback()).then(|| json_error(ApiError::NotFound("Not found".into())))
 }
 
 async fn threads_metrics(
     State(t): State<Arc<Threads>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Response {
-    if let Err(r) = operator_only(peer) {
+    if let Some(r) = operator_only(peer) {
         return r;
     }
     let mut m = sum_metrics(&t.metrics);
@@ -410,7 +407,7 @@ async fn processes_list(
     State(p): State<Arc<Processes>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Response {
-    if let Err(r) = operator_only(peer) {
+    if let Some(r) = operator_only(peer) {
         return r;
     }
     let list: Vec<Value> = p
@@ -429,7 +426,7 @@ async fn processes_metrics(
     State(p): State<Arc<Processes>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Response {
-    if let Err(r) = operator_only(peer) {
+    if let Some(r) = operator_only(peer) {
         return r;
     }
     let mut total: BTreeMap<String, u64> = BTreeMap::new();
@@ -564,12 +561,7 @@ pub async fn serve_child(addr: SocketAddr, state: AppState) -> Result<(), LocalE
         "/_local/metrics",
         get(move |ConnectInfo(peer): ConnectInfo<SocketAddr>| {
             let m = sum_metrics(std::slice::from_ref(&metrics));
-            async move {
-                match operator_only(peer) {
-                    Ok(()) => axum::Json(m).into_response(),
-                    Err(r) => r,
-                }
-            }
+            async move { operator_only(peer).unwrap_or_else(|| axum::Json(m).into_response()) }
         }),
     );
     let parent_gone = async {
