@@ -44,6 +44,8 @@ pub enum NothingToStudy {
     NoCards,
     /// New cards are waiting, but today's new-card limit has been reached.
     NewLimitReached,
+    /// Reviews are due, but today's review limit has been reached.
+    ReviewLimitReached,
     /// Every card is scheduled later (or suspended/buried).
     NothingDueNow,
 }
@@ -53,6 +55,7 @@ impl NothingToStudy {
         match self {
             Self::NoCards => "No cards in this deck",
             Self::NewLimitReached => "Daily limit of new cards reached. Come back tomorrow!",
+            Self::ReviewLimitReached => "Daily limit of reviews reached. Come back tomorrow!",
             Self::NothingDueNow => "No cards due right now. Come back later!",
         }
     }
@@ -111,9 +114,15 @@ impl Collection {
     }
 
     /// The next card of the current deck (and its subdecks), in Anki's order: learning cards
-    /// due now, then reviews and day-learning cards due today, then new cards by position
-    /// within the deck's daily new limit; learning cards due within the learn-ahead limit
-    /// (`collapseTime`) only when nothing else is left.
+    /// due now, then reviews and day-learning cards due today within the review limit, then new
+    /// cards by position within the new-card limit; learning cards due within the learn-ahead
+    /// limit (`collapseTime`) only when nothing else is left.
+    ///
+    /// The limits are Anki's v3 limits of the selected deck: its "today only" or "this deck"
+    /// limit, else its preset's, less what was studied today in the deck and its subdecks; new
+    /// cards also count against the review limit and are capped by what the due reviews leave
+    /// of it (unless the collection's `newCardsIgnoreReviewLimit` is set). Subdecks' own limits
+    /// are not applied yet.
     pub fn next_card(&self) -> Result<Study> {
         let conf = self.read_json(ColJson::Conf)?;
         let timing = self.timing_at(&conf, self.clock().now_secs())?;
@@ -132,14 +141,28 @@ impl Collection {
         if let Some(c) = learning_due {
             return self.present(c, &timing).map(Study::Card);
         }
+        let limits = self.daily_limits(deck.id, &dids, &conf, &timing)?;
         let day_queues = [CardQueue::Review, CardQueue::DayLearn];
-        if let Some(c) = storage::cards::first_due_in_queues(conn, &dids, day_queues, today)? {
+        let due_reviews = if limits.review > 0 {
+            storage::cards::count_due_in_queues(conn, &dids, day_queues, today, limits.review)?
+        } else {
+            0
+        };
+        if due_reviews > 0
+            && let Some(c) = storage::cards::first_due_in_queues(conn, &dids, day_queues, today)?
+        {
             return self.present(c, &timing).map(Study::Card);
         }
+        let review_limit_hit = limits.review <= 0
+            && storage::cards::first_due_in_queues(conn, &dids, day_queues, today)?.is_some();
 
+        let new_allowed = if limits.cap_new_to_review {
+            limits.new.min(limits.review - due_reviews)
+        } else {
+            limits.new
+        };
         let mut new_limit_hit = false;
-        let limit = i64::from(self.deck_config_for(deck.id)?.new_per_day);
-        if self.new_cards_introduced_today(&dids, &timing)? < limit {
+        if new_allowed > 0 {
             if let Some(c) = storage::cards::first_in_queue(conn, &dids, CardQueue::New)? {
                 return self.present(c, &timing).map(Study::Card);
             }
@@ -153,18 +176,62 @@ impl Collection {
         if let Some(c) = learn_ahead {
             return self.present(c, &timing).map(Study::Card);
         }
-        Ok(Study::Nothing(if new_limit_hit {
+        Ok(Study::Nothing(if review_limit_hit {
+            NothingToStudy::ReviewLimitReached
+        } else if new_limit_hit {
             NothingToStudy::NewLimitReached
         } else {
             NothingToStudy::NothingDueNow
         }))
     }
 
-    /// New cards of these decks (a JSON array of ids) first answered since today's rollover.
-    fn new_cards_introduced_today(&self, dids: &str, timing: &Timing) -> Result<i64> {
-        let conf = self.read_json(ColJson::Conf)?;
-        let day_start_ms = crate::day::day_start(self.crt()?, &conf, timing) * 1000;
-        storage::revlog::new_cards_first_answered_since(self.conn(), dids, day_start_ms)
+    /// What is left of today's limits of deck `deck_id` (whose subtree is `dids`), as Anki's
+    /// v3 `RemainingLimits` computes it for the deck it builds the queue from. Studied counts
+    /// come from the revlog (Anki keeps them in the decks' `newToday`/`revToday`; the revlog
+    /// holds the same answers, including those a package brought).
+    fn daily_limits(
+        &self,
+        deck_id: i64,
+        dids: &str,
+        conf: &crate::JsonObject,
+        timing: &Timing,
+    ) -> Result<DailyLimits> {
+        let preset = self.deck_config_for(deck_id)?;
+        let own = self.deck_limits(deck_id)?;
+        let today = u32::try_from(timing.days_elapsed).unwrap_or(0);
+        let pick = |today_only: Option<crate::presets::TodayLimit>,
+                    this_deck: Option<u32>,
+                    preset: u32| {
+            i64::from(
+                today_only
+                    .filter(|t| t.today == today)
+                    .map(|t| t.limit)
+                    .or(this_deck)
+                    .unwrap_or(preset),
+            )
+        };
+        let mut review = pick(own.review_limit_today, own.review_limit, preset.rev_per_day);
+        let mut new = pick(own.new_limit_today, own.new_limit, preset.new_per_day);
+        let day_start_ms = crate::day::day_start(self.crt()?, conf, timing) * 1000;
+        let new_today =
+            storage::revlog::new_cards_first_answered_since(self.conn(), dids, day_start_ms)?;
+        let reviews_today =
+            storage::revlog::reviews_answered_since(self.conn(), dids, day_start_ms)?;
+        review -= reviews_today;
+        new -= new_today;
+        let cap_new_to_review = !conf
+            .get("newCardsIgnoreReviewLimit")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        if cap_new_to_review {
+            review -= new_today;
+            new = new.min(review);
+        }
+        Ok(DailyLimits {
+            review: review.max(0),
+            new: new.max(0),
+            cap_new_to_review,
+        })
     }
 
     fn present(&self, c: Card, timing: &Timing) -> Result<NextCard> {
@@ -288,6 +355,14 @@ impl Collection {
     }
 }
 
+/// What is left of today's limits (never negative).
+struct DailyLimits {
+    review: i64,
+    new: i64,
+    /// New cards also count against the review limit (Anki's default since 23.10).
+    cap_new_to_review: bool,
+}
+
 /// The learn-ahead limit (`collapseTime`), seconds.
 fn learn_ahead(conf: &crate::JsonObject) -> i64 {
     json_i64(conf, "collapseTime")
@@ -372,6 +447,7 @@ mod tests {
         for m in [
             NothingToStudy::NoCards,
             NothingToStudy::NewLimitReached,
+            NothingToStudy::ReviewLimitReached,
             NothingToStudy::NothingDueNow,
         ] {
             assert!(!m.message().is_empty());
@@ -508,6 +584,55 @@ mod tests {
         );
         clock.set_secs(DAY0 + 86_400);
         assert!(next_id(&col).is_some());
+    }
+
+    /// Issue 11 row 2: the review limit caps reviews, and new cards count against it and are
+    /// held back by the due reviews (Anki's v3 default).
+    #[test]
+    fn review_limit_caps_reviews_and_holds_back_new_cards() {
+        let (col, _) = empty();
+        set_dconf(&col, "rev", "perDay", 3.into());
+        set_dconf(&col, "new", "perDay", 5.into());
+        let mut reviews = Vec::new();
+        for i in 0..4 {
+            let id = col.add_card(&format!("r{i}"), "a", None).unwrap().card_id;
+            set_card(
+                &col,
+                id,
+                "type = 2, queue = 2, ivl = 3, due = 0, factor = 2500",
+            );
+            reviews.push(id);
+        }
+        let new = col.add_card("new", "a", None).unwrap().card_id;
+        // 4 due, limit 3: three reviews are served, then the limit stops both the fourth
+        // review and the new card (new cards may only use what reviews leave of the limit).
+        let mut served = Vec::new();
+        while let Some(id) = next_id(&col) {
+            assert_ne!(id, new, "a new card was served past the review limit");
+            col.answer_card(id, 3, None).unwrap();
+            served.push(id);
+            assert!(served.len() <= 3, "{served:?}");
+        }
+        assert_eq!(served.len(), 3);
+        assert_eq!(
+            col.next_card().unwrap(),
+            Study::Nothing(NothingToStudy::ReviewLimitReached)
+        );
+        // With the collection option "new cards ignore the review limit", the new card comes.
+        let mut conf = col.read_json(ColJson::Conf).unwrap();
+        conf.insert("newCardsIgnoreReviewLimit".into(), true.into());
+        col.write_json(ColJson::Conf, &conf).unwrap();
+        assert_eq!(next_id(&col), Some(new));
+        // A deck's own "today only" limit overrides its preset's.
+        let today = col
+            .timing_at(&conf, col.clock().now_secs())
+            .unwrap()
+            .days_elapsed;
+        let mut decks = col.read_json(ColJson::Decks).unwrap();
+        decks["1"]["reviewLimitToday"] = serde_json::json!({"limit": 10, "today": today});
+        col.write_json(ColJson::Decks, &decks).unwrap();
+        let left = reviews.iter().find(|id| !served.contains(id)).copied();
+        assert_eq!(next_id(&col), left);
     }
 
     #[test]

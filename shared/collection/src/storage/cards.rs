@@ -230,6 +230,33 @@ pub fn first_due_in_queues(
     )
 }
 
+/// How many cards of these decks in two queues of one unit (review and day learning) are due
+/// by `due_by`, counting at most `cap` (the caller needs no more than its remaining limit).
+pub fn count_due_in_queues(
+    conn: &Connection,
+    decks: &str,
+    queues: [CardQueue; 2],
+    due_by: i64,
+    cap: i64,
+) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(concat!(
+            "SELECT count(*) FROM (SELECT 1 FROM cards WHERE ",
+            in_decks!(),
+            " AND queue IN (?2, ?3) AND due <= ?4 LIMIT ?5)"
+        ))?
+        .query_row(
+            params![
+                decks,
+                i64::from(queues[0]),
+                i64::from(queues[1]),
+                due_by,
+                cap
+            ],
+            |r| r.get(0),
+        )?)
+}
+
 /// The first card of these decks in `queue`, by `due` (for new cards: their position).
 pub fn first_in_queue(conn: &Connection, decks: &str, queue: CardQueue) -> Result<Option<Card>> {
     first(

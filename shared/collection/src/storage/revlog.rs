@@ -81,6 +81,22 @@ pub fn new_cards_first_answered_since(
         )?)
 }
 
+/// Answers given since `since_ms` to review cards of these decks (revlog type Review: one per
+/// answer from the review queue; the relearning steps after a lapse are not reviews), which
+/// is what Anki counts against the daily review limit.
+pub fn reviews_answered_since(conn: &Connection, decks: &str, since_ms: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM revlog
+             WHERE id >= ?1 AND type = ?2
+               AND cid IN (SELECT id FROM cards WHERE did IN (SELECT value FROM json_each(?3)))",
+        )?
+        .query_row(
+            params![since_ms, i64::from(RevlogKind::Review), decks],
+            |r| r.get(0),
+        )?)
+}
+
 pub fn max_id(conn: &Connection) -> Result<Option<i64>> {
     Ok(conn
         .prepare_cached("SELECT max(id) FROM revlog")?
