@@ -731,7 +731,7 @@ async fn sessions_status_and_flush() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_session_id_still_flushes_after_compaction() {
     let api = Api::new().await;
-    let t = api.user(&api.name("kim")).await;
+    let t = api.user(&api.name("compactee")).await;
     let (_, _, h) = api.call(Method::GET, "/api/decks", Some(&t), None).await;
     let first = h["x-session-id"].to_str().unwrap().to_owned();
     let mut ids = std::collections::BTreeSet::new();
