@@ -410,6 +410,15 @@ async fn decks_cards_stats_shapes_and_errors() {
         .find(|d| d["name"] == "Verbal Tenses")
         .expect("starter deck");
     let vt_id = vt["id"].as_i64().unwrap();
+    // A new user's starter deck: new cards to learn today within the preset's 20, nothing
+    // learning, nothing to review.
+    let new_today = vt["newCount"].as_i64().unwrap();
+    assert!((1..=20).contains(&new_today), "{vt}");
+    assert_eq!(
+        (&vt["learnCount"], &vt["reviewCount"]),
+        (&json!(0), &json!(0)),
+        "{vt}"
+    );
     assert!(
         decks.iter().all(|d| d["name"] != "Default"),
         "empty Default is hidden"

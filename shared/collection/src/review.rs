@@ -185,6 +185,44 @@ impl Collection {
         }))
     }
 
+    /// What the deck list shows for deck `deck_id` and its subdecks: new, learning and review
+    /// cards due today within the deck's daily limits (Anki's v3 gathering: interday learning
+    /// first, then reviews, both against the review limit; intraday learning within the
+    /// learn-ahead limit is not limited; new cards within what the reviews leave).
+    pub fn due_counts(&self, deck_id: i64) -> Result<DueCounts> {
+        let conf = self.read_json(ColJson::Conf)?;
+        let timing = self.timing_at(&conf, self.clock().now_secs())?;
+        let deck = self.deck_row(deck_id)?;
+        let dids = storage::id_array(&self.subtree_ids(&deck)?);
+        let conn = self.conn();
+        let limits = self.daily_limits(deck_id, &dids, &conf, &timing)?;
+        let today = timing.days_elapsed;
+        let count = |queue: CardQueue, due_by: i64, cap: i64| -> Result<i64> {
+            if cap <= 0 {
+                return Ok(0);
+            }
+            storage::cards::count_due_in_queues(conn, &dids, [queue, queue], due_by, cap)
+        };
+        let day_learn = count(CardQueue::DayLearn, today, limits.review)?;
+        let review = count(CardQueue::Review, today, limits.review - day_learn)?;
+        let intraday = count(
+            CardQueue::Learn,
+            timing.now_secs + learn_ahead(&conf),
+            i64::MAX,
+        )?;
+        let new_allowed = if limits.cap_new_to_review {
+            limits.new.min(limits.review - day_learn - review)
+        } else {
+            limits.new
+        };
+        let new = count(CardQueue::New, i64::MAX, new_allowed)?;
+        Ok(DueCounts {
+            new,
+            learn: intraday + day_learn,
+            review,
+        })
+    }
+
     /// What is left of today's limits of deck `deck_id` (whose subtree is `dids`), as Anki's
     /// v3 `RemainingLimits` computes it for the deck it builds the queue from. Studied counts
     /// come from the revlog (Anki keeps them in the decks' `newToday`/`revToday`; the revlog
@@ -353,6 +391,14 @@ impl Collection {
         }
         Ok(())
     }
+}
+
+/// The deck list's three numbers for one deck (with its subdecks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DueCounts {
+    pub new: i64,
+    pub learn: i64,
+    pub review: i64,
 }
 
 /// What is left of today's limits (never negative).
@@ -633,6 +679,49 @@ mod tests {
         col.write_json(ColJson::Decks, &decks).unwrap();
         let left = reviews.iter().find(|id| !served.contains(id)).copied();
         assert_eq!(next_id(&col), left);
+    }
+
+    #[test]
+    fn due_counts_follow_the_limits() {
+        let (col, clock) = empty();
+        set_dconf(&col, "rev", "perDay", 3.into());
+        set_dconf(&col, "new", "perDay", 5.into());
+        for i in 0..4 {
+            let id = col.add_card(&format!("r{i}"), "a", None).unwrap().card_id;
+            set_card(
+                &col,
+                id,
+                "type = 2, queue = 2, ivl = 3, due = 0, factor = 2500",
+            );
+        }
+        for i in 0..2 {
+            col.add_card(&format!("n{i}"), "a", None).unwrap();
+        }
+        let learn = col.add_card("l", "a", None).unwrap().card_id;
+        col.conn()
+            .execute(
+                "UPDATE cards SET type = 1, queue = 1, left = 1, due = ?2 WHERE id = ?1",
+                [learn, clock.now_secs() + 60],
+            )
+            .unwrap();
+        // 4 reviews due, limit 3: 3 reviews, and no room left for new cards.
+        assert_eq!(
+            col.due_counts(DEFAULT_DECK_ID).unwrap(),
+            DueCounts {
+                new: 0,
+                learn: 1,
+                review: 3
+            }
+        );
+        set_dconf(&col, "rev", "perDay", 100.into());
+        assert_eq!(
+            col.due_counts(DEFAULT_DECK_ID).unwrap(),
+            DueCounts {
+                new: 2,
+                learn: 1,
+                review: 4
+            }
+        );
     }
 
     #[test]

@@ -104,6 +104,14 @@ pub struct DeckEntry {
     pub desc: String,
     /// Whether this is the current deck, so clients need not remember which one they chose.
     pub current: bool,
+    /// Anki's deck-list numbers: new, learning and review cards due today within the deck's
+    /// daily limits (subdecks included).
+    #[serde(rename = "newCount")]
+    pub new_count: i64,
+    #[serde(rename = "learnCount")]
+    pub learn_count: i64,
+    #[serde(rename = "reviewCount")]
+    pub review_count: i64,
 }
 
 /// `POST /api/decks`.
@@ -594,10 +602,14 @@ mod tests {
                     id: 1,
                     name: "D".into(),
                     desc: "".into(),
-                    current: true
+                    current: true,
+                    new_count: 5,
+                    learn_count: 1,
+                    review_count: 7,
                 }]
             })),
-            json!({"decks": [{"id": 1, "name": "D", "desc": "", "current": true}], "session_id": "s1"})
+            json!({"decks": [{"id": 1, "name": "D", "desc": "", "current": true,
+                "newCount": 5, "learnCount": 1, "reviewCount": 7}], "session_id": "s1"})
         );
         assert_eq!(
             v(sid(CreatedDeck {

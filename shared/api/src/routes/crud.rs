@@ -70,17 +70,27 @@ struct FlushBody {
 }
 
 async fn list_decks(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {
-    let ((decks, current), sid) =
-        on_collection(&s, &user, |col| Ok((col.decks()?, col.current_deck_id()?))).await?;
-    // `current` is an addition to the old contract: clients no longer have to remember which
-    // deck they made current (the old React client ignores unknown fields).
+    let ((decks, current), sid) = on_collection(&s, &user, |col| {
+        let decks = col
+            .decks()?
+            .into_iter()
+            .map(|d| Ok((col.due_counts(d.id)?, d)))
+            .collect::<Result<Vec<_>, javumbo_collection::CollectionError>>()?;
+        Ok((decks, col.current_deck_id()?))
+    })
+    .await?;
+    // `current` and the counts are additions to the old contract: clients no longer have to
+    // remember which deck they made current (the old React client ignores unknown fields).
     let decks = decks
         .into_iter()
-        .map(|d| DeckEntry {
+        .map(|(counts, d)| DeckEntry {
             current: d.id == current,
             id: d.id,
             name: d.name,
             desc: d.desc,
+            new_count: counts.new,
+            learn_count: counts.learn,
+            review_count: counts.review,
         })
         .collect();
     Ok(session_json_with_id(

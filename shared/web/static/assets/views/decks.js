@@ -47,17 +47,21 @@ export async function render(main, ctx) {
     decks.length === 0 ? h('p', { class: 'empty' }, t('decks.none')) : list,
     live);
 
-  // Counts come from each deck's stats; fetch them in parallel and fill rows as they arrive.
+  // The pills are Anki's deck-list numbers, due today within the deck's limits, which
+  // `GET /api/decks` sends (`newCount`, `learnCount`, `reviewCount`); a server without them
+  // gets the category totals of the deck's stats. The total comes from the stats, fetched in
+  // parallel, filling rows as they arrive.
   for (const deck of decks) {
     const counts = h('p', { class: 'deck-counts muted' }, t('common.loading'));
     const row = deckRow(deck, deck.id === current, counts, ctx, live);
     list.append(row);
+    const due = Number.isInteger(deck.newCount);
     api.deckStats(deck.id).then((s) => {
       const c = s.counts || {};
       mount(counts,
-        pill('new', t('decks.countNew'), c.New ?? 0),
-        pill('learn', t('decks.countLearning'), (c.Learning ?? 0) + (c.Relearning ?? 0)),
-        pill('review', t('decks.countReview'), (c.Young ?? 0) + (c.Mature ?? 0)),
+        pill('new', t('decks.countNew'), due ? deck.newCount : (c.New ?? 0)),
+        pill('learn', t('decks.countLearning'), due ? deck.learnCount : (c.Learning ?? 0) + (c.Relearning ?? 0)),
+        pill('review', t('decks.countReview'), due ? deck.reviewCount : (c.Young ?? 0) + (c.Mature ?? 0)),
         h('span', { class: 'total' }, t('decks.total', { n: s.total ?? 0 })));
     }).catch((err) => { counts.textContent = err.message; });
   }
