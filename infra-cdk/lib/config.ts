@@ -45,6 +45,14 @@ export interface JavumboConfig {
   /** Stricter limits on the login/register routes: password guessing is the abuse that matters. */
   readonly authThrottleRate: number;
   readonly authThrottleBurst: number;
+  /**
+   * Per-source limit at the edge (finding j): requests per 5 minutes per client IP on the
+   * credential routes, enforced by a WAF rate-based rule on a CloudFront distribution in front
+   * of the API (lib/edge.ts). 0 (the default) = no CloudFront, no WAF.
+   */
+  readonly wafRateLimit: number;
+  /** With `wafRateLimit`: the looser per-IP limit on every path, per 5 minutes. */
+  readonly wafBlanketRateLimit: number;
   /** Optional e-mail address subscribed to the alarm topic. */
   readonly alarmEmail?: string;
   /**
@@ -77,6 +85,41 @@ function positiveInt(name: string, raw: unknown, fallback: number): number {
     throw new ConfigError(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
   }
   return n;
+}
+
+/** What WAF accepts as a rate-based rule's limit (requests per evaluation window). */
+export const WAF_RATE_LIMIT_MIN = 10;
+export const WAF_RATE_LIMIT_MAX = 2_000_000_000;
+/** The blanket limit when only `wafRateLimit` is given: WAF's console default, or 10× the credential limit. */
+const WAF_BLANKET_DEFAULT = 2000;
+
+function wafLimits(rawLimit: unknown, rawBlanket: unknown, emulator: boolean): [number, number] {
+  const limit = positiveInt('wafRateLimit', rawLimit, 0);
+  const blanketGiven = !(rawBlanket === undefined || rawBlanket === null || rawBlanket === '');
+  if (limit === 0) {
+    if (blanketGiven) throw new ConfigError('wafBlanketRateLimit only applies with wafRateLimit');
+    return [0, 0];
+  }
+  const inRange = (n: number) => n >= WAF_RATE_LIMIT_MIN && n <= WAF_RATE_LIMIT_MAX;
+  if (!inRange(limit)) {
+    throw new ConfigError(
+      `wafRateLimit must be 0 (off) or ${WAF_RATE_LIMIT_MIN}..${WAF_RATE_LIMIT_MAX} requests per 5 minutes per IP, got ${limit}`,
+    );
+  }
+  if (emulator) {
+    throw new ConfigError('wafRateLimit needs CloudFront and WAF, which the emulator cannot run; drop it or emulator=true');
+  }
+  const blanket = positiveInt(
+    'wafBlanketRateLimit',
+    rawBlanket,
+    Math.min(WAF_RATE_LIMIT_MAX, Math.max(WAF_BLANKET_DEFAULT, 10 * limit)),
+  );
+  if (!inRange(blanket) || blanket <= limit) {
+    throw new ConfigError(
+      `wafBlanketRateLimit must be above wafRateLimit (${limit}) and at most ${WAF_RATE_LIMIT_MAX}, got ${blanket}`,
+    );
+  }
+  return [limit, blanket];
 }
 
 function dir(raw: unknown, fallback: string): string {
@@ -144,6 +187,7 @@ export function configFromContext(node: Node): JavumboConfig {
   if (compactAfter < 1) throw new ConfigError('compactAfter must be at least 1');
   const email = ctx('alarmEmail');
   const emulator = bool('emulator', ctx('emulator'), false);
+  const [wafRateLimit, wafBlanketRateLimit] = wafLimits(ctx('wafRateLimit'), ctx('wafBlanketRateLimit'), emulator);
   return {
     lambdaDir: dir(ctx('lambdaDir'), '../target/lambda'),
     emulator,
@@ -157,6 +201,8 @@ export function configFromContext(node: Node): JavumboConfig {
     throttleBurst: positiveInt('throttleBurst', ctx('throttleBurst'), 400),
     authThrottleRate: positiveInt('authThrottleRate', ctx('authThrottleRate'), 10),
     authThrottleBurst: positiveInt('authThrottleBurst', ctx('authThrottleBurst'), 20),
+    wafRateLimit,
+    wafBlanketRateLimit,
     alarmEmail: typeof email === 'string' && email !== '' ? email : undefined,
     compactAfter,
   };

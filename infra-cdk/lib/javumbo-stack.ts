@@ -15,6 +15,7 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ConfigError, FUNCTION_BINS, FUNCTION_KEYS, type FunctionKey, type JavumboConfig } from './config';
+import { ApiEdge } from './edge';
 import { Monitoring } from './monitoring';
 import { CREDENTIAL_ROUTES, ROUTES, routeKey } from './routes';
 import { StaticWeb } from './web';
@@ -41,7 +42,7 @@ const SIZING: Record<FunctionKey, Sizing> = {
     memoryMb: 512,
     ephemeralMb: 512,
     timeout: Duration.seconds(10),
-    description: 'javumbo auth: register, login, health (argon2id needs ~19 MiB per hash)',
+    description: 'javumbo auth: register, login, logout, password change, account deletion, health (argon2id needs ~19 MiB per hash)',
   },
   review: {
     memoryMb: 1024,
@@ -75,9 +76,10 @@ const SIZING: Record<FunctionKey, Sizing> = {
   },
 };
 
-/** Blob key prefixes (DESIGN.md §3). */
+/** Blob key prefixes (DESIGN.md §3; media: `media/<user key>/<sha256>`, ARCHITECTURE.md#media). */
 const USER_DBS = 'user_dbs/';
 const JOURNAL_SPILL = 'journal/';
+const MEDIA = 'media/';
 
 /**
  * DynamoDB actions by need, named one by one (the CDK grant helpers add actions nobody here uses).
@@ -85,6 +87,8 @@ const JOURNAL_SPILL = 'journal/';
  */
 const USERS_READ = ['dynamodb:GetItem'];
 const USERS_RW = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+/** auth: USERS_RW plus the removal of the user's item by account deletion. */
+const USERS_RWD = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
 /** Sessions and journal: consistent reads, journal range reads, fenced commits, trims. */
 const STATE_RW = [
   'dynamodb:GetItem',
@@ -95,7 +99,23 @@ const STATE_RW = [
   'dynamodb:DeleteItem',
   'dynamodb:BatchWriteItem',
 ];
+/** Account deletion (auth): claims the user's session, then removes it. */
+const SESSION_PURGE = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'];
+/** Account deletion (auth): reads the keys of the user's journal entries and deletes them in batches. */
+const JOURNAL_PURGE = ['dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 const BLOB_RW = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'];
+/** Account deletion (auth): every version of every blob under the user's prefixes. */
+const BLOB_PURGE = ['s3:DeleteObject', 's3:DeleteObjectVersion'];
+/** Bucket-level listing, always limited by `s3:prefix` (see grantBlobs). */
+const LIST = ['s3:ListBucket'];
+/** Account deletion lists the object versions under the user's prefixes to delete each one. */
+const LIST_WITH_VERSIONS = ['s3:ListBucket', 's3:ListBucketVersions'];
+
+/** Object actions on key prefixes of the data bucket. */
+interface BlobGrant {
+  readonly prefixes: readonly string[];
+  readonly actions: readonly string[];
+}
 
 export class JavumboStack extends Stack {
   readonly dataBucket: s3.Bucket;
@@ -109,6 +129,8 @@ export class JavumboStack extends Stack {
   readonly api: apigwv2.HttpApi;
   readonly stage: apigwv2.HttpStage;
   readonly web?: StaticWeb;
+  /** CloudFront + WAF in front of the API, when `wafRateLimit` is set. */
+  readonly edge?: ApiEdge;
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: JavumboStackProps) {
@@ -304,6 +326,20 @@ export class JavumboStack extends Stack {
     }
     cfnStage.routeSettings = routeSettings;
 
+    // ---- optional per-source limit at the edge (finding j) ----------------------------------
+    if (cfg.wafRateLimit > 0) {
+      this.edge = new ApiEdge(this, 'ApiEdge', {
+        api: this.api,
+        credentialLimit: cfg.wafRateLimit,
+        blanketLimit: cfg.wafBlanketRateLimit,
+      });
+      new CfnOutput(this, 'ApiViaCloudFrontUrl', {
+        value: this.edge.url,
+        description: 'the API behind CloudFront and the WAF per-IP rate limits (point clients here)',
+      });
+      new CfnOutput(this, 'ApiWebAclArn', { value: this.edge.webAcl.attrArn });
+    }
+
     if (this.web) {
       const deployment = this.web.deploy(this.api.apiEndpoint);
       new CfnOutput(this, 'WebUrl', { value: this.web.url, description: 'the study app (CloudFront)' });
@@ -333,51 +369,74 @@ export class JavumboStack extends Stack {
 
   /**
    * Per function, exactly the tables, key prefixes and actions its code path touches.
-   * No action is a wildcard and no resource is broader than one table, topic, secret or prefix.
+   * No action is a wildcard and no resource is broader than one table, topic, secret or prefix;
+   * bucket-level listing is limited to the same prefixes by an `s3:prefix` condition.
    */
   private grantLeastPrivilege(): void {
     const f = this.functions;
-    const collectionFns = [f.review, f.crud, f.export];
 
-    // auth: users read/write; registration creates the empty collection blob.
-    this.usersTable.grant(f.auth, ...USERS_RW);
-    this.grantBlobs(f.auth, [USER_DBS], ['s3:GetObject', 's3:PutObject']);
+    // auth: users read/write; registration creates the empty collection blob. Account deletion
+    // removes everything of one user: the user's item, session and journal entries, and every
+    // version of the blobs under the user's prefixes (found by listing versions).
+    this.usersTable.grant(f.auth, ...USERS_RWD);
+    this.sessionsTable.grant(f.auth, ...SESSION_PURGE);
+    this.journalTable.grant(f.auth, ...JOURNAL_PURGE);
+    this.grantBlobs(
+      f.auth,
+      [
+        { prefixes: [USER_DBS], actions: ['s3:GetObject', 's3:PutObject'] },
+        { prefixes: [USER_DBS, JOURNAL_SPILL, MEDIA], actions: BLOB_PURGE },
+      ],
+      LIST_WITH_VERSIONS,
+    );
     this.jwtSecret.grantRead(f.auth);
 
-    for (const fn of collectionFns) {
-      this.usersTable.grant(fn, ...USERS_READ);
+    // Collection functions: snapshot + journal spill; crud (/api/media), export (packages with
+    // media) and sync (Anki's media sync, /msync) also read and write the media blobs.
+    const collection: [lambda.Function, readonly string[]][] = [
+      [f.review, [USER_DBS, JOURNAL_SPILL]],
+      [f.crud, [USER_DBS, JOURNAL_SPILL, MEDIA]],
+      [f.export, [USER_DBS, JOURNAL_SPILL, MEDIA]],
+      [f.sync, [USER_DBS, JOURNAL_SPILL, MEDIA]],
+    ];
+    for (const [fn, prefixes] of collection) {
+      // sync also writes device keys (attributes of the user's item).
+      this.usersTable.grant(fn, ...(fn === f.sync ? USERS_RW : USERS_READ));
       this.sessionsTable.grant(fn, ...STATE_RW);
       this.journalTable.grant(fn, ...STATE_RW);
-      this.grantBlobs(fn, [USER_DBS, JOURNAL_SPILL], BLOB_RW);
+      this.grantBlobs(fn, [{ prefixes, actions: BLOB_RW }]);
       this.flushTopic.grantPublish(fn);
       this.jwtSecret.grantRead(fn);
     }
 
-    // sync: a collection function that also writes device keys (attributes of the user's item).
-    this.usersTable.grant(f.sync, ...USERS_RW);
-    this.sessionsTable.grant(f.sync, ...STATE_RW);
-    this.journalTable.grant(f.sync, ...STATE_RW);
-    this.grantBlobs(f.sync, [USER_DBS, JOURNAL_SPILL], BLOB_RW);
-    this.flushTopic.grantPublish(f.sync);
-    this.jwtSecret.grantRead(f.sync);
-
-    // flush handler: folds the journal into the snapshot, then trims it; no users, no secret.
+    // flush handler: folds the journal into the snapshot, then trims it; no users, no secret,
+    // no media.
     this.sessionsTable.grant(f.flushHandler, ...STATE_RW);
     this.journalTable.grant(f.flushHandler, ...STATE_RW);
-    this.grantBlobs(f.flushHandler, [USER_DBS, JOURNAL_SPILL], BLOB_RW);
+    this.grantBlobs(f.flushHandler, [{ prefixes: [USER_DBS, JOURNAL_SPILL], actions: BLOB_RW }]);
   }
 
-  private grantBlobs(fn: lambda.Function, prefixes: string[], actions: string[]): void {
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions,
-        resources: prefixes.map((p) => this.dataBucket.arnForObjects(`${p}*`)),
-      }),
-    );
+  private grantBlobs(fn: lambda.Function, grants: readonly BlobGrant[], listActions: readonly string[] = LIST): void {
+    for (const g of grants) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: [...g.actions],
+          resources: g.prefixes.map((p) => this.dataBucket.arnForObjects(`${p}*`)),
+        }),
+      );
+    }
     // Without ListBucket, S3 answers 403 instead of 404 for a missing key, and the adapters
     // rely on "not found" to tell an absent snapshot or spill blob from a real failure.
+    // For that check S3 evaluates `s3:prefix` as the requested key, so the condition keeps the
+    // 404s for the function's own prefixes while listing anything else (or the whole bucket,
+    // with no prefix at all) stays denied.
+    const prefixes = [...new Set(grants.flatMap((g) => g.prefixes))];
     fn.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.dataBucket.bucketArn] }),
+      new iam.PolicyStatement({
+        actions: [...listActions],
+        resources: [this.dataBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } },
+      }),
     );
   }
 }

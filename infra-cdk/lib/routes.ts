@@ -20,6 +20,11 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/api/login', fn: 'auth' },
   { method: 'POST', path: '/login', fn: 'auth' },
   { method: 'GET', path: '/api/health', fn: 'auth' },
+  // account: logout voids the token; the password change and the account deletion check the
+  // password (credential routes below), and deletion removes every record and blob of the user.
+  { method: 'POST', path: '/api/logout', fn: 'auth' },
+  { method: 'PUT', path: '/api/account/password', fn: 'auth' },
+  { method: 'DELETE', path: '/api/account', fn: 'auth' },
   // review
   { method: 'GET', path: '/api/review', fn: 'review' },
   { method: 'POST', path: '/api/review', fn: 'review' },
@@ -83,6 +88,17 @@ export const CREDENTIAL_ROUTES: readonly string[] = [
   'POST /login',
   'POST /api/register',
   'POST /register',
+  'PUT /api/account/password',
+  'DELETE /api/account',
 ];
+
+/**
+ * The shortest path prefixes that cover every credential route (`/api/account` covers
+ * `/api/account/password`): what the edge's per-source rule matches on (lib/edge.ts).
+ */
+export function credentialPathPrefixes(): string[] {
+  const paths = [...new Set(CREDENTIAL_ROUTES.map((r) => r.slice(r.indexOf(' ') + 1)))].sort();
+  return paths.filter((p) => !paths.some((q) => q !== p && p.startsWith(`${q}/`)));
+}
 
 export const routeKey = (r: RouteSpec): string => `${r.method} ${r.path}`;

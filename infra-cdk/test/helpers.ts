@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, type Environment } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { configFromContext, FUNCTION_BINS } from '../lib/config';
 import { JavumboStack } from '../lib/javumbo-stack';
@@ -25,11 +25,12 @@ function fixtures(): { lambdaDir: string; webDir: string } {
 
 export const FIXTURES = fixtures();
 
-export function makeStack(context: Record<string, unknown> = {}): JavumboStack {
+/** `env` pins account/region as `bin/app.ts` does when the CLI knows them; none = environment-agnostic. */
+export function makeStack(context: Record<string, unknown> = {}, env?: Environment): JavumboStack {
   const app = new App({
     context: { lambdaDir: FIXTURES.lambdaDir, webDir: FIXTURES.webDir, web: false, ...context },
   });
-  return new JavumboStack(app, 'Javumbo', { config: configFromContext(app.node) });
+  return new JavumboStack(app, 'Javumbo', { config: configFromContext(app.node), env });
 }
 
 const cache = new Map<string, Template>();

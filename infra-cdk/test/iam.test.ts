@@ -36,25 +36,42 @@ function namer(t: Template): (resource: unknown) => string {
   };
 }
 
-/** The role's inline policy flattened to "action on resource" strings, sorted. */
-function grantsOf(t: Template, key: FunctionKey): string[] {
+/** A statement's condition as text, e.g. `if StringLike s3:prefix journal/*|user_dbs/*` (values sorted). */
+function conditionOf(s: any): string {
+  if (!s.Condition) return '';
+  const parts: string[] = [];
+  for (const [op, keys] of Object.entries(s.Condition as Record<string, Record<string, unknown>>)) {
+    for (const [key, values] of Object.entries(keys)) parts.push(`${op} ${key} ${asArray(values as string).sort().join('|')}`);
+  }
+  return ` if ${parts.sort().join(' and ')}`;
+}
+
+/** The statements of the inline policies attached to `key`'s role. */
+function statementsOf(t: Template, key: FunctionKey): any[] {
   const res = resources(t);
   const fn = res[logicalId(t, 'AWS::Lambda::Function', FN_PREFIX[key])]!;
   const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+  return Object.values(res)
+    .filter((p) => p.Type === 'AWS::IAM::Policy' && p.Properties.Roles.some((r: any) => r.Ref === roleId))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
+/** The role's inline policy flattened to "action on resource[ if condition]" strings, sorted. */
+function grantsOf(t: Template, key: FunctionKey): string[] {
   const name = namer(t);
   const out: string[] = [];
-  for (const p of Object.values(res)) {
-    if (p.Type !== 'AWS::IAM::Policy' || !p.Properties.Roles.some((r: any) => r.Ref === roleId)) continue;
-    for (const s of p.Properties.PolicyDocument.Statement) {
-      assert.equal(s.Effect, 'Allow');
-      for (const a of asArray(s.Action)) for (const r of asArray(s.Resource)) out.push(`${a} on ${name(r)}`);
-    }
+  for (const s of statementsOf(t, key)) {
+    assert.equal(s.Effect, 'Allow');
+    for (const a of asArray(s.Action)) for (const r of asArray(s.Resource)) out.push(`${a} on ${name(r)}${conditionOf(s)}`);
   }
   return out.sort();
 }
 
 const expand = (actions: string[], targets: string[]): string[] =>
   actions.flatMap((a) => targets.map((r) => `${a} on ${r}`));
+/** Bucket-level listing, limited to `prefixes` (written without the trailing "/*"). */
+const listing = (actions: string[], prefixes: string[]): string[] =>
+  actions.map((a) => `${a} on bucket if StringLike s3:prefix ${prefixes.map((p) => `${p}/*`).sort().join('|')}`);
 const STATE_RW = [
   'dynamodb:GetItem',
   'dynamodb:Query',
@@ -65,32 +82,43 @@ const STATE_RW = [
   'dynamodb:BatchWriteItem',
 ];
 const SECRET = expand(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], ['secret']);
+const OBJECT_RW = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'];
 const BLOBS_RW = [
-  ...expand(['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], ['bucket/user_dbs/*', 'bucket/journal/*']),
-  's3:ListBucket on bucket',
+  ...expand(OBJECT_RW, ['bucket/user_dbs/*', 'bucket/journal/*']),
+  ...listing(['s3:ListBucket'], ['user_dbs', 'journal']),
 ];
-const COLLECTION = [
+/** Collection blobs plus the user's media (`media/<user key>/<sha256>`). */
+const BLOBS_RW_MEDIA = [
+  ...expand(OBJECT_RW, ['bucket/user_dbs/*', 'bucket/journal/*', 'bucket/media/*']),
+  ...listing(['s3:ListBucket'], ['user_dbs', 'journal', 'media']),
+];
+const collection = (blobs: string[]): string[] => [
   'dynamodb:GetItem on users',
   ...expand(STATE_RW, ['sessions', 'journal']),
-  ...BLOBS_RW,
+  ...blobs,
   'sns:Publish on topic',
   ...SECRET,
 ];
 
 const EXPECTED: Record<FunctionKey, string[]> = {
   auth: [
-    ...expand(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['users']),
+    // register/login/logout/password; account deletion removes the user's item.
+    ...expand(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], ['users']),
+    // Account deletion: the session item, the journal entries, every version of every blob.
+    ...expand(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'], ['sessions']),
+    ...expand(['dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'], ['journal']),
     ...expand(['s3:GetObject', 's3:PutObject'], ['bucket/user_dbs/*']),
-    's3:ListBucket on bucket',
+    ...expand(['s3:DeleteObject', 's3:DeleteObjectVersion'], ['bucket/user_dbs/*', 'bucket/journal/*', 'bucket/media/*']),
+    ...listing(['s3:ListBucket', 's3:ListBucketVersions'], ['user_dbs', 'journal', 'media']),
     ...SECRET,
   ],
-  review: COLLECTION,
-  crud: COLLECTION,
-  export: COLLECTION,
-  // A collection function that also writes device keys on the user's item.
+  review: collection(BLOBS_RW),
+  crud: collection(BLOBS_RW_MEDIA),
+  export: collection(BLOBS_RW_MEDIA),
+  // A collection function that also writes device keys on the user's item, and syncs media.
   sync: [
     ...expand(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['users']),
-    ...COLLECTION.filter((g) => g !== 'dynamodb:GetItem on users'),
+    ...collection(BLOBS_RW_MEDIA).filter((g) => g !== 'dynamodb:GetItem on users'),
   ],
   flushHandler: [...expand(STATE_RW, ['sessions', 'journal']), ...BLOBS_RW, 'sqs:SendMessage on dlq'],
 };
@@ -116,6 +144,64 @@ for (const web of [false, true]) {
         assert.equal(res[roleId]!.Properties.ManagedPolicyArns.length, 1);
       }
       assert.equal(roles.size, FUNCTION_KEYS.length);
+    });
+
+    it('media/* objects: read and written by crud, export and sync, deleted by auth, untouched by review and the flush handler', () => {
+      const onMedia = (key: FunctionKey) =>
+        grantsOf(t, key)
+          .filter((g) => g.includes(' on bucket/media/*'))
+          .map((g) => g.split(' ')[0])
+          .sort();
+      for (const key of ['crud', 'export', 'sync'] as const) {
+        assert.deepEqual(onMedia(key), ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'], key);
+      }
+      assert.deepEqual(onMedia('auth'), ['s3:DeleteObject', 's3:DeleteObjectVersion']);
+      assert.deepEqual(onMedia('review'), []);
+      assert.deepEqual(onMedia('flushHandler'), []);
+    });
+
+    it('bucket listing is always limited by s3:prefix to prefixes whose objects the same role may touch', () => {
+      const bucket = logicalId(t, 'AWS::S3::Bucket', 'DataBucket');
+      let listings = 0;
+      for (const key of FUNCTION_KEYS) {
+        const statements = statementsOf(t, key);
+        const objectPrefixes = new Set(
+          statements.flatMap((s) =>
+            asArray(s.Resource)
+              .map((r: any) => r['Fn::Join']?.[1])
+              .filter((parts: any) => parts && parts[0]?.['Fn::GetAtt']?.[0] === bucket)
+              .map((parts: any[]) => parts.slice(1).join('').replace(/^\//, '')),
+          ),
+        );
+        for (const s of statements) {
+          const actions = asArray(s.Action) as string[];
+          if (!actions.some((a) => a.startsWith('s3:ListBucket'))) continue;
+          listings++;
+          assert.deepEqual(asArray(s.Resource), [{ 'Fn::GetAtt': [bucket, 'Arn'] }], key);
+          assert.deepEqual(Object.keys(s.Condition ?? {}), ['StringLike'], `${key}: ListBucket without a prefix condition`);
+          assert.deepEqual(Object.keys(s.Condition.StringLike), ['s3:prefix'], key);
+          for (const p of asArray(s.Condition.StringLike['s3:prefix']) as string[]) {
+            assert.match(p, /^[a-z_]+\/\*$/, `${key}: ${p}`);
+            assert.ok(objectPrefixes.has(p), `${key} may list ${p} but touches no object there`);
+          }
+        }
+      }
+      assert.equal(listings, FUNCTION_KEYS.length, 'one listing statement per function');
+    });
+
+    it('account deletion (auth) may delete every version under user_dbs/, journal/ and media/ and nothing else', () => {
+      const auth = grantsOf(t, 'auth');
+      const versioned = auth.filter((g) => /s3:(DeleteObjectVersion|ListBucketVersions) /.test(g));
+      assert.deepEqual(versioned, [
+        's3:DeleteObjectVersion on bucket/journal/*',
+        's3:DeleteObjectVersion on bucket/media/*',
+        's3:DeleteObjectVersion on bucket/user_dbs/*',
+        's3:ListBucketVersions on bucket if StringLike s3:prefix journal/*|media/*|user_dbs/*',
+      ]);
+      // Nobody else deletes versions: the lifecycle rule expires them.
+      for (const key of FUNCTION_KEYS.filter((k) => k !== 'auth')) {
+        assert.deepEqual(grantsOf(t, key).filter((g) => g.includes('Version')), [], key);
+      }
     });
 
     it('no policy anywhere grants a wildcard action or a "*" resource on data', () => {

@@ -261,8 +261,21 @@ describe('HTTP API', () => {
       assert.ok(fnId, `missing route ${routeKey(spec)}`);
       assert.ok(fnId.startsWith(FN_PREFIX[spec.fn]), `${routeKey(spec)} -> ${fnId}, want ${spec.fn}`);
     }
-    // 45 API routes, 17 of Anki's sync protocol (12 methods, media GET/POST, /health, keys).
-    assert.equal(ROUTES.length, 62);
+    // 48 API routes, 17 of Anki's sync protocol (12 methods, media GET/POST, /health, keys).
+    assert.equal(ROUTES.length, 65);
+  });
+
+  it('the account routes go to auth; those that check a password get the credential throttle', () => {
+    const fnOf = (key: string) => ROUTES.find((r) => routeKey(r) === key)?.fn;
+    for (const key of ['POST /api/logout', 'PUT /api/account/password', 'DELETE /api/account']) {
+      assert.equal(fnOf(key), 'auth', key);
+    }
+    const stage = Object.values(t.findResources('AWS::ApiGatewayV2::Stage'))[0]!;
+    const limited = Object.keys(stage.Properties.RouteSettings);
+    assert.ok(limited.includes('PUT /api/account/password'));
+    assert.ok(limited.includes('DELETE /api/account'));
+    // Logout needs a valid token, not a password: the ordinary stage limits apply.
+    assert.ok(!limited.includes('POST /api/logout'));
   });
 
   it('integrations are Lambda proxy, payload format 2.0; the flush handler has none', () => {
