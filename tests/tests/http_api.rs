@@ -346,11 +346,20 @@ async fn token_attacks_get_401() {
         .as_secs() as i64;
     let cfg = ApiConfig::new(TEST_SECRET.as_bytes().to_vec(), CorsOrigins::Any).unwrap();
     let other = ApiConfig::new(vec![7; 32], CorsOrigins::Any).unwrap();
-    let expired = jwt::issue(&cfg, &user, now - 7200).unwrap();
+    // The account's own `acct` claim, so that the expired token differs from a good one by
+    // its age only.
+    let good_claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(good.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let acct = good_claims["acct"].as_i64().expect("acct claim");
+    let expired = jwt::issue(&cfg, &user, acct, now - 7200).unwrap();
     // Signed with the real key for an account that does not exist (or no longer does).
     let ghost_name = api.name("ghost");
-    let ghost = jwt::issue(&cfg, &Username::parse(&ghost_name).unwrap(), now).unwrap();
-    let wrong_secret = jwt::issue(&other, &user, now).unwrap();
+    let ghost = jwt::issue(&cfg, &Username::parse(&ghost_name).unwrap(), acct, now).unwrap();
+    let wrong_secret = jwt::issue(&other, &user, acct, now).unwrap();
     let payload = URL_SAFE_NO_PAD.encode(format!(
         r#"{{"sub":"{dave}","iat":{now},"exp":{},"jti":"x"}}"#,
         now + 3600
@@ -388,6 +397,175 @@ async fn token_attacks_get_401() {
     }
     let (s, _, _) = api.call(Method::GET, "/api/decks", Some(&good), None).await;
     assert_eq!(s, StatusCode::OK);
+}
+
+/// Logout voids one token; a password change voids them all and answers a fresh one; account
+/// deletion removes everything, and the name then starts from nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_password_change_and_account_deletion() {
+    let api = Api::new().await;
+    let name = api.name("leaver");
+    let first = api.user(&name).await;
+    let login = |password: &'static str| {
+        let name = name.clone();
+        let api = &api;
+        async move {
+            api.call(
+                Method::POST,
+                "/api/login",
+                None,
+                Some(json!({"username": name, "password": password})),
+            )
+            .await
+        }
+    };
+    let (s, v, _) = login("password123").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let second = v["access_token"].as_str().unwrap().to_owned();
+    let decks = |t: String| {
+        let api = &api;
+        async move { api.call(Method::GET, "/api/decks", Some(&t), None).await.0 }
+    };
+
+    // Logout: that token only.
+    let (s, v, _) = api
+        .call(Method::POST, "/api/logout", Some(&first), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(decks(first.clone()).await, StatusCode::UNAUTHORIZED);
+    let (s, v, _) = api
+        .call(Method::POST, "/api/logout", Some(&first), None)
+        .await;
+    assert_error(s, &v, StatusCode::UNAUTHORIZED);
+    let (_, v, _) = api
+        .call(Method::GET, "/api/health", Some(&first), None)
+        .await;
+    assert!(
+        v.get("username").is_none(),
+        "a void token names nobody: {v}"
+    );
+    assert_eq!(decks(second.clone()).await, StatusCode::OK);
+
+    // Something in the collection, to see it go.
+    let (s, v, _) = api
+        .call(
+            Method::POST,
+            "/api/cards",
+            Some(&second),
+            Some(json!({"front": "kept?", "back": "no"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let card = v["cardId"].as_i64().unwrap();
+
+    // Password change.
+    let change = |t: String, body: Value| {
+        let api = &api;
+        async move {
+            api.call(Method::PUT, "/api/account/password", Some(&t), Some(body))
+                .await
+        }
+    };
+    let (s, v, _) = change(
+        second.clone(),
+        json!({"currentPassword": "wrong-password", "newPassword": "new-password-1"}),
+    )
+    .await;
+    assert_error(s, &v, StatusCode::UNAUTHORIZED);
+    let (s, v, _) = change(
+        second.clone(),
+        json!({"currentPassword": "password123", "newPassword": "short"}),
+    )
+    .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST);
+    let (s, v, _) = change(second.clone(), json!({"currentPassword": "password123"})).await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        decks(second.clone()).await,
+        StatusCode::OK,
+        "refusals change nothing"
+    );
+    let (s, v, _) = change(
+        second.clone(),
+        json!({"currentPassword": "password123", "newPassword": "new-password-1"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["username"], name.as_str());
+    let third = v["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(decks(second.clone()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(decks(third.clone()).await, StatusCode::OK);
+    let (s, v, _) = login("password123").await;
+    assert_error(s, &v, StatusCode::UNAUTHORIZED);
+    let (s, v, _) = login("new-password-1").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let fourth = v["access_token"].as_str().unwrap().to_owned();
+    let (s, _, _) = api
+        .call(
+            Method::GET,
+            &format!("/api/cards/{card}"),
+            Some(&fourth),
+            None,
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "the collection is untouched by a password change"
+    );
+
+    // Account deletion: confirmation and password first.
+    let delete = |t: String, body: Value| {
+        let api = &api;
+        async move {
+            api.call(Method::DELETE, "/api/account", Some(&t), Some(body))
+                .await
+        }
+    };
+    let (s, v, _) = delete(
+        fourth.clone(),
+        json!({"password": "new-password-1", "confirm": "someone-else"}),
+    )
+    .await;
+    assert_error(s, &v, StatusCode::BAD_REQUEST);
+    let (s, v, _) = delete(
+        fourth.clone(),
+        json!({"password": "password123", "confirm": name.as_str()}),
+    )
+    .await;
+    assert_error(s, &v, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        decks(fourth.clone()).await,
+        StatusCode::OK,
+        "refusals change nothing"
+    );
+    let (s, v, _) = delete(
+        fourth.clone(),
+        json!({"password": "new-password-1", "confirm": name.as_str()}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(decks(fourth.clone()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(decks(third).await, StatusCode::UNAUTHORIZED);
+    let (s, v, _) = login("new-password-1").await;
+    assert_error(s, &v, StatusCode::UNAUTHORIZED);
+
+    // The name is free, and its new owner starts from an empty collection.
+    let fresh = api.user(&name).await;
+    let (s, v, _) = api
+        .call(
+            Method::GET,
+            &format!("/api/cards/{card}"),
+            Some(&fresh),
+            None,
+        )
+        .await;
+    assert_error(s, &v, StatusCode::NOT_FOUND);
+    assert_eq!(
+        decks(fourth).await,
+        StatusCode::UNAUTHORIZED,
+        "old tokens stay void"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

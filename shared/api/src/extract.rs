@@ -80,21 +80,47 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub Username);
 
-/// The bearer token's user, if the request carries a valid one.
-pub(crate) fn token_user(parts: &Parts, state: &AppState) -> Result<Username, ApiError> {
+/// A valid bearer token with its claims (logout needs the token's id and expiry).
+#[derive(Debug, Clone)]
+pub struct AuthToken(pub jwt::Verified);
+
+/// The bearer token of the request, checked: signature and expiry, then against its user's
+/// record, so that a token of a deleted user, or one voided by a logout or a password change,
+/// is refused on every container from the moment the record says so (one consistent read).
+pub(crate) async fn token_user(parts: &Parts, state: &AppState) -> Result<jwt::Verified, ApiError> {
     let token = parts
         .headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(jwt::bearer)
         .ok_or_else(ApiError::unauthorized)?;
-    jwt::verify(&state.config, token)
+    let verified = jwt::verify(&state.config, token)?;
+    let record = state
+        .users
+        .get(&verified.user)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    if record.created_at != verified.claims.acct
+        || record
+            .revocation
+            .voids(&verified.claims.jti, verified.claims.iat)
+    {
+        return Err(ApiError::unauthorized());
+    }
+    Ok(verified)
 }
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        token_user(parts, state).map(Self)
+        token_user(parts, state).await.map(|v| Self(v.user))
+    }
+}
+
+impl FromRequestParts<AppState> for AuthToken {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        token_user(parts, state).await.map(Self)
     }
 }
 

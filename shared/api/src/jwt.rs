@@ -1,4 +1,6 @@
-//! Access tokens: HS256 only, `sub`/`iat`/`exp`/`jti`.
+//! Access tokens: HS256 only, `sub`/`iat`/`exp`/`jti`, and `acct`, which binds a token to one
+//! incarnation of the account: a name deleted and registered again is another account, and
+//! the tokens of the first never open the second.
 
 use javumbo_session::Username;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
@@ -13,14 +15,22 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// The account's `created_at` (epoch milliseconds) when the token was issued.
+    pub acct: i64,
 }
 
-pub fn issue(config: &ApiConfig, user: &Username, now_secs: i64) -> Result<String, ApiError> {
+pub fn issue(
+    config: &ApiConfig,
+    user: &Username,
+    account_created_at: i64,
+    now_secs: i64,
+) -> Result<String, ApiError> {
     let claims = Claims {
         sub: user.to_string(),
         iat: now_secs,
         exp: now_secs + config.token_ttl.as_secs() as i64,
         jti: uuid::Uuid::new_v4().to_string(),
+        acct: account_created_at,
     };
     encode(
         &Header::new(Algorithm::HS256),
@@ -30,21 +40,33 @@ pub fn issue(config: &ApiConfig, user: &Username, now_secs: i64) -> Result<Strin
     .map_err(ApiError::internal)
 }
 
+/// A token whose signature and expiry hold; whether its user still accepts it (revocation) is
+/// the caller's check against the user record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub user: Username,
+    pub claims: Claims,
+}
+
 /// The username of a valid token. Every failure is the same 401: telling an attacker *why* a
 /// forged token failed only helps them.
-pub fn verify(config: &ApiConfig, token: &str) -> Result<Username, ApiError> {
+pub fn verify(config: &ApiConfig, token: &str) -> Result<Verified, ApiError> {
     // Pinning the algorithm list rejects `alg: none` and RS/HS confusion before any signature
     // check.
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
-    validation.set_required_spec_claims(&["exp", "sub", "iat"]);
+    validation.set_required_spec_claims(&["exp", "sub", "iat", "jti"]);
     let data = decode::<Claims>(
         token,
         &DecodingKey::from_secret(&config.jwt_secret),
         &validation,
     )
     .map_err(|_| ApiError::unauthorized())?;
-    Username::parse(&data.claims.sub).map_err(|_| ApiError::unauthorized())
+    let user = Username::parse(&data.claims.sub).map_err(|_| ApiError::unauthorized())?;
+    Ok(Verified {
+        user,
+        claims: data.claims,
+    })
 }
 
 /// The bearer token of an `Authorization` header value.
@@ -76,21 +98,21 @@ mod tests {
     #[test]
     fn round_trip() {
         let u = Username::parse("alice").unwrap();
-        let t = issue(&cfg(1), &u, now()).unwrap();
-        assert_eq!(verify(&cfg(1), &t).unwrap(), u);
+        let t = issue(&cfg(1), &u, 1, now()).unwrap();
+        assert_eq!(verify(&cfg(1), &t).unwrap().user, u);
     }
 
     #[test]
     fn rejects_wrong_secret_expired_tampered_none() {
         let u = Username::parse("alice").unwrap();
-        let t = issue(&cfg(1), &u, now()).unwrap();
+        let t = issue(&cfg(1), &u, 1, now()).unwrap();
         assert!(verify(&cfg(2), &t).is_err());
-        let old = issue(&cfg(1), &u, now() - 7200).unwrap();
+        let old = issue(&cfg(1), &u, 1, now() - 7200).unwrap();
         assert!(verify(&cfg(1), &old).is_err());
         // Swap the payload for another user's, keeping the signature.
         let parts: Vec<&str> = t.split('.').collect();
         let forged_payload = URL_SAFE_NO_PAD.encode(format!(
-            r#"{{"sub":"bob","iat":{0},"exp":{1},"jti":"x"}}"#,
+            r#"{{"sub":"bob","iat":{0},"exp":{1},"jti":"x","acct":1}}"#,
             now(),
             now() + 3600
         ));

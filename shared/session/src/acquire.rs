@@ -132,7 +132,15 @@ impl SessionManager {
         item: &SessionItem,
         prefetched: Option<Blob>,
     ) -> Result<CacheEntry, Attempt> {
-        if let Some(mut entry) = self.take_cached(user) {
+        // A claim that found no session item (prefetched the snapshot) only trusts a cached
+        // copy of that very snapshot: the name may belong to a new account since (a deleted
+        // one registered again), whose fresh collection is at the same seq 0.
+        let cached = self.take_cached(user).filter(|entry| {
+            prefetched
+                .as_ref()
+                .is_none_or(|blob| entry.meta.snapshot_etag.as_deref() == Some(blob.etag.as_str()))
+        });
+        if let Some(mut entry) = cached {
             if entry.meta.seq == item.seq {
                 Metrics::incr(&self.metrics.cache_hit);
                 adopt(&mut entry.meta, item);

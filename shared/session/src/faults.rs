@@ -250,6 +250,11 @@ impl<S: BlobStore + ?Sized> BlobStore for Faulty<S> {
         let r = self.inner.delete(key).await;
         self.faults.after("blob delete", r)
     }
+    async fn purge(&self, key: &str) -> StoreResult<u64> {
+        self.faults.before("blob purge").await?;
+        let r = self.inner.purge(key).await;
+        self.faults.after("blob purge", r)
+    }
 }
 
 #[async_trait]
@@ -311,6 +316,38 @@ impl<S: UserStore + ?Sized> UserStore for Faulty<S> {
             .await;
         self.faults.after("user update", r)
     }
+    async fn revoke_token(
+        &self,
+        username: &Username,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.faults.before("user update").await?;
+        let r = self
+            .inner
+            .revoke_token(username, jti, expires_at, now)
+            .await;
+        self.faults.after("user update", r)
+    }
+    async fn revoke_all_tokens(
+        &self,
+        username: &Username,
+        not_before: i64,
+        password: Option<(&str, &str)>,
+    ) -> StoreResult<()> {
+        self.faults.before("user update").await?;
+        let r = self
+            .inner
+            .revoke_all_tokens(username, not_before, password)
+            .await;
+        self.faults.after("user update", r)
+    }
+    async fn delete_user(&self, username: &Username) -> StoreResult<()> {
+        self.faults.before("user delete").await?;
+        let r = self.inner.delete_user(username).await;
+        self.faults.after("user delete", r)
+    }
 }
 
 #[async_trait]
@@ -354,6 +391,11 @@ impl<S: SessionStore + ?Sized> SessionStore for Faulty<S> {
         self.faults.before("journal trim").await?;
         let r = self.inner.trim_journal(username, upto).await;
         self.faults.after("journal trim", r)
+    }
+    async fn delete_session(&self, username: &Username) -> StoreResult<()> {
+        self.faults.before("session delete").await?;
+        let r = self.inner.delete_session(username).await;
+        self.faults.after("session delete", r)
     }
 }
 

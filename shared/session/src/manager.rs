@@ -189,6 +189,33 @@ impl SessionManager {
         }
     }
 
+    /// Remove `user`'s collection from the stores for good (account deletion), in an order
+    /// that stays safe when interrupted and run again: the session item first (a commit fenced
+    /// on it fails from then on, so no write lands behind the deletion), then the journal and
+    /// its spilled entries, the snapshot with every stored version, and the media. This
+    /// container's cached copy goes too; another container's is never used again, because a
+    /// new session of the name only trusts a copy of the snapshot it finds
+    /// ([`crate::acquire`]).
+    pub async fn delete_collection(&self, user: &Username) -> Result<(), SessionError> {
+        let lock = self.user_lock(user);
+        let _serialised = lock.lock().await;
+        self.cache.lock().remove(user);
+        self.ports.sessions.delete_session(user).await?;
+        self.ports.sessions.trim_journal(user, u64::MAX).await?;
+        for key in [
+            crate::ports::spill_prefix(user),
+            snapshot_key(user),
+            crate::media::media_prefix(user),
+        ] {
+            self.ports.blobs.purge(&key).await?;
+        }
+        // Again, now that no snapshot is left to start a session from: a request already past
+        // its token check may have claimed a session item meanwhile (its writes then fail).
+        self.ports.sessions.delete_session(user).await?;
+        self.ports.sessions.trim_journal(user, u64::MAX).await?;
+        Ok(())
+    }
+
     /// The lock that serialises `user`'s requests on this container.
     pub(crate) fn user_lock(&self, user: &Username) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock();

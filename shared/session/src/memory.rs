@@ -182,6 +182,18 @@ impl BlobStore for MemoryPorts {
         self.backend.state.lock().blobs.remove(key);
         Ok(())
     }
+
+    async fn purge(&self, key: &str) -> StoreResult<u64> {
+        Metrics::incr(&self.metrics.blob_delete);
+        let mut st = self.backend.state.lock();
+        let before = st.blobs.len();
+        if key.ends_with('/') {
+            st.blobs.retain(|k, _| !k.starts_with(key));
+        } else {
+            st.blobs.remove(key);
+        }
+        Ok((before - st.blobs.len()) as u64)
+    }
 }
 
 #[async_trait]
@@ -281,6 +293,60 @@ impl UserStore for MemoryPorts {
             _ => Err(StoreError::ConditionFailed),
         }
     }
+
+    async fn revoke_token(
+        &self,
+        username: &Username,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        Metrics::incr(&self.metrics.table_write);
+        let mut st = self.backend.state.lock();
+        let u = st
+            .users
+            .get_mut(username)
+            .ok_or(StoreError::ConditionFailed)?;
+        u.revocation.revoked.retain(|_, exp| *exp >= now);
+        u.revocation.revoked.insert(jti.to_owned(), expires_at);
+        Ok(())
+    }
+
+    async fn revoke_all_tokens(
+        &self,
+        username: &Username,
+        not_before: i64,
+        password: Option<(&str, &str)>,
+    ) -> StoreResult<()> {
+        Metrics::incr(&self.metrics.table_write);
+        let mut st = self.backend.state.lock();
+        let u = st
+            .users
+            .get_mut(username)
+            .ok_or(StoreError::ConditionFailed)?;
+        if let Some((expected, new_hash)) = password {
+            if u.password_hash != expected {
+                return Err(StoreError::ConditionFailed);
+            }
+            u.password_hash = new_hash.to_owned();
+        }
+        u.revocation.not_before = u.revocation.not_before.max(not_before);
+        u.revocation.revoked.clear();
+        Ok(())
+    }
+
+    async fn delete_user(&self, username: &Username) -> StoreResult<()> {
+        Metrics::incr(&self.metrics.table_write);
+        let mut st = self.backend.state.lock();
+        if st.users.remove(username).is_some() {
+            let folded = username.folded();
+            if !st.users.keys().any(|u| u.folded() == folded) {
+                st.folded_names.remove(&folded);
+            }
+        }
+        st.device_keys.remove(username);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -362,6 +428,12 @@ impl SessionStore for MemoryPorts {
         if let Some(j) = st.journal.get_mut(username) {
             j.retain(|seq, _| *seq > upto);
         }
+        Ok(())
+    }
+
+    async fn delete_session(&self, username: &Username) -> StoreResult<()> {
+        Metrics::incr(&self.metrics.table_write);
+        self.backend.state.lock().sessions.remove(username);
         Ok(())
     }
 }

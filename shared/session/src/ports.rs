@@ -93,6 +93,13 @@ pub trait BlobStore: Send + Sync + 'static {
     ) -> StoreResult<String>;
     /// Delete; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> StoreResult<()>;
+    /// Delete for good (account deletion): the object `key`, or, when `key` ends in `/`, every
+    /// object under that prefix — each with every older version the store keeps (S3
+    /// versioning). Missing keys are not an error; returns how many objects and versions went.
+    async fn purge(&self, key: &str) -> StoreResult<u64> {
+        let _ = key;
+        Err(StoreError::Other("this store cannot purge".into()))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -107,6 +114,26 @@ pub struct UserRecord {
     pub name: String,
     /// Epoch milliseconds.
     pub created_at: i64,
+    /// Which of the user's access tokens are void.
+    pub revocation: TokenRevocation,
+}
+
+/// Access tokens (API bearer tokens) a user has voided, kept on the user's record so that the
+/// check costs no read beyond the record itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRevocation {
+    /// Epoch seconds: every token issued before this instant is void (a password change).
+    pub not_before: i64,
+    /// Single tokens voided by a logout: token id (`jti`) → the token's own expiry (epoch
+    /// seconds). An entry is useless once that passes, and stores drop it on a later write.
+    pub revoked: BTreeMap<String, i64>,
+}
+
+impl TokenRevocation {
+    /// Whether a token with this id, issued at `issued_at` (epoch seconds), is void.
+    pub fn voids(&self, jti: &str, issued_at: i64) -> bool {
+        issued_at < self.not_before || self.revoked.contains_key(jti)
+    }
 }
 
 #[async_trait]
@@ -133,6 +160,29 @@ pub trait UserStore: DeviceKeyStore + Send + Sync + 'static {
         expected: &str,
         new_hash: &str,
     ) -> StoreResult<()>;
+    /// Void one token until `expires_at` (epoch seconds), dropping entries that expired before
+    /// `now` (logout). `ConditionFailed` when the user does not exist.
+    async fn revoke_token(
+        &self,
+        username: &Username,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Void every token issued before `not_before` (epoch seconds; never moves back) and
+    /// forget single revocations, which it covers. With `password` `(expected, new)`, replace
+    /// the hash in the same atomic write, only if it still equals `expected`
+    /// (`ConditionFailed` otherwise, and nothing changes).
+    async fn revoke_all_tokens(
+        &self,
+        username: &Username,
+        not_before: i64,
+        password: Option<(&str, &str)>,
+    ) -> StoreResult<()>;
+    /// Delete the user record with its device keys and revocations, and its folded-name claim
+    /// when this user made it (a case variant migrated beside it keeps the name reserved).
+    /// Deleting a missing user is not an error.
+    async fn delete_user(&self, username: &Username) -> StoreResult<()>;
 }
 
 /// A sync device key (Anki's "host key"): a random secret handed to one official client by
@@ -326,6 +376,15 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Delete journal entries with `seq <= upto` (idempotent).
     async fn trim_journal(&self, username: &Username, upto: u64) -> StoreResult<()>;
+
+    /// Delete the session item unconditionally (account deletion): a commit fenced on it fails
+    /// from then on. Deleting a missing item is not an error.
+    async fn delete_session(&self, username: &Username) -> StoreResult<()> {
+        let _ = username;
+        Err(StoreError::Other(
+            "this store cannot delete sessions".into(),
+        ))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -369,7 +428,12 @@ pub fn snapshot_key(username: &Username) -> String {
 
 /// Blob key of a spilled journal entry.
 pub fn spill_key(username: &Username, seq: u64) -> String {
-    format!("journal/{}/{seq}", username.storage_key())
+    format!("{}{seq}", spill_prefix(username))
+}
+
+/// Every spilled journal entry of `username` starts with this (account deletion purges it).
+pub fn spill_prefix(username: &Username) -> String {
+    format!("journal/{}/", username.storage_key())
 }
 
 /// Snapshot metadata key holding the last journal seq folded into it.

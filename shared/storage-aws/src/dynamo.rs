@@ -18,7 +18,8 @@ use aws_sdk_dynamodb::types::{
 use bytes::Bytes;
 use javumbo_session::{
     DeviceKey, DeviceKeyStore, Fence, JournalEntry, JournalPayload, Metrics, SessionExpect,
-    SessionItem, SessionStatus, SessionStore, StoreResult, UserRecord, UserStore, Username,
+    SessionItem, SessionStatus, SessionStore, StoreResult, TokenRevocation, UserRecord, UserStore,
+    Username,
 };
 use sha2::{Digest, Sha256};
 
@@ -53,6 +54,11 @@ const DK_HASH: &str = "hash";
 const DK_LABEL: &str = "label";
 const DK_CREATED: &str = "created_at";
 const DK_LAST_USED: &str = "last_used_at";
+/// Epoch seconds: tokens issued before are void.
+const TOKENS_NOT_BEFORE: &str = "tokens_not_before";
+/// String set of `<expiry>:<jti>`, the tokens voided by a logout: `ADD`/`DELETE` on a set are
+/// atomic, so concurrent logouts need no read-modify-write.
+const REVOKED: &str = "revoked_tokens";
 
 /// BatchWriteItem's limit per call.
 const BATCH_WRITE_MAX: usize = 25;
@@ -138,12 +144,42 @@ fn user_to_item(u: &UserRecord) -> Item {
 }
 
 fn user_from_item(item: &Item) -> Result<UserRecord> {
+    let not_before = match item.get(TOKENS_NOT_BEFORE) {
+        Some(_) => get_n(item, TOKENS_NOT_BEFORE)?,
+        None => 0,
+    };
     Ok(UserRecord {
         username: get_username(item)?,
         password_hash: get_s(item, PASSWORD_HASH)?,
         name: get_s(item, NAME)?,
         created_at: get_n(item, CREATED_AT)?,
+        revocation: TokenRevocation {
+            not_before,
+            revoked: revoked_from_item(item)?,
+        },
     })
+}
+
+fn revoked_element(jti: &str, expires_at: i64) -> String {
+    format!("{expires_at}:{jti}")
+}
+
+fn revoked_from_item(item: &Item) -> Result<std::collections::BTreeMap<String, i64>> {
+    let Some(v) = item.get(REVOKED) else {
+        return Ok(Default::default());
+    };
+    let AttributeValue::Ss(set) = v else {
+        return Err(AwsStoreError::corrupt(format!(
+            "{REVOKED}: expected SS, found {v:?}"
+        )));
+    };
+    set.iter()
+        .map(|e| {
+            e.split_once(':')
+                .and_then(|(exp, jti)| Some((jti.to_owned(), exp.parse().ok()?)))
+                .ok_or_else(|| AwsStoreError::corrupt(format!("{REVOKED} element {e:?}")))
+        })
+        .collect()
 }
 
 fn session_to_item(it: &SessionItem) -> Item {
@@ -659,6 +695,155 @@ impl UserStore for DynamoStore {
             },
         }
     }
+    async fn revoke_token(
+        &self,
+        username: &Username,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        let element = revoked_element(jti, expires_at);
+        Metrics::incr(&self.metrics.table_write);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.users_table)
+            .key(USERNAME, s(username.storage_key()))
+            .update_expression("ADD #r :e")
+            .condition_expression("attribute_exists(#u)")
+            .expression_attribute_names("#r", REVOKED)
+            .expression_attribute_names("#u", USERNAME)
+            .expression_attribute_values(":e", AttributeValue::Ss(vec![element]))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        let out = match res {
+            Ok(out) => out,
+            Err(e) => {
+                return match e.into_service_error() {
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_) => {
+                        Err(AwsStoreError::ConditionFailed.into())
+                    }
+                    other => Err(AwsStoreError::Rejected {
+                        service: "dynamodb",
+                        operation: "UpdateItem",
+                        message: other.to_string(),
+                    }
+                    .into()),
+                };
+            }
+        };
+        // Entries of tokens that expired since are dropped (a set `DELETE` is atomic too).
+        let expired: Vec<String> = out
+            .attributes
+            .as_ref()
+            .map(revoked_from_item)
+            .transpose()?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, exp)| *exp < now)
+            .map(|(jti, exp)| revoked_element(&jti, exp))
+            .collect();
+        if !expired.is_empty() {
+            Metrics::incr(&self.metrics.table_write);
+            self.client
+                .update_item()
+                .table_name(&self.users_table)
+                .key(USERNAME, s(username.storage_key()))
+                .update_expression("DELETE #r :e")
+                .expression_attribute_names("#r", REVOKED)
+                .expression_attribute_values(":e", AttributeValue::Ss(expired))
+                .send()
+                .await
+                .map_err(|e| sdk_error("dynamodb", "UpdateItem", e))?;
+        }
+        Ok(())
+    }
+
+    async fn revoke_all_tokens(
+        &self,
+        username: &Username,
+        not_before: i64,
+        password: Option<(&str, &str)>,
+    ) -> StoreResult<()> {
+        let mut names = HashMap::from([
+            ("#u".to_owned(), USERNAME.to_owned()),
+            ("#nb".to_owned(), TOKENS_NOT_BEFORE.to_owned()),
+            ("#r".to_owned(), REVOKED.to_owned()),
+        ]);
+        let mut values = HashMap::from([(":nb".to_owned(), n(not_before))]);
+        let (update, condition) = match password {
+            Some((expected, new_hash)) => {
+                names.insert("#p".into(), PASSWORD_HASH.into());
+                values.insert(":expected".into(), s(expected));
+                values.insert(":new".into(), s(new_hash));
+                (
+                    "SET #nb = :nb, #p = :new REMOVE #r",
+                    "attribute_exists(#u) AND #p = :expected",
+                )
+            }
+            None => ("SET #nb = :nb REMOVE #r", "attribute_exists(#u)"),
+        };
+        let found = self
+            .update_user(username, update, condition, names, values)
+            .await?;
+        match (found, password) {
+            (None, _) => Ok(()),
+            // The SDK retried a change that had already landed.
+            (Some(Some(item)), Some((_, new_hash)))
+                if get_s(&item, PASSWORD_HASH).is_ok_and(|h| h == new_hash)
+                    && get_n::<i64>(&item, TOKENS_NOT_BEFORE).is_ok_and(|nb| nb >= not_before) =>
+            {
+                Ok(())
+            }
+            (Some(_), _) => Err(AwsStoreError::ConditionFailed.into()),
+        }
+    }
+
+    async fn delete_user(&self, username: &Username) -> StoreResult<()> {
+        let user_key = HashMap::from([(USERNAME.to_owned(), s(username.storage_key()))]);
+        let delete_user = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.users_table)
+            .set_key(Some(user_key.clone()))
+            .build()
+            .map_err(AwsStoreError::build("user Delete"))?;
+        // The claim goes only if this user made it: a case variant migrated beside it keeps
+        // the name reserved.
+        let delete_claim = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.users_table)
+            .key(USERNAME, name_claim_key(username))
+            .condition_expression("#c = :me")
+            .expression_attribute_names("#c", CLAIMED_BY)
+            .expression_attribute_values(":me", s(username.storage_key()))
+            .build()
+            .map_err(AwsStoreError::build("claim Delete"))?;
+        Metrics::incr(&self.metrics.table_write);
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete_user).build())
+            .transact_items(TransactWriteItem::builder().delete(delete_claim).build())
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(_)) => {
+                    // Not our claim (or none): the user item alone.
+                    Metrics::incr(&self.metrics.table_write);
+                    self.client
+                        .delete_item()
+                        .table_name(&self.users_table)
+                        .set_key(Some(user_key))
+                        .send()
+                        .await
+                        .map_err(|e| sdk_error("dynamodb", "DeleteItem", e))?;
+                    Ok(())
+                }
+                _ => Err(sdk_error("dynamodb", "TransactWriteItems", e).into()),
+            },
+        }
+    }
 }
 
 fn device_key_to_value(k: &DeviceKey) -> AttributeValue {
@@ -711,7 +896,7 @@ impl DynamoStore {
             .client
             .update_item()
             .table_name(&self.users_table)
-            .key(USERNAME, s(username.as_str()))
+            .key(USERNAME, s(username.storage_key()))
             .update_expression(update)
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
@@ -896,6 +1081,18 @@ impl SessionStore for DynamoStore {
 
     async fn trim_journal(&self, username: &Username, upto: u64) -> StoreResult<()> {
         Ok(self.trim_inner(username, upto).await?)
+    }
+
+    async fn delete_session(&self, username: &Username) -> StoreResult<()> {
+        Metrics::incr(&self.metrics.table_write);
+        self.client
+            .delete_item()
+            .table_name(&self.sessions_table)
+            .key(USERNAME, s(username.storage_key()))
+            .send()
+            .await
+            .map_err(|e| sdk_error("dynamodb", "DeleteItem", e))?;
+        Ok(())
     }
 }
 

@@ -226,4 +226,91 @@ impl BlobStore for S3BlobStore {
             .map_err(|e| sdk_error("s3", "DeleteObject", e))?;
         Ok(())
     }
+
+    async fn purge(&self, key: &str) -> StoreResult<u64> {
+        Ok(self.purge_inner(key).await?)
+    }
+}
+
+/// Deletes in flight at once during a purge.
+const PURGE_PARALLEL: usize = 16;
+
+fn purge_task_failed(e: tokio::task::JoinError) -> AwsStoreError {
+    AwsStoreError::Unavailable {
+        service: "s3",
+        operation: "DeleteObject",
+        message: e.to_string(),
+    }
+}
+
+impl S3BlobStore {
+    /// Every version (and delete marker) under `key` as a prefix, or of exactly `key`; then
+    /// each deleted by version id, which removes it for good. A bucket without versioning
+    /// lists its objects with the version id "null", which S3 accepts the same way.
+    async fn purge_inner(&self, key: &str) -> Result<u64> {
+        let whole_dir = key.ends_with('/');
+        let mut targets: Vec<(String, Option<String>)> = Vec::new();
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("s3", "ListObjectVersions", e))?;
+            let versions = page
+                .versions()
+                .iter()
+                .map(|v| (v.key(), v.version_id()))
+                .chain(
+                    page.delete_markers()
+                        .iter()
+                        .map(|m| (m.key(), m.version_id())),
+                );
+            for (k, v) in versions {
+                if let Some(k) = k.filter(|k| whole_dir || *k == key) {
+                    targets.push((k.to_owned(), v.map(str::to_owned)));
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
+            if key_marker.is_none() {
+                break;
+            }
+        }
+        let count = targets.len() as u64;
+        let mut pending = tokio::task::JoinSet::new();
+        for (k, version) in targets {
+            if pending.len() >= PURGE_PARALLEL
+                && let Some(done) = pending.join_next().await
+            {
+                done.map_err(purge_task_failed)??;
+            }
+            Metrics::incr(&self.metrics.blob_delete);
+            let request = self
+                .client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(k)
+                .set_version_id(version.filter(|v| v != "null"));
+            pending.spawn(async move {
+                request
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_error("s3", "DeleteObject", e))
+            });
+        }
+        while let Some(done) = pending.join_next().await {
+            done.map_err(purge_task_failed)??;
+        }
+        Ok(count)
+    }
 }

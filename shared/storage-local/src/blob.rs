@@ -100,6 +100,12 @@ impl BlobStore for DirBlobStore {
         let key = key.to_owned();
         Ok(self.blocking(move |s| s.delete(&key)).await?)
     }
+
+    async fn purge(&self, key: &str) -> StoreResult<u64> {
+        Metrics::incr(&self.inner.metrics.blob_delete);
+        let key = key.to_owned();
+        Ok(self.blocking(move |s| s.purge(&key)).await?)
+    }
 }
 
 impl Inner {
@@ -184,6 +190,45 @@ impl Inner {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// One object, or every object under a `dir/` prefix (this store keeps no versions).
+    fn purge(&self, key: &str) -> Result<u64> {
+        let Some(dir_key) = key.strip_suffix('/') else {
+            let existed = self.object_path(key)?.exists();
+            self.delete(key)?;
+            return Ok(u64::from(existed));
+        };
+        // The directory of the prefix, through the same validation as any key.
+        let probe = self.object_path(&format!("{dir_key}/x"))?;
+        let dir = parent(&probe)?.to_path_buf();
+        let mut count = 0;
+        let mut stack = vec![(dir.clone(), dir_key.to_owned())];
+        let mut dirs = Vec::new();
+        while let Some((path, prefix)) = stack.pop() {
+            let entries = match fs::read_dir(&path) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if entry.file_type()?.is_dir() {
+                    stack.push((entry.path(), format!("{prefix}/{name}")));
+                } else if let Some(stem) = name.strip_suffix(OBJECT_SUFFIX) {
+                    // Through `delete`, under the key's lock, like any other delete.
+                    self.delete(&format!("{prefix}/{stem}"))?;
+                    count += 1;
+                }
+            }
+            dirs.push(path);
+        }
+        // Empty directories go too, deepest first; one a writer just filled again stays.
+        for d in dirs.iter().rev() {
+            let _ = fs::remove_dir(d);
+        }
+        Ok(count)
     }
 
     fn object_path(&self, key: &str) -> Result<PathBuf> {

@@ -23,7 +23,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use javumbo_session::{
     DeviceKey, DeviceKeyStore, Fence, JournalEntry, JournalPayload, Metrics, SessionExpect,
-    SessionItem, SessionStatus, SessionStore, StoreResult, UserRecord, UserStore, Username,
+    SessionItem, SessionStatus, SessionStore, StoreResult, TokenRevocation, UserRecord, UserStore,
+    Username,
 };
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -39,19 +40,31 @@ const MAX_IDLE: usize = 4;
 /// `ClientRequestToken` for 10 minutes).
 const TOKEN_TTL_MS: i64 = 10 * 60 * 1000;
 /// 2: `user_names`, the folded-name uniqueness record of registrations.
-const SCHEMA_VERSION: i64 = 2;
+/// 3: token revocation (`users.tokens_not_before`, `revoked_tokens`), `user_names.claimed_by`.
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
     username      TEXT PRIMARY KEY NOT NULL,
     password_hash TEXT NOT NULL,
     name          TEXT NOT NULL,
-    created_at    INTEGER NOT NULL
+    created_at    INTEGER NOT NULL,
+    -- Epoch seconds: tokens issued before are void (password change).
+    tokens_not_before INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 -- One row per folded username (NFC, lowercased): what makes registrations unique
--- case-insensitively. Written in the same transaction as the user row.
+-- case-insensitively. Written in the same transaction as the user row; `claimed_by` is the
+-- user whose creation claimed it (NULL for claims older than schema 3 of non-ASCII names).
 CREATE TABLE IF NOT EXISTS user_names (
-    folded TEXT PRIMARY KEY NOT NULL
+    folded     TEXT PRIMARY KEY NOT NULL,
+    claimed_by TEXT
+) WITHOUT ROWID;
+-- Tokens voided by a logout, until their own expiry (epoch seconds).
+CREATE TABLE IF NOT EXISTS revoked_tokens (
+    username   TEXT NOT NULL,
+    jti        TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (username, jti)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sessions (
     username     TEXT PRIMARY KEY NOT NULL,
@@ -143,12 +156,32 @@ impl SqliteStore {
                 path.display()
             )));
         }
+        if (1..3).contains(&version) {
+            // Columns of schema 3 on tables an older schema created (CREATE TABLE IF NOT
+            // EXISTS leaves those as they are).
+            tx.execute_batch(
+                "ALTER TABLE users ADD COLUMN tokens_not_before INTEGER NOT NULL DEFAULT 0;",
+            )?;
+            if version == 2 {
+                tx.execute_batch("ALTER TABLE user_names ADD COLUMN claimed_by TEXT;")?;
+            }
+        }
         tx.execute_batch(SCHEMA)?;
         if version < 2 {
             // Users of schema 1 had ASCII names only, for which SQLite's ASCII `lower` is
             // exactly `Username::folded`.
             tx.execute(
                 "INSERT OR IGNORE INTO user_names (folded) SELECT lower(username) FROM users",
+                [],
+            )?;
+        }
+        if version < 3 {
+            // The same holds for the claims of ASCII names; others stay unattributed (and so
+            // reserved for good).
+            tx.execute(
+                "UPDATE user_names SET claimed_by = (SELECT min(username) FROM users
+                     WHERE lower(users.username) = user_names.folded)
+                 WHERE claimed_by IS NULL",
                 [],
             )?;
         }
@@ -293,20 +326,21 @@ fn now_ms() -> i64 {
 fn insert_user(c: &mut Connection, user: &UserRecord, migrated: bool) -> Result<bool> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let claimed = tx.execute(
-        "INSERT INTO user_names (folded) VALUES (?1) ON CONFLICT (folded) DO NOTHING",
-        [user.username.folded()],
+        "INSERT INTO user_names (folded, claimed_by) VALUES (?1, ?2) ON CONFLICT (folded) DO NOTHING",
+        params![user.username.folded(), user.username.as_str()],
     )? == 1;
     if !claimed && !migrated {
         return Ok(false); // dropping `tx` rolls back
     }
     let inserted = tx.execute(
-        "INSERT INTO users (username, password_hash, name, created_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (username) DO NOTHING",
+        "INSERT INTO users (username, password_hash, name, created_at, tokens_not_before)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (username) DO NOTHING",
         params![
             user.username.as_str(),
             user.password_hash,
             user.name,
-            user.created_at
+            user.created_at,
+            user.revocation.not_before
         ],
     )? == 1;
     if inserted {
@@ -358,23 +392,35 @@ impl UserStore for SqliteStore {
         let username = username.clone();
         self.with_conn(move |c| {
             let row = c
-                .query_row(
-                    "SELECT password_hash, name, created_at FROM users WHERE username = ?1",
-                    [username.as_str()],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, i64>(2)?,
-                        ))
-                    },
-                )
+                .prepare_cached(
+                    "SELECT password_hash, name, created_at, tokens_not_before FROM users
+                     WHERE username = ?1",
+                )?
+                .query_row([username.as_str()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
                 .optional()?;
-            Ok(row.map(|(password_hash, name, created_at)| UserRecord {
+            let Some((password_hash, name, created_at, not_before)) = row else {
+                return Ok(None);
+            };
+            let revoked = c
+                .prepare_cached("SELECT jti, expires_at FROM revoked_tokens WHERE username = ?1")?
+                .query_map([username.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(Some(UserRecord {
                 username,
                 password_hash,
                 name,
                 created_at,
+                revocation: TokenRevocation {
+                    not_before,
+                    revoked,
+                },
             }))
         })
         .await
@@ -400,6 +446,92 @@ impl UserStore for SqliteStore {
             } else {
                 Err(LocalStoreError::ConditionFailed)
             }
+        })
+        .await
+    }
+
+    async fn revoke_token(
+        &self,
+        username: &Username,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        Metrics::incr(&self.inner.metrics.table_write);
+        let (username, jti) = (username.clone(), jti.to_owned());
+        self.with_writer(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "INSERT INTO revoked_tokens (username, jti, expires_at)
+                 SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM users WHERE username = ?1)
+                 ON CONFLICT (username, jti) DO UPDATE SET expires_at = excluded.expires_at",
+                params![username.as_str(), jti, expires_at],
+            )?;
+            if n != 1 {
+                return Err(LocalStoreError::ConditionFailed);
+            }
+            tx.execute(
+                "DELETE FROM revoked_tokens WHERE username = ?1 AND expires_at < ?2",
+                params![username.as_str(), now],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn revoke_all_tokens(
+        &self,
+        username: &Username,
+        not_before: i64,
+        password: Option<(&str, &str)>,
+    ) -> StoreResult<()> {
+        Metrics::incr(&self.inner.metrics.table_write);
+        let username = username.clone();
+        let password = password.map(|(a, b)| (a.to_owned(), b.to_owned()));
+        self.with_writer(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = match &password {
+                Some((expected, new_hash)) => tx.execute(
+                    "UPDATE users SET password_hash = ?3,
+                         tokens_not_before = max(tokens_not_before, ?2)
+                     WHERE username = ?1 AND password_hash = ?4",
+                    params![username.as_str(), not_before, new_hash, expected],
+                )?,
+                None => tx.execute(
+                    "UPDATE users SET tokens_not_before = max(tokens_not_before, ?2)
+                     WHERE username = ?1",
+                    params![username.as_str(), not_before],
+                )?,
+            };
+            if n != 1 {
+                return Err(LocalStoreError::ConditionFailed);
+            }
+            tx.execute(
+                "DELETE FROM revoked_tokens WHERE username = ?1",
+                [username.as_str()],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_user(&self, username: &Username) -> StoreResult<()> {
+        Metrics::incr(&self.inner.metrics.table_write);
+        let username = username.clone();
+        self.with_writer(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for sql in [
+                "DELETE FROM users WHERE username = ?1",
+                "DELETE FROM device_keys WHERE username = ?1",
+                "DELETE FROM revoked_tokens WHERE username = ?1",
+                "DELETE FROM user_names WHERE claimed_by = ?1",
+            ] {
+                tx.execute(sql, [username.as_str()])?;
+            }
+            tx.commit()?;
+            Ok(())
         })
         .await
     }
@@ -834,6 +966,19 @@ impl SessionStore for SqliteStore {
         })
         .await
     }
+
+    async fn delete_session(&self, username: &Username) -> StoreResult<()> {
+        Metrics::incr(&self.inner.metrics.table_write);
+        let username = username.clone();
+        self.with_writer(move |c| {
+            c.execute(
+                "DELETE FROM sessions WHERE username = ?1",
+                [username.as_str()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -859,6 +1004,7 @@ mod tests {
             password_hash: "h".into(),
             name: "Ana".into(),
             created_at: 1,
+            revocation: TokenRevocation::default(),
         };
         assert!(store.create_if_absent(&record).await.unwrap());
         for name in ["store.sqlite3", "store.sqlite3-wal", "store.sqlite3-shm"] {
@@ -887,12 +1033,23 @@ mod tests {
         let variant = Username::parse("aNA_01").unwrap();
         assert!(store.name_taken(&variant).await.unwrap());
         let record = UserRecord {
-            username: variant,
+            username: variant.clone(),
             password_hash: "x".into(),
             name: "n".into(),
             created_at: 2,
+            revocation: TokenRevocation::default(),
         };
         assert!(!store.create_if_absent(&record).await.unwrap());
+        // Schema 3's columns were added: the old user reads, revokes and deletes.
+        let ana = Username::parse("Ana_01").unwrap();
+        store.revoke_token(&ana, "t1", 10, 5).await.unwrap();
+        let read = UserStore::get(&store, &ana).await.unwrap().unwrap();
+        assert!(read.revocation.voids("t1", 0));
+        store.delete_user(&ana).await.unwrap();
+        assert!(
+            !store.name_taken(&variant).await.unwrap(),
+            "its claim went with it"
+        );
     }
 
     fn item(user: &Username) -> SessionItem {

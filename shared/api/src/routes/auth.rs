@@ -2,7 +2,7 @@
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use javumbo_collection::TimeZone;
 use javumbo_session::{StoreError, UserRecord, Username};
@@ -11,13 +11,16 @@ use serde::Deserialize;
 use super::bodies::{Health, LoginResponse, Message};
 use super::required;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, SourceAddr, token_user};
+use crate::extract::{ApiJson, AuthToken, SourceAddr, token_user};
 use crate::{AppState, password};
 
 const MIN_PASSWORD_CHARS: usize = 8;
 /// Hashing cost grows with input; nobody's password is longer than this.
 const MAX_PASSWORD_BYTES: usize = 1024;
 const MAX_NAME_CHARS: usize = 50;
+/// Logouts remembered one by one per user (each until its token expires); past this many, a
+/// logout voids all the user's older tokens instead, so a record cannot grow without bound.
+const MAX_SINGLE_REVOCATIONS: usize = 256;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -26,6 +29,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/login", post(login))
         .route("/login", post(login))
         .route("/api/health", get(health))
+        .route("/api/logout", post(logout))
+        .route("/api/account/password", put(change_password))
+        .route("/api/account", delete(delete_account))
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +109,7 @@ async fn register(
         password_hash: hash,
         name,
         created_at: state.clock.now_ms(),
+        revocation: Default::default(),
     };
     if !state.users.create_if_absent(&record).await? {
         state.throttle.record_source_failure(&ip, now_ms);
@@ -137,7 +144,15 @@ async fn login(
     let username = required(body.username, "username")?;
     let pw = required(body.password, "password")?;
     let record = check_credentials(&state, &username, pw, &ip).await?;
-    let token = crate::jwt::issue(&state.config, &record.username, state.clock.now_secs())?;
+    // A password change voids tokens issued before the next second; a login within that
+    // second is issued at it, so that its token is not void too.
+    let issued_at = state.clock.now_secs().max(record.revocation.not_before);
+    let token = crate::jwt::issue(
+        &state.config,
+        &record.username,
+        record.created_at,
+        issued_at,
+    )?;
     Ok(Json(LoginResponse {
         access_token: token,
         username: record.username.as_str().to_owned(),
@@ -218,10 +233,138 @@ async fn health(State(state): State<AppState>, req: Request) -> Json<Health> {
     let (parts, _) = req.into_parts();
     // A bad token is not an error here: health answers everyone, naming only a valid user.
     let username = token_user(&parts, &state)
+        .await
         .ok()
-        .map(|user| user.as_str().to_owned());
+        .map(|v| v.user.as_str().to_owned());
     Json(Health {
         status: "ok",
         username,
     })
+}
+
+/// `POST /api/logout`: the presented token is void from now on, on every container.
+async fn logout(
+    State(state): State<AppState>,
+    AuthToken(token): AuthToken,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now_secs();
+    let live = state.users.get(&token.user).await?.map_or(0, |r| {
+        r.revocation
+            .revoked
+            .values()
+            .filter(|exp| **exp >= now)
+            .count()
+    });
+    if live >= MAX_SINGLE_REVOCATIONS {
+        // Every token issued up to now, this one included (tokens issued within this second
+        // too: the cut-off is the next second).
+        state
+            .users
+            .revoke_all_tokens(&token.user, now + 1, None)
+            .await?;
+    } else {
+        state
+            .users
+            .revoke_token(&token.user, &token.claims.jti, token.claims.exp, now)
+            .await?;
+    }
+    Ok(Json(Message::new("Logged out")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangePasswordBody {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+/// `PUT /api/account/password`: needs the current password (throttled like a login, so a
+/// stolen token cannot guess it faster), voids every token and sync device key of the user,
+/// and answers a fresh token for the caller.
+async fn change_password(
+    State(state): State<AppState>,
+    SourceAddr(ip): SourceAddr,
+    AuthToken(token): AuthToken,
+    ApiJson(body): ApiJson<ChangePasswordBody>,
+) -> Result<Response, ApiError> {
+    let current = required(body.current_password, "currentPassword")?;
+    let new = required(body.new_password, "newPassword")?;
+    validate_password(&new)?;
+    let record = check_credentials(&state, token.user.as_str(), current, &ip).await?;
+    let new_hash = state.hashing.run(move || password::hash(&new)).await??;
+    // Device keys before and after the swap: a key made in between by someone who still knew
+    // the old password does not survive either.
+    revoke_device_keys(&state, &record.username).await?;
+    // Tokens issued before the next second are void; the caller's new token is issued at it.
+    let cut_off = state.clock.now_secs() + 1;
+    match state
+        .users
+        .revoke_all_tokens(
+            &record.username,
+            cut_off,
+            Some((&record.password_hash, &new_hash)),
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed) => {
+            return Err(ApiError::Conflict(
+                "The password was changed meanwhile; log in again".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    revoke_device_keys(&state, &record.username).await?;
+    tracing::info!(user = %record.username, "password changed; tokens and device keys revoked");
+    let access_token =
+        crate::jwt::issue(&state.config, &record.username, record.created_at, cut_off)?;
+    Ok(Json(LoginResponse {
+        access_token,
+        username: record.username.as_str().to_owned(),
+        name: record.name,
+    })
+    .into_response())
+}
+
+async fn revoke_device_keys(state: &AppState, user: &Username) -> Result<(), ApiError> {
+    super::sync::revoke_all_device_keys(state.users.as_ref(), user).await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct DeleteAccountBody {
+    password: Option<String>,
+    /// The username, typed again: the explicit confirmation.
+    confirm: Option<String>,
+}
+
+/// `DELETE /api/account`: with the password and the username typed again, removes the user,
+/// their collection, journal and media (every stored version), device keys and tokens. Safe to
+/// repeat after a failure: each step is idempotent and the user record goes last.
+async fn delete_account(
+    State(state): State<AppState>,
+    SourceAddr(ip): SourceAddr,
+    AuthToken(token): AuthToken,
+    ApiJson(body): ApiJson<DeleteAccountBody>,
+) -> Result<Response, ApiError> {
+    let pw = required(body.password, "password")?;
+    let confirm = required(body.confirm, "confirm")?;
+    if confirm != token.user.as_str() {
+        return Err(ApiError::BadRequest(
+            "To delete the account, send your username in \"confirm\"".into(),
+        ));
+    }
+    let record = check_credentials(&state, token.user.as_str(), pw, &ip).await?;
+    let user = record.username;
+    // From here on no token of the user is accepted, so nothing new starts while the data
+    // goes; the session item's deletion fences out writes already in flight.
+    state
+        .users
+        .revoke_all_tokens(&user, state.clock.now_secs() + 1, None)
+        .await?;
+    revoke_device_keys(&state, &user).await?;
+    state.sessions.delete_collection(&user).await?;
+    state.users.delete_user(&user).await?;
+    tracing::info!(user = %user, "account deleted");
+    Ok(Json(Message::new("Account deleted")).into_response())
 }

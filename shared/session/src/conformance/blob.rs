@@ -242,3 +242,61 @@ pub async fn blob_delete_idempotent(store: Arc<dyn BlobStore>) {
         .await
         .expect("IfAbsent after delete succeeds");
 }
+
+pub async fn blob_purge(store: Arc<dyn BlobStore>) {
+    let root = unique_key("purge");
+    let put = |key: String, bytes: &'static [u8]| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .put(
+                    &key,
+                    Bytes::from_static(bytes),
+                    BTreeMap::new(),
+                    PutCondition::Any,
+                )
+                .await
+                .expect("put");
+        }
+    };
+    // A snapshot key and a neighbour whose key starts with it; a prefix with nested objects
+    // (one overwritten, so a versioned store holds two versions) and a sibling prefix.
+    let (snapshot, neighbour) = (format!("{root}/u.anki2"), format!("{root}/u.anki2x"));
+    put(snapshot.clone(), b"s1").await;
+    put(snapshot.clone(), b"s2").await;
+    put(neighbour.clone(), b"n").await;
+    let (dir, sibling) = (format!("{root}/media/u/"), format!("{root}/media/u2/a"));
+    for leaf in ["a", "b", "deep/c"] {
+        put(format!("{dir}{leaf}"), b"m").await;
+    }
+    put(format!("{dir}a"), b"m2").await;
+    put(sibling.clone(), b"x").await;
+
+    assert!(store.purge(&snapshot).await.expect("purge one key") >= 1);
+    assert_eq!(store.get(&snapshot).await.expect("get"), None);
+    assert!(
+        store.get(&neighbour).await.expect("get").is_some(),
+        "only that key"
+    );
+
+    assert!(store.purge(&dir).await.expect("purge a prefix") >= 3);
+    for leaf in ["a", "b", "deep/c"] {
+        assert_eq!(store.get(&format!("{dir}{leaf}")).await.expect("get"), None);
+    }
+    assert!(
+        store.get(&sibling).await.expect("get").is_some(),
+        "only under the prefix"
+    );
+    assert_eq!(store.purge(&dir).await.expect("purge again"), 0);
+    assert_eq!(store.purge(&snapshot).await.expect("purge again"), 0);
+    // The key can be written afresh, as if never used.
+    store
+        .put(
+            &snapshot,
+            Bytes::from_static(b"new"),
+            BTreeMap::new(),
+            PutCondition::IfAbsent,
+        )
+        .await
+        .expect("a purged key is absent");
+}

@@ -36,7 +36,8 @@ pub async fn run_all_blob(store: Arc<dyn BlobStore>) {
     blob_if_match(Arc::clone(&store)).await;
     blob_concurrent_if_absent_single_winner(Arc::clone(&store)).await;
     blob_concurrent_if_match_single_winner(Arc::clone(&store)).await;
-    blob_delete_idempotent(store).await;
+    blob_delete_idempotent(Arc::clone(&store)).await;
+    blob_purge(store).await;
 }
 
 pub async fn run_all_user(store: Arc<dyn UserStore>) {
@@ -48,6 +49,8 @@ pub async fn run_all_user(store: Arc<dyn UserStore>) {
     user_register_unique_case_insensitively(Arc::clone(&store)).await;
     user_concurrent_case_variants_single_winner(Arc::clone(&store)).await;
     user_migrated_case_pair(Arc::clone(&store)).await;
+    user_token_revocation(Arc::clone(&store)).await;
+    user_delete(Arc::clone(&store)).await;
     device_keys_round_trip(store).await;
 }
 
@@ -62,5 +65,6 @@ pub async fn run_all_session(store: Arc<dyn SessionStore>) {
     session_journal_range(Arc::clone(&store)).await;
     session_trim_idempotent(Arc::clone(&store)).await;
     session_payload_round_trip(Arc::clone(&store)).await;
-    session_read_after_write(store).await;
+    session_read_after_write(Arc::clone(&store)).await;
+    session_delete(store).await;
 }

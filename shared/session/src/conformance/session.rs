@@ -144,3 +144,35 @@ pub async fn session_read_after_write(store: Arc<dyn SessionStore>) {
         );
     }
 }
+
+pub async fn session_delete(store: Arc<dyn SessionStore>) {
+    let u = unique_username();
+    store
+        .delete_session(&u)
+        .await
+        .expect("deleting a missing item");
+    let item = session_item(&u, "c-a", 1);
+    store
+        .put(&item, SessionExpect::Absent)
+        .await
+        .expect("create");
+    store.delete_session(&u).await.expect("delete");
+    assert_eq!(store.get(&u).await.expect("get"), None);
+    assert_eq!(
+        store
+            .commit(
+                &u,
+                &fence("c-a", 1, 0),
+                &journal_entry(1, &unique_key("r")),
+                1,
+                1
+            )
+            .await,
+        Err(StoreError::ConditionFailed),
+        "a commit fenced on the deleted item fails"
+    );
+    store
+        .put(&item, SessionExpect::Absent)
+        .await
+        .expect("the user's next session starts afresh");
+}

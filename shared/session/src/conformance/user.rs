@@ -12,6 +12,7 @@ fn user(username: &Username, hash: &str) -> UserRecord {
         password_hash: hash.to_owned(),
         name: "Conformance".into(),
         created_at: 1_700_000_000_000,
+        revocation: TokenRevocation::default(),
     }
 }
 
@@ -295,4 +296,123 @@ pub async fn device_keys_round_trip(store: Arc<dyn UserStore>) {
             .password_hash,
         "h"
     );
+}
+
+pub async fn user_token_revocation(store: Arc<dyn UserStore>) {
+    let name = unique_username();
+    assert_eq!(
+        store.revoke_token(&name, "t0", 100, 0).await,
+        Err(StoreError::ConditionFailed),
+        "no user, nothing to revoke"
+    );
+    assert!(
+        store
+            .create_if_absent(&user(&name, "old"))
+            .await
+            .expect("create")
+    );
+    let fresh = store.get(&name).await.expect("get").expect("present");
+    assert_eq!(fresh.revocation, TokenRevocation::default());
+
+    store
+        .revoke_token(&name, "t1", 1_000, 500)
+        .await
+        .expect("revoke t1");
+    store
+        .revoke_token(&name, "t2", 2_000, 500)
+        .await
+        .expect("revoke t2");
+    let read = store.get(&name).await.expect("get").expect("present");
+    assert!(read.revocation.voids("t1", 600) && read.revocation.voids("t2", 600));
+    assert!(!read.revocation.voids("t3", 600));
+    // A later logout drops the entries whose tokens have expired by then.
+    store
+        .revoke_token(&name, "t3", 3_000, 1_500)
+        .await
+        .expect("revoke t3");
+    let read = store.get(&name).await.expect("get").expect("present");
+    assert_eq!(
+        read.revocation.revoked.keys().collect::<Vec<_>>(),
+        ["t2", "t3"],
+        "t1 expired at 1000 < 1500"
+    );
+
+    // A password change: the hash swaps only from the expected one, atomically with the cut-off.
+    assert_eq!(
+        store
+            .revoke_all_tokens(&name, 5_000, Some(("wrong", "new")))
+            .await,
+        Err(StoreError::ConditionFailed)
+    );
+    let read = store.get(&name).await.expect("get").expect("present");
+    assert_eq!(
+        (read.password_hash.as_str(), read.revocation.not_before),
+        ("old", 0)
+    );
+    store
+        .revoke_all_tokens(&name, 5_000, Some(("old", "new")))
+        .await
+        .expect("change");
+    let read = store.get(&name).await.expect("get").expect("present");
+    assert_eq!(read.password_hash, "new");
+    assert_eq!(read.revocation.not_before, 5_000);
+    assert!(read.revocation.revoked.is_empty(), "covered by the cut-off");
+    assert!(read.revocation.voids("any", 4_999) && !read.revocation.voids("any", 5_000));
+    store
+        .revoke_all_tokens(&name, 6_000, None)
+        .await
+        .expect("revoke all without a password");
+    assert_eq!(
+        store
+            .get(&name)
+            .await
+            .expect("get")
+            .expect("present")
+            .revocation
+            .not_before,
+        6_000
+    );
+    assert_eq!(
+        store.revoke_all_tokens(&unique_username(), 1, None).await,
+        Err(StoreError::ConditionFailed)
+    );
+}
+
+pub async fn user_delete(store: Arc<dyn UserStore>) {
+    let name = unique_username();
+    assert!(
+        store
+            .create_if_absent(&user(&name, "h"))
+            .await
+            .expect("create")
+    );
+    store
+        .put_device_key(&name, &device_key("ab01", "hash-1"))
+        .await
+        .expect("key");
+    store
+        .revoke_token(&name, "t1", 10, 0)
+        .await
+        .expect("revoke");
+    store.delete_user(&name).await.expect("delete");
+    assert_eq!(store.get(&name).await.expect("get"), None);
+    assert!(store.device_keys(&name).await.expect("keys").is_empty());
+    assert!(
+        !store.name_taken(&name).await.expect("taken?"),
+        "the name is free again"
+    );
+    store
+        .delete_user(&name)
+        .await
+        .expect("deleting again is no error");
+    // Registering the name again starts from nothing.
+    assert!(
+        store
+            .create_if_absent(&user(&name, "h2"))
+            .await
+            .expect("re-create")
+    );
+    let again = store.get(&name).await.expect("get").expect("present");
+    assert_eq!(again.revocation, TokenRevocation::default());
+    assert!(store.device_keys(&name).await.expect("keys").is_empty());
 }

@@ -52,7 +52,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * request('GET', '/api/decks') → parsed JSON.
- * opts: json (body to send as JSON), body + contentType (raw upload), raw (return the Response).
+ * opts: json (body to send as JSON), body + contentType (raw upload), raw (return the Response),
+ * passwordCheck (a 401 is a wrong password, not the end of the session).
  */
 export async function request(method, path, opts = {}) {
   const headers = { Accept: 'application/json' };
@@ -79,7 +80,9 @@ export async function request(method, path, opts = {}) {
     await sleep(retryDelayMs(res.headers.get('Retry-After')));
     res = await send();
   }
-  if (res.status === 401 && headers.Authorization) {
+  // A 401 means the session ended, except where the request itself carries a password: then
+  // it is the answer "wrong password", and the student stays logged in.
+  if (res.status === 401 && headers.Authorization && !opts.passwordCheck) {
     session.clear();
     onUnauthorized();
     throw new ApiError(401, t('error.expired'));
@@ -112,6 +115,11 @@ export const api = {
     request('POST', '/api/register', { json: { username, name, password, timezone }, anonymous: true }),
   login: (username, password) =>
     request('POST', '/api/login', { json: { username, password }, anonymous: true }),
+  logout: () => request('POST', '/api/logout'),
+  changePassword: (currentPassword, newPassword) =>
+    request('PUT', '/api/account/password', { json: { currentPassword, newPassword }, passwordCheck: true }),
+  deleteAccount: (password, confirm) =>
+    request('DELETE', '/api/account', { json: { password, confirm }, passwordCheck: true }),
   decks: () => request('GET', '/api/decks'),
   createDeck: (name) => request('POST', '/api/decks', { json: { name } }),
   renameDeck: (id, name) => request('PUT', `/api/decks/${id}/rename`, { json: { name } }),

@@ -148,7 +148,9 @@ function renderTopbar(active) {
   mount(topbar, ...children);
 }
 
-function logout() {
+async function logout() {
+  // The server voids the token; if it cannot be reached the token is still forgotten here.
+  try { await api.logout(); } catch { /* already void, or offline */ }
   session.clear();
   toast(t('auth.loggedOut'));
   navigate('/login');
