@@ -81,12 +81,16 @@ test: deps-test
 
 # Unit, interop (official Anki), simulation, HTTP and AWS-adapter (ministack) tests.
 # javumbo-local is built first: the HTTP, load-smoke and browser tests start it as a process.
+# Every cargo call of `make test` selects the whole workspace with its test targets, so all
+# resolve the same features (dev-dependencies enable some, e.g. tokio's test-util) and share one
+# build: a `-p` build in between resolved differently and rebuilt everything above tokio (the
+# AWS SDK included) three more times, ~10 minutes of CI.
 test-rust: deps-test
-	$(CARGO) build --locked -p javumbo-local
+	$(CARGO) build --workspace --all-targets --locked
 	JAVUMBO_E2E_URL= JAVUMBO_ANKI_PYTHON=$(abspath $(ANKI_PY)) $(CARGO) test --workspace --locked --no-fail-fast
 	@# Compaction is internal: the HTTP suites again with a session compacted every 4 writes
 	@# (the ids clients hold must stay good; the emulator stack runs with 4 too).
-	JAVUMBO_E2E_URL= JAVUMBO_COMPACT_AFTER=4 $(CARGO) test --locked -p javumbo-tests \
+	JAVUMBO_E2E_URL= JAVUMBO_COMPACT_AFTER=4 $(CARGO) test --workspace --locked \
 	  --test http_api --test http_notes --test http_study --test http_media
 
 lint: deps-build

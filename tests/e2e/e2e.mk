@@ -34,6 +34,8 @@ $(E2E_DIR)/node_modules/.stamp: $(E2E_DIR)/package.json $(E2E_DIR)/package-lock.
 
 deps-e2e: $(CACHE)/chromium.stamp $(CACHE)/node.stamp $(E2E_DIR)/node_modules/.stamp
 
+# Built as `make test-rust` builds it (the whole workspace with its test targets: the same
+# features, so after test-rust this compiles nothing).
 test-e2e: deps-build deps-e2e
-	$(CARGO) build --locked -p javumbo-local
+	$(CARGO) build --workspace --all-targets --locked
 	cd $(E2E_DIR) && JAVUMBO_LOCAL_BIN=$(JAVUMBO_LOCAL_BIN) node --test --test-concurrency=1 --test-reporter=spec

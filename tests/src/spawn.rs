@@ -200,26 +200,41 @@ pub fn unique_username(stem: &str) -> String {
 /// Build `javumbo-local` once per test binary (with the same cargo and target dir as the
 /// tests) and return its path.
 pub fn local_binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-q", "-p", "javumbo-local"])
-            .current_dir(crate::workspace_root())
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build -p javumbo-local failed");
-        // Test binaries live in <target>/<profile>/deps/.
-        let exe = std::env::current_exe().expect("current exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(|d| d.parent())
-            .expect("target profile dir");
-        let bin = profile_dir.join(format!("javumbo-local{}", std::env::consts::EXE_SUFFIX));
-        assert!(bin.exists(), "{} not found", bin.display());
-        bin
-    })
-    .clone()
+    workspace_binary("javumbo-local")
+}
+
+/// A binary of the workspace from this test's own target directory, built by
+/// `cargo build --workspace --all-targets` (what `make test-rust` runs before the tests) when it
+/// is not there yet. Run that after changing the code when testing with `cargo test` directly:
+/// an existing binary is used as it is. The tests do not rebuild it themselves because a cargo
+/// run from inside a test (the test's environment, and with `-p` other resolved features)
+/// rebuilt everything above tokio, the AWS SDK included: ~3.5 minutes for every test binary
+/// that started a process, and twice more for the next outer build.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    // Test binaries live in <target>/<profile>/deps/.
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target profile dir");
+    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    static BUILT: OnceLock<()> = OnceLock::new();
+    if !bin.exists() {
+        BUILT.get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "-q", "--workspace", "--all-targets", "--locked"])
+                .current_dir(crate::workspace_root())
+                .status()
+                .expect("run cargo build");
+            assert!(
+                status.success(),
+                "cargo build --workspace --all-targets failed"
+            );
+        });
+    }
+    assert!(bin.exists(), "{} not found", bin.display());
+    bin
 }
 
 /// Run `javumbo-local --addr 127.0.0.1:0 --containers N --isolate <isolate>` on a fresh data

@@ -10,30 +10,14 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 
 use javumbo_tests::http::ApiClient;
 use javumbo_tests::original_app::{self, OriginalUser};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-fn built(package: &str, bin: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-q", "-p", package])
-        .current_dir(javumbo_tests::workspace_root())
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "cargo build -p {package} failed");
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("profile dir");
-    dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX))
-}
-
 fn migrate_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| built("javumbo-migrate", "javumbo-migrate"))
-        .clone()
+    javumbo_tests::spawn::workspace_binary("javumbo-migrate")
 }
 
 fn migrate(args: &[&str]) -> Output {
@@ -93,8 +77,7 @@ impl Drop for Local {
 }
 
 fn serve(data: &Path) -> Local {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    let bin = BIN.get_or_init(|| built("javumbo-local", "javumbo-local"));
+    let bin = javumbo_tests::spawn::local_binary();
     let mut child = Command::new(bin)
         .arg("--addr=127.0.0.1:0")
         .arg("--data")

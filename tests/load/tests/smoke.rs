@@ -22,7 +22,9 @@ fn server_bin() -> PathBuf {
     if !bin.is_file() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "javumbo-local"]);
+        // The whole workspace with its test targets, as `make test` builds it: a `-p` build
+        // resolves other features and rebuilds most of the dependency tree.
+        cmd.args(["build", "--workspace", "--all-targets", "--locked"]);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
