@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Req
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use javumbo_session::Username;
+use javumbo_session::{UserRecord, Username};
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
@@ -80,14 +80,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub Username);
 
-/// A valid bearer token with its claims (logout needs the token's id and expiry).
+/// A valid bearer token with its claims and the user record it was checked against (logout
+/// needs the token's id and expiry, and the record's revocations).
 #[derive(Debug, Clone)]
-pub struct AuthToken(pub jwt::Verified);
+pub struct AuthToken(pub jwt::Verified, pub UserRecord);
 
 /// The bearer token of the request, checked: signature and expiry, then against its user's
 /// record, so that a token of a deleted user, or one voided by a logout or a password change,
 /// is refused on every container from the moment the record says so (one consistent read).
-pub(crate) async fn token_user(parts: &Parts, state: &AppState) -> Result<jwt::Verified, ApiError> {
+pub(crate) async fn token_user(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<(jwt::Verified, UserRecord), ApiError> {
     let token = parts
         .headers
         .get(AUTHORIZATION)
@@ -107,20 +111,22 @@ pub(crate) async fn token_user(parts: &Parts, state: &AppState) -> Result<jwt::V
     {
         return Err(ApiError::unauthorized());
     }
-    Ok(verified)
+    Ok((verified, record))
 }
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        token_user(parts, state).await.map(|v| Self(v.user))
+        token_user(parts, state).await.map(|(v, _)| Self(v.user))
     }
 }
 
 impl FromRequestParts<AppState> for AuthToken {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        token_user(parts, state).await.map(Self)
+        token_user(parts, state)
+            .await
+            .map(|(token, record)| Self(token, record))
     }
 }
 

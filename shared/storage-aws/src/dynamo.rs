@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob as DdbBlob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -158,6 +159,25 @@ fn user_from_item(item: &Item) -> Result<UserRecord> {
             revoked: revoked_from_item(item)?,
         },
     })
+}
+
+/// A failed `UpdateItem`: `Ok(old)` when its condition failed (with the item as it was, when
+/// the call asked for it), the service's rejection otherwise.
+fn condition_failure<R>(
+    e: aws_sdk_dynamodb::error::SdkError<UpdateItemError, R>,
+) -> StoreResult<Option<Item>>
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match e.into_service_error() {
+        UpdateItemError::ConditionalCheckFailedException(c) => Ok(c.item),
+        other => Err(AwsStoreError::Rejected {
+            service: "dynamodb",
+            operation: "UpdateItem",
+            message: other.to_string(),
+        }
+        .into()),
+    }
 }
 
 fn revoked_element(jti: &str, expires_at: i64) -> String {
@@ -677,22 +697,16 @@ impl UserStore for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e) => match e.into_service_error() {
-                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
-                    let ours = c
-                        .item()
-                        .is_some_and(|it| get_s(it, PASSWORD_HASH).is_ok_and(|h| h == new_hash));
-                    if ours { Ok(()) } else { Err(AwsStoreError::ConditionFailed.into()) }
-                }
-                other => Err(AwsStoreError::Rejected {
-                    service: "dynamodb",
-                    operation: "UpdateItem",
-                    message: other.to_string(),
-                }
-                .into()),
-            },
+        let Err(e) = res else { return Ok(()) };
+        // The SDK retried a swap that had already landed: the hash found is ours.
+        let found = condition_failure(e)?;
+        let ours = found
+            .as_ref()
+            .is_some_and(|it| get_s(it, PASSWORD_HASH).is_ok_and(|h| h == new_hash));
+        if ours {
+            Ok(())
+        } else {
+            Err(AwsStoreError::ConditionFailed.into())
         }
     }
     async fn revoke_token(
@@ -719,19 +733,8 @@ impl UserStore for DynamoStore {
             .await;
         let out = match res {
             Ok(out) => out,
-            Err(e) => {
-                return match e.into_service_error() {
-                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(_) => {
-                        Err(AwsStoreError::ConditionFailed.into())
-                    }
-                    other => Err(AwsStoreError::Rejected {
-                        service: "dynamodb",
-                        operation: "UpdateItem",
-                        message: other.to_string(),
-                    }
-                    .into()),
-                };
-            }
+            // No user.
+            Err(e) => return condition_failure(e).and(Err(AwsStoreError::ConditionFailed.into())),
         };
         // Entries of tokens that expired since are dropped (a set `DELETE` is atomic too).
         let expired: Vec<String> = out
@@ -906,17 +909,7 @@ impl DynamoStore {
             .await;
         match res {
             Ok(_) => Ok(None),
-            Err(e) => match e.into_service_error() {
-                aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
-                    Ok(Some(c.item))
-                }
-                other => Err(AwsStoreError::Rejected {
-                    service: "dynamodb",
-                    operation: "UpdateItem",
-                    message: other.to_string(),
-                }
-                .into()),
-            },
+            Err(e) => condition_failure(e).map(Some),
         }
     }
 }

@@ -235,7 +235,7 @@ async fn health(State(state): State<AppState>, req: Request) -> Json<Health> {
     let username = token_user(&parts, &state)
         .await
         .ok()
-        .map(|v| v.user.as_str().to_owned());
+        .map(|(v, _)| v.user.as_str().to_owned());
     Json(Health {
         status: "ok",
         username,
@@ -245,16 +245,15 @@ async fn health(State(state): State<AppState>, req: Request) -> Json<Health> {
 /// `POST /api/logout`: the presented token is void from now on, on every container.
 async fn logout(
     State(state): State<AppState>,
-    AuthToken(token): AuthToken,
+    AuthToken(token, record): AuthToken,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now_secs();
-    let live = state.users.get(&token.user).await?.map_or(0, |r| {
-        r.revocation
-            .revoked
-            .values()
-            .filter(|exp| **exp >= now)
-            .count()
-    });
+    let live = record
+        .revocation
+        .revoked
+        .values()
+        .filter(|exp| **exp >= now)
+        .count();
     if live >= MAX_SINGLE_REVOCATIONS {
         // Every token issued up to now, this one included (tokens issued within this second
         // too: the cut-off is the next second).
@@ -284,7 +283,7 @@ struct ChangePasswordBody {
 async fn change_password(
     State(state): State<AppState>,
     SourceAddr(ip): SourceAddr,
-    AuthToken(token): AuthToken,
+    AuthToken(token, _): AuthToken,
     ApiJson(body): ApiJson<ChangePasswordBody>,
 ) -> Result<Response, ApiError> {
     let current = required(body.current_password, "currentPassword")?;
@@ -344,7 +343,7 @@ struct DeleteAccountBody {
 async fn delete_account(
     State(state): State<AppState>,
     SourceAddr(ip): SourceAddr,
-    AuthToken(token): AuthToken,
+    AuthToken(token, _): AuthToken,
     ApiJson(body): ApiJson<DeleteAccountBody>,
 ) -> Result<Response, ApiError> {
     let pw = required(body.password, "password")?;

@@ -298,6 +298,11 @@ pub async fn device_keys_round_trip(store: Arc<dyn UserStore>) {
     );
 }
 
+/// The record of a user the check created.
+async fn stored(store: &Arc<dyn UserStore>, name: &Username) -> UserRecord {
+    store.get(name).await.expect("get").expect("present")
+}
+
 pub async fn user_token_revocation(store: Arc<dyn UserStore>) {
     let name = unique_username();
     assert_eq!(
@@ -311,7 +316,7 @@ pub async fn user_token_revocation(store: Arc<dyn UserStore>) {
             .await
             .expect("create")
     );
-    let fresh = store.get(&name).await.expect("get").expect("present");
+    let fresh = stored(&store, &name).await;
     assert_eq!(fresh.revocation, TokenRevocation::default());
 
     store
@@ -322,7 +327,7 @@ pub async fn user_token_revocation(store: Arc<dyn UserStore>) {
         .revoke_token(&name, "t2", 2_000, 500)
         .await
         .expect("revoke t2");
-    let read = store.get(&name).await.expect("get").expect("present");
+    let read = stored(&store, &name).await;
     assert!(read.revocation.voids("t1", 600) && read.revocation.voids("t2", 600));
     assert!(!read.revocation.voids("t3", 600));
     // A later logout drops the entries whose tokens have expired by then.
@@ -330,7 +335,7 @@ pub async fn user_token_revocation(store: Arc<dyn UserStore>) {
         .revoke_token(&name, "t3", 3_000, 1_500)
         .await
         .expect("revoke t3");
-    let read = store.get(&name).await.expect("get").expect("present");
+    let read = stored(&store, &name).await;
     assert_eq!(
         read.revocation.revoked.keys().collect::<Vec<_>>(),
         ["t2", "t3"],
@@ -344,7 +349,7 @@ pub async fn user_token_revocation(store: Arc<dyn UserStore>) {
             .await,
         Err(StoreError::ConditionFailed)
     );
-    let read = store.get(&name).await.expect("get").expect("present");
+    let read = stored(&store, &name).await;
     assert_eq!(
         (read.password_hash.as_str(), read.revocation.not_before),
         ("old", 0)
@@ -353,7 +358,7 @@ pub async fn user_token_revocation(store: Arc<dyn UserStore>) {
         .revoke_all_tokens(&name, 5_000, Some(("old", "new")))
         .await
         .expect("change");
-    let read = store.get(&name).await.expect("get").expect("present");
+    let read = stored(&store, &name).await;
     assert_eq!(read.password_hash, "new");
     assert_eq!(read.revocation.not_before, 5_000);
     assert!(read.revocation.revoked.is_empty(), "covered by the cut-off");
@@ -362,16 +367,7 @@ pub async fn user_token_revocation(store: Arc<dyn UserStore>) {
         .revoke_all_tokens(&name, 6_000, None)
         .await
         .expect("revoke all without a password");
-    assert_eq!(
-        store
-            .get(&name)
-            .await
-            .expect("get")
-            .expect("present")
-            .revocation
-            .not_before,
-        6_000
-    );
+    assert_eq!(stored(&store, &name).await.revocation.not_before, 6_000);
     assert_eq!(
         store.revoke_all_tokens(&unique_username(), 1, None).await,
         Err(StoreError::ConditionFailed)
@@ -412,7 +408,7 @@ pub async fn user_delete(store: Arc<dyn UserStore>) {
             .await
             .expect("re-create")
     );
-    let again = store.get(&name).await.expect("get").expect("present");
+    let again = stored(&store, &name).await;
     assert_eq!(again.revocation, TokenRevocation::default());
     assert!(store.device_keys(&name).await.expect("keys").is_empty());
 }
