@@ -74,7 +74,7 @@ fn is_child_name(name: &str, parent: &str) -> bool {
 }
 
 /// Anki orders decks level by level, case-insensitively: `A`, `A::B`, `A b`.
-fn sort_key(name: &str) -> String {
+pub(crate) fn sort_key(name: &str) -> String {
     name.to_lowercase().replace("::", "\u{1f}")
 }
 

@@ -29,6 +29,7 @@ pub mod media;
 pub mod notes;
 pub mod notetypes;
 pub mod presets;
+mod queue;
 pub mod render;
 pub mod repair;
 pub mod review;

@@ -8,7 +8,7 @@ use javumbo_scheduler::{self as sched, CardQueue, CardState, DeckConfig, Ease, T
 use serde::Serialize;
 
 use crate::cards::Sides;
-use crate::coljson::{ColJson, json_i64};
+use crate::coljson::ColJson;
 use crate::ids::IdTable;
 use crate::render::{CardRendering, Renderer};
 use crate::schema::{DEFAULT_DCONF_ID, default_dconf};
@@ -16,8 +16,6 @@ use crate::storage::cards::Card;
 use crate::storage::revlog::RevlogEntry;
 use crate::{Collection, CollectionError, Result, fsrs, storage};
 
-/// Anki's default learn-ahead limit (`collapseTime`), seconds.
-const DEFAULT_COLLAPSE_SECS: i64 = 1200;
 /// Anki tells epoch seconds from day numbers in `due` by size in the same way.
 const EPOCH_SECS_THRESHOLD: i64 = 1_000_000_000;
 
@@ -35,6 +33,9 @@ pub struct NextCard {
     pub intervals: [String; 4],
     /// As Anki's reviewer shows the card.
     pub rendering: CardRendering,
+    /// The study screen's new / learning / review counts with this card still to do
+    /// (Anki's `get_queued_cards` counts).
+    pub counts: DueCounts,
 }
 
 /// Why there is nothing to study in the current deck right now.
@@ -113,163 +114,65 @@ impl Collection {
         Ok(DeckConfig::from_dconf_json(&value))
     }
 
-    /// The next card of the current deck (and its subdecks), in Anki's order: learning cards
-    /// due now, then reviews and day-learning cards due today within the review limit, then new
-    /// cards by position within the new-card limit; learning cards due within the learn-ahead
-    /// limit (`collapseTime`) only when nothing else is left.
+    /// The next card of the current deck (and its subdecks), exactly as Anki 26.9's v3 queue
+    /// serves it (see the `queue` module): learning cards due by the last answer, then the main
+    /// queue (reviews, interday learning and new cards, gathered deck by deck within every
+    /// deck's daily limits, in the preset's orders and mixes), then learning cards within the
+    /// learn-ahead limit. The card comes with the study screen's counts.
     ///
-    /// The limits are Anki's v3 limits of the selected deck: its "today only" or "this deck"
-    /// limit, else its preset's, less what was studied today in the deck and its subdecks; new
-    /// cards also count against the review limit and are capped by what the due reviews leave
-    /// of it (unless the collection's `newCardsIgnoreReviewLimit` is set). Subdecks' own limits
-    /// are not applied yet.
+    /// The queue continues the session Anki would keep in memory (stored in `col.conf`), so
+    /// this writes when a session starts (a new day, a new deck, any change but an answer)
+    /// and, like Anki, unburies yesterday's buried cards first.
     pub fn next_card(&self) -> Result<Study> {
         let conf = self.read_json(ColJson::Conf)?;
         let timing = self.timing_at(&conf, self.clock().now_secs())?;
         // Yesterday's buried cards come back first (a write, journaled like any other).
         self.atomic(|c| c.unbury_if_day_rolled_over(&conf, &timing))?;
+        let conf = self.read_json(ColJson::Conf)?;
         let deck = self.deck_row(self.current_deck_id()?)?;
         let dids = storage::id_array(&self.subtree_ids(&deck)?);
         let conn = self.conn();
         if !storage::cards::any_in_decks(conn, &dids)? {
             return Ok(Study::Nothing(NothingToStudy::NoCards));
         }
-
-        let now = timing.now_secs;
+        let queue = self.study_queue(deck.id, &conf, &timing)?;
+        if let Some(next) = queue.next() {
+            let card = storage::cards::get(conn, next.card_id)?.ok_or_else(|| {
+                CollectionError::NotFound(format!("card {} not found", next.card_id))
+            })?;
+            let mut shown = self.present(card, &timing)?;
+            shown.counts = queue.counts;
+            return Ok(Study::Card(shown));
+        }
         let today = timing.days_elapsed;
-        let learning_due = storage::cards::first_due_in_queue(conn, &dids, CardQueue::Learn, now)?;
-        if let Some(c) = learning_due {
-            return self.present(c, &timing).map(Study::Card);
-        }
-        let limits = self.daily_limits(deck.id, &dids, &conf, &timing)?;
         let day_queues = [CardQueue::Review, CardQueue::DayLearn];
-        let due_reviews = if limits.review > 0 {
-            storage::cards::count_due_in_queues(conn, &dids, day_queues, today, limits.review)?
-        } else {
-            0
-        };
-        if due_reviews > 0
-            && let Some(c) = storage::cards::first_due_in_queues(conn, &dids, day_queues, today)?
-        {
-            return self.present(c, &timing).map(Study::Card);
-        }
-        let review_limit_hit = limits.review <= 0
-            && storage::cards::first_due_in_queues(conn, &dids, day_queues, today)?.is_some();
-
-        let new_allowed = if limits.cap_new_to_review {
-            limits.new.min(limits.review - due_reviews)
-        } else {
-            limits.new
-        };
-        let mut new_limit_hit = false;
-        if new_allowed > 0 {
-            if let Some(c) = storage::cards::first_in_queue(conn, &dids, CardQueue::New)? {
-                return self.present(c, &timing).map(Study::Card);
-            }
-        } else {
-            new_limit_hit = storage::cards::any_in_queue(conn, &dids, CardQueue::New)?;
-        }
-
-        let collapse = learn_ahead(&conf);
-        let learn_ahead =
-            storage::cards::first_due_in_queue(conn, &dids, CardQueue::Learn, now + collapse)?;
-        if let Some(c) = learn_ahead {
-            return self.present(c, &timing).map(Study::Card);
-        }
-        Ok(Study::Nothing(if review_limit_hit {
-            NothingToStudy::ReviewLimitReached
-        } else if new_limit_hit {
-            NothingToStudy::NewLimitReached
-        } else {
-            NothingToStudy::NothingDueNow
-        }))
+        Ok(Study::Nothing(
+            if storage::cards::first_due_in_queues(conn, &dids, day_queues, today)?.is_some() {
+                NothingToStudy::ReviewLimitReached
+            } else if storage::cards::any_in_queue(conn, &dids, CardQueue::New)? {
+                NothingToStudy::NewLimitReached
+            } else {
+                NothingToStudy::NothingDueNow
+            },
+        ))
     }
 
-    /// What the deck list shows for deck `deck_id` and its subdecks: new, learning and review
-    /// cards due today within the deck's daily limits (Anki's v3 gathering: interday learning
-    /// first, then reviews, both against the review limit; intraday learning within the
-    /// learn-ahead limit is not limited; new cards within what the reviews leave).
+    /// What the deck list shows for deck `deck_id` and its subdecks, identical to Anki's
+    /// `deck_due_tree()`: new, learning and review cards due today, each subdeck's counts
+    /// capped by its own limits before they are added to its parent's, and the sum capped by
+    /// the deck's (see `queue/deck_counts.rs`). Like Anki's deck list, this unburies
+    /// yesterday's buried cards first.
     pub fn due_counts(&self, deck_id: i64) -> Result<DueCounts> {
         let conf = self.read_json(ColJson::Conf)?;
         let timing = self.timing_at(&conf, self.clock().now_secs())?;
-        let deck = self.deck_row(deck_id)?;
-        let dids = storage::id_array(&self.subtree_ids(&deck)?);
-        let conn = self.conn();
-        let limits = self.daily_limits(deck_id, &dids, &conf, &timing)?;
-        let today = timing.days_elapsed;
-        let count = |queue: CardQueue, due_by: i64, cap: i64| -> Result<i64> {
-            if cap <= 0 {
-                return Ok(0);
-            }
-            storage::cards::count_due_in_queues(conn, &dids, [queue, queue], due_by, cap)
-        };
-        let day_learn = count(CardQueue::DayLearn, today, limits.review)?;
-        let review = count(CardQueue::Review, today, limits.review - day_learn)?;
-        let intraday = count(
-            CardQueue::Learn,
-            timing.now_secs + learn_ahead(&conf),
-            i64::MAX,
-        )?;
-        let new_allowed = if limits.cap_new_to_review {
-            limits.new.min(limits.review - day_learn - review)
-        } else {
-            limits.new
-        };
-        let new = count(CardQueue::New, i64::MAX, new_allowed)?;
-        Ok(DueCounts {
-            new,
-            learn: intraday + day_learn,
-            review,
-        })
-    }
-
-    /// What is left of today's limits of deck `deck_id` (whose subtree is `dids`), as Anki's
-    /// v3 `RemainingLimits` computes it for the deck it builds the queue from. Studied counts
-    /// come from the revlog (Anki keeps them in the decks' `newToday`/`revToday`; the revlog
-    /// holds the same answers, including those a package brought).
-    fn daily_limits(
-        &self,
-        deck_id: i64,
-        dids: &str,
-        conf: &crate::JsonObject,
-        timing: &Timing,
-    ) -> Result<DailyLimits> {
-        let preset = self.deck_config_for(deck_id)?;
-        let own = self.deck_limits(deck_id)?;
-        let today = u32::try_from(timing.days_elapsed).unwrap_or(0);
-        let pick = |today_only: Option<crate::presets::TodayLimit>,
-                    this_deck: Option<u32>,
-                    preset: u32| {
-            i64::from(
-                today_only
-                    .filter(|t| t.today == today)
-                    .map(|t| t.limit)
-                    .or(this_deck)
-                    .unwrap_or(preset),
-            )
-        };
-        let mut review = pick(own.review_limit_today, own.review_limit, preset.rev_per_day);
-        let mut new = pick(own.new_limit_today, own.new_limit, preset.new_per_day);
-        let day_start_ms = crate::day::day_start(self.crt()?, conf, timing) * 1000;
-        let new_today =
-            storage::revlog::new_cards_first_answered_since(self.conn(), dids, day_start_ms)?;
-        let reviews_today =
-            storage::revlog::reviews_answered_since(self.conn(), dids, day_start_ms)?;
-        review -= reviews_today;
-        new -= new_today;
-        let cap_new_to_review = !conf
-            .get("newCardsIgnoreReviewLimit")
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false);
-        if cap_new_to_review {
-            review -= new_today;
-            new = new.min(review);
-        }
-        Ok(DailyLimits {
-            review: review.max(0),
-            new: new.max(0),
-            cap_new_to_review,
-        })
+        self.atomic(|c| c.unbury_if_day_rolled_over(&conf, &timing))?;
+        let conf = self.read_json(ColJson::Conf)?;
+        let table = self.deck_table(&conf, &timing)?;
+        let deck = table
+            .find(deck_id)
+            .ok_or_else(|| CollectionError::NotFound(format!("deck {deck_id} not found")))?;
+        let learn_cutoff = timing.now_secs + crate::queue::learn_ahead(&conf);
+        crate::queue::deck_counts::deck_due_counts(self.conn(), &table, deck, learn_cutoff)
     }
 
     fn present(&self, c: Card, timing: &Timing) -> Result<NextCard> {
@@ -290,6 +193,7 @@ impl Collection {
             deck_id: c.deck_id,
             intervals,
             rendering,
+            counts: DueCounts::default(),
         })
     }
 
@@ -318,6 +222,7 @@ impl Collection {
             let now_secs = now_ms.div_euclid(1000);
             let col_conf = c.read_json(ColJson::Conf)?;
             let timing = c.timing_at(&col_conf, now_secs)?;
+            let session = c.session_before_answer(&col_conf, &timing)?;
             c.refresh_local_offset(&col_conf, now_secs)?;
             let conf = c.deck_config_for(card.home_deck_id())?;
             let max_taken_ms = i64::from(conf.max_taken_secs) * 1000;
@@ -376,6 +281,7 @@ impl Collection {
                 c.tag_note(card.note_id, "leech", now_secs)?;
             }
             c.touch()?;
+            c.queue_after_answer(session, &card, &s, &timing)?;
             Ok(AnswerResult {
                 new_due_secs: due_epoch_secs(&s, &timing),
                 interval_days: s.ivl,
@@ -393,33 +299,18 @@ impl Collection {
     }
 }
 
-/// The deck list's three numbers for one deck (with its subdecks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The deck list's three numbers for one deck (with its subdecks), or the study screen's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct DueCounts {
     pub new: i64,
     pub learn: i64,
     pub review: i64,
 }
 
-/// What is left of today's limits (never negative).
-struct DailyLimits {
-    review: i64,
-    new: i64,
-    /// New cards also count against the review limit (Anki's default since 23.10).
-    cap_new_to_review: bool,
-}
-
-/// The learn-ahead limit (`collapseTime`), seconds.
-fn learn_ahead(conf: &crate::JsonObject) -> i64 {
-    json_i64(conf, "collapseTime")
-        .unwrap_or(DEFAULT_COLLAPSE_SECS)
-        .max(0)
-}
-
 impl Collection {
     /// The collection's learn-ahead limit (`collapseTime`), seconds.
     pub fn learn_ahead_secs(&self) -> Result<i64> {
-        Ok(learn_ahead(&self.read_json(ColJson::Conf)?))
+        Ok(crate::queue::learn_ahead(&self.read_json(ColJson::Conf)?))
     }
 }
 
@@ -454,6 +345,13 @@ mod tests {
             Study::Card(c) => Some(c.card_id),
             Study::Nothing(_) => None,
         }
+    }
+
+    /// A change made behind the engine's back, announced as Anki's clients do (`col.mod`), so
+    /// that the study queue is built afresh.
+    fn changed(col: &Collection, clock: &crate::ManualClock) {
+        clock.advance_ms(1);
+        col.touch().unwrap();
     }
 
     fn set_card(col: &Collection, id: i64, sql_set: &str) {
@@ -551,11 +449,14 @@ mod tests {
         let mut order = Vec::new();
         while let Some(id) = next_id(&col) {
             order.push(id);
-            set_card(&col, id, "queue = -3");
+            // A bury is a change other than an answer: the queue is built afresh, and the
+            // new cards are mixed in with what is left of the reviews and interday learning.
+            clock.advance_ms(1);
+            col.card_action(id, crate::CardAction::Bury).unwrap();
         }
         assert_eq!(
             order,
-            [learn_now, review, day_learn, new1, new2, learn_soon]
+            [learn_now, review, new1, day_learn, new2, learn_soon]
         );
         assert_eq!(
             col.next_card().unwrap(),
@@ -636,7 +537,7 @@ mod tests {
     /// held back by the due reviews (Anki's v3 default).
     #[test]
     fn review_limit_caps_reviews_and_holds_back_new_cards() {
-        let (col, _) = empty();
+        let (col, clock) = empty();
         set_dconf(&col, "rev", "perDay", 3.into());
         set_dconf(&col, "new", "perDay", 5.into());
         let mut reviews = Vec::new();
@@ -668,6 +569,7 @@ mod tests {
         let mut conf = col.read_json(ColJson::Conf).unwrap();
         conf.insert("newCardsIgnoreReviewLimit".into(), true.into());
         col.write_json(ColJson::Conf, &conf).unwrap();
+        changed(&col, &clock);
         assert_eq!(next_id(&col), Some(new));
         // A deck's own "today only" limit overrides its preset's.
         let today = col
@@ -677,6 +579,7 @@ mod tests {
         let mut decks = col.read_json(ColJson::Decks).unwrap();
         decks["1"]["reviewLimitToday"] = serde_json::json!({"limit": 10, "today": today});
         col.write_json(ColJson::Decks, &decks).unwrap();
+        changed(&col, &clock);
         let left = reviews.iter().find(|id| !served.contains(id)).copied();
         assert_eq!(next_id(&col), left);
     }

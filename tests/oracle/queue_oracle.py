@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""The v3 study queue, refereed: studies copies of collections javumbo wrote in the official
+`anki` package under libfaketime (TZ from the input), step by step, and reports the card Anki
+serves, its counts and (when asked) the deck list at every step.
+
+Input (stdin): {"tz": IANA zone, "scenarios": [{"name", "path": collection file,
+   "steps": [{"at": epoch secs, "ease": 1-4, "tree": bool}, ...]}]}
+At each step, at instant `at`: the deck list when `tree` (deck_due_tree), then
+get_queued_cards(); the served card (if any) is answered with `ease` at the same instant.
+Output (stdout): {"scenarios": [{"name", "steps": [{"card": id | null, "counts": [new, learn,
+   review], "tree": {deck id: [new, learn, review]}}]}]}
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from sm2_oracle import find_faketime
+
+
+def run_parent(case: dict) -> int:
+    lib = find_faketime()
+    first = case["scenarios"][0]["steps"][0]["at"]
+    with tempfile.TemporaryDirectory(prefix="queueoracle") as tmp:
+        tsfile = os.path.join(tmp, "faketime")
+        with open(tsfile, "w") as f:
+            f.write(f"{int(first)}\n")
+        env = dict(os.environ)
+        env.update(
+            {
+                "LD_PRELOAD": lib,
+                "FAKETIME_TIMESTAMP_FILE": tsfile,
+                "FAKETIME_NO_CACHE": "1",
+                "FAKETIME_FMT": "%s",
+                "TZ": case["tz"],
+            }
+        )
+        env.pop("FAKETIME", None)
+        env.pop("ANKI_TEST_MODE", None)
+        p = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--worker", tmp],
+            input=json.dumps(case),
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if p.returncode != 0:
+            sys.stderr.write(p.stderr)
+            return 1
+        sys.stdout.write(p.stdout)
+    return 0
+
+
+def tree_counts(node, out: dict) -> None:
+    if node.deck_id:
+        out[str(node.deck_id)] = [node.new_count, node.learn_count, node.review_count]
+    for child in node.children:
+        tree_counts(child, out)
+
+
+def run_worker(tmp: str) -> int:
+    from anki.collection import Collection
+    from anki.scheduler_pb2 import CardAnswer
+
+    case = json.loads(sys.stdin.read())
+    tsfile = os.environ["FAKETIME_TIMESTAMP_FILE"]
+
+    def set_now(ts: int) -> None:
+        part = tsfile + ".tmp"
+        with open(part, "w") as f:
+            f.write(f"{int(ts)}\n")
+        os.replace(part, tsfile)
+        if abs(time.time() - ts) > 2:
+            raise SystemExit(f"queue_oracle: libfaketime not effective ({time.time()} != {ts})")
+
+    ratings = [CardAnswer.AGAIN, CardAnswer.HARD, CardAnswer.GOOD, CardAnswer.EASY]
+    results = []
+    for n, sc in enumerate(case["scenarios"]):
+        path = os.path.join(tmp, f"c{n}.anki2")
+        shutil.copyfile(sc["path"], path)
+        set_now(sc["steps"][0]["at"])
+        col = Collection(path)
+        steps = []
+        try:
+            # As on the javumbo side: no load balancer (not modelled), SM-2.
+            col.set_config("loadBalancerEnabled", False)
+            for step in sc["steps"]:
+                at = int(step["at"])
+                set_now(at)
+                out: dict = {}
+                if step.get("tree"):
+                    tree: dict = {}
+                    tree_counts(col.sched.deck_due_tree(), tree)
+                    out["tree"] = tree
+                queued = col.sched.get_queued_cards(fetch_limit=1)
+                if os.environ.get("QUEUE_ORACLE_DEBUG"):
+                    more = col.sched.get_queued_cards(fetch_limit=60)
+                    out["queue"] = [[c.card.id, c.queue] for c in more.cards]
+                out["counts"] = [
+                    queued.new_count,
+                    queued.learning_count,
+                    queued.review_count,
+                ]
+                if queued.cards:
+                    qc = queued.cards[0]
+                    cid = qc.card.id
+                    out["card"] = cid
+                    ease = int(step["ease"])
+                    states = qc.states
+                    col.sched.answer_card(
+                        CardAnswer(
+                            card_id=cid,
+                            current_state=states.current,
+                            new_state=[states.again, states.hard, states.good, states.easy][
+                                ease - 1
+                            ],
+                            rating=ratings[ease - 1],
+                            answered_at_millis=at * 1000,
+                            milliseconds_taken=5000,
+                        )
+                    )
+                else:
+                    out["card"] = None
+                steps.append(out)
+        finally:
+            col.close()
+        results.append({"name": sc["name"], "steps": steps})
+    print(json.dumps({"scenarios": results}))
+    return 0
+
+
+def main() -> int:
+    if "--worker" in sys.argv:
+        return run_worker(sys.argv[sys.argv.index("--worker") + 1])
+    return run_parent(json.loads(sys.stdin.read()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,827 @@
+//! The v3 study queue refereed by the official `anki` package: collections javumbo builds (a
+//! deck tree of eight decks on four presets, forward/reverse siblings and single cards, new,
+//! learning, relearning, review, interday-learning, suspended and buried cards with a realistic
+//! spread of dues and history) are studied step by step in javumbo (`next_card` +
+//! `answer_card`) and, on a copy, in Anki (`get_queued_cards` + answering the served card with
+//! the same rating at the same instant, `tests/oracle/queue_oracle.py`). At every step the
+//! served card and the study counts must be equal, and at every tenth step every deck's
+//! deck-list counts (`due_counts` against `deck_due_tree`).
+//!
+//! One scenario per option of the deck-options screen (gather, sort, review order, mixes),
+//! the limit cases (subdeck limits, "this deck" and "today only" limits, new cards ignoring
+//! the review limit, all parent limits, answers already given today), and a long mixed run
+//! over three days.
+//!
+//! Run: `cargo test --workspace --locked --test queue_oracle -- --nocapture` (set
+//! `QUEUE_ORACLE_ONLY=<part of a scenario name>` to run some, `QUEUE_ORACLE_DEBUG=1` to print
+//! the head of Anki's queue at every step). Every scenario was seen to fail with a bug planted
+//! in the engine (a swapped order, an unsigned hash, a limit not applied, no session, ...).
+
+use std::collections::HashMap;
+
+use javumbo_collection::review::Study;
+use javumbo_collection::schema::stock_notetypes;
+use javumbo_collection::{
+    ColJson, Collection, CreateOptions, DeckLimits, ManualClock, Preset, TimeZone, TodayLimit,
+};
+use javumbo_tests::run_oracle;
+use rusqlite::params;
+use serde_json::{Value, json};
+
+const TZ: &str = "America/New_York";
+/// 2024-03-01 12:00 UTC: the collection's creation.
+const CREATED: i64 = 1_709_294_400;
+/// 2024-05-14 09:00 EDT: the first study instant.
+const STUDY: i64 = 1_715_691_600;
+const DAY: i64 = 86_400;
+/// Note type ids: Basic and "Basic (and reversed card)".
+const BASIC: i64 = 1_709_294_400_100;
+const REVERSED: i64 = BASIC + 1;
+
+/// A small deterministic generator (xorshift64*), the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next() % (hi - lo + 1) as u64) as i64
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// The decks, in creation order (ids grow with it, unlike the name order), and their presets.
+const DECKS: &[(&str, &str)] = &[
+    ("Science::Chem", "Default"),
+    ("Lang::Spanish", "Bury"),
+    ("Misc", "Default"),
+    ("Lang::French::Verbs", "Lang"),
+    ("Science::Bio", "Small"),
+    ("Lang", "Lang"),
+    ("Lang::French", "Small"),
+    ("Science", "Bury"),
+];
+
+/// What a built collection's decks and presets are called.
+struct Built {
+    decks: HashMap<String, i64>,
+    presets: HashMap<String, i64>,
+    today: i64,
+}
+
+/// Changes a scenario makes to the base collection before it is studied.
+type Tweak = fn(&Collection, &Built);
+
+struct Scenario {
+    name: &'static str,
+    deck: &'static str,
+    steps: usize,
+    /// Study days; the steps are spread evenly over them.
+    days: usize,
+    tweak: Tweak,
+}
+
+fn preset(col: &Collection, b: &Built, name: &str, f: impl FnOnce(&mut Preset)) {
+    let mut p = col.preset(b.presets[name]).unwrap();
+    f(&mut p);
+    col.update_preset(&p).unwrap();
+}
+
+fn conf_flag(col: &Collection, key: &str, on: bool) {
+    let mut conf = col.read_json(ColJson::Conf).unwrap();
+    conf.insert(key.into(), on.into());
+    col.write_json(ColJson::Conf, &conf).unwrap();
+}
+
+fn scenarios() -> Vec<Scenario> {
+    let mut out = Vec::new();
+    let s = |name, deck, steps, days, tweak: Tweak| Scenario {
+        name,
+        deck,
+        steps,
+        days,
+        tweak,
+    };
+    // Anki's defaults on the selected deck's preset.
+    out.push(s("defaults", "Lang", 120, 1, |_, _| {}));
+    // New-card gather priorities (new cards first and not re-sorted, so that the gather order
+    // shows).
+    out.push(s("gather deck", "Science", 40, 1, |c, b| {
+        preset(c, b, "Bury", |p| {
+            p.new_mix = 2;
+            p.new_card_gather_priority = 0;
+            p.new_card_sort_order = 1;
+        })
+    }));
+    out.push(s("gather deck then random notes", "Lang", 40, 1, |c, b| {
+        preset(c, b, "Lang", |p| {
+            p.new_mix = 2;
+            p.new_card_gather_priority = 5;
+            p.new_card_sort_order = 1;
+        })
+    }));
+    out.push(s("gather ascending position", "Lang", 40, 1, |c, b| {
+        preset(c, b, "Lang", |p| {
+            p.new_mix = 2;
+            p.new_card_gather_priority = 1;
+            p.new_card_sort_order = 1;
+        })
+    }));
+    out.push(s("gather descending position", "Lang", 40, 1, |c, b| {
+        preset(c, b, "Lang", |p| {
+            p.new_mix = 2;
+            p.new_card_gather_priority = 2;
+            p.new_card_sort_order = 1;
+        })
+    }));
+    out.push(s("gather random notes", "Lang", 40, 1, |c, b| {
+        preset(c, b, "Lang", |p| {
+            p.new_mix = 2;
+            p.new_card_gather_priority = 3;
+            p.new_card_sort_order = 1;
+        })
+    }));
+    out.push(s("gather random cards", "Science", 40, 1, |c, b| {
+        preset(c, b, "Bury", |p| {
+            p.new_mix = 2;
+            p.new_card_gather_priority = 4;
+            p.new_card_sort_order = 1;
+        })
+    }));
+    // New-card sort orders.
+    let sorts: [(&'static str, Tweak); 5] = [
+        ("sort template", |c, b| sort_new(c, b, 0)),
+        ("sort no sort", |c, b| sort_new(c, b, 1)),
+        ("sort template then random", |c, b| sort_new(c, b, 2)),
+        ("sort random note then template", |c, b| sort_new(c, b, 3)),
+        ("sort random card", |c, b| sort_new(c, b, 4)),
+    ];
+    for (name, tweak) in sorts {
+        out.push(s(name, "Lang", 40, 1, tweak));
+    }
+    // Review orders (reviews before new cards so that the order shows).
+    let review_orders: [(&'static str, Tweak); 13] = [
+        ("review due then random", |c, b| review_order(c, b, 0)),
+        ("review due then deck", |c, b| review_order(c, b, 1)),
+        ("review deck then due", |c, b| review_order(c, b, 2)),
+        ("review intervals ascending", |c, b| review_order(c, b, 3)),
+        ("review intervals descending", |c, b| review_order(c, b, 4)),
+        ("review ease ascending", |c, b| review_order(c, b, 5)),
+        ("review ease descending", |c, b| review_order(c, b, 6)),
+        ("review retrievability ascending", |c, b| {
+            review_order(c, b, 7)
+        }),
+        ("review retrievability descending", |c, b| {
+            review_order(c, b, 11)
+        }),
+        ("review relative overdueness", |c, b| review_order(c, b, 12)),
+        ("review random", |c, b| review_order(c, b, 8)),
+        ("review order added", |c, b| review_order(c, b, 9)),
+        ("review reverse order added", |c, b| review_order(c, b, 10)),
+    ];
+    for (name, tweak) in review_orders {
+        out.push(s(name, "Lang", 30, 1, tweak));
+    }
+    // New / review and interday-learning mixes.
+    let mixes: [(&'static str, Tweak); 5] = [
+        ("new after reviews, interday after", |c, b| {
+            mixes(c, b, 1, 1)
+        }),
+        ("new before reviews, interday before", |c, b| {
+            mixes(c, b, 2, 2)
+        }),
+        ("new mixed, interday after", |c, b| mixes(c, b, 0, 1)),
+        ("new after, interday mixed", |c, b| mixes(c, b, 1, 0)),
+        ("new before, interday mixed", |c, b| mixes(c, b, 2, 0)),
+    ];
+    for (name, tweak) in mixes {
+        out.push(s(name, "Science", 40, 1, tweak));
+    }
+    // Limits.
+    out.push(s(
+        "limits: small parent caps the children",
+        "Lang",
+        60,
+        1,
+        |c, b| {
+            preset(c, b, "Lang", |p| {
+                p.new_per_day = 5;
+                p.reviews_per_day = 12;
+            })
+        },
+    ));
+    out.push(s(
+        "limits: deck order reaches the subdecks",
+        "Lang",
+        40,
+        1,
+        |c, b| {
+            // The parent's own new cards are set aside, so each subdeck's limit shows.
+            c.conn()
+                .execute(
+                    "UPDATE cards SET queue = -1 WHERE queue = 0 AND did = ?1",
+                    [b.decks["Lang"]],
+                )
+                .unwrap();
+            preset(c, b, "Lang", |p| {
+                p.new_mix = 2;
+                p.new_per_day = 40;
+            })
+        },
+    ));
+    out.push(s(
+        "limits: this deck and today only",
+        "Lang",
+        60,
+        1,
+        |c, b| {
+            let french = b.decks["Lang::French"];
+            c.set_deck_limits(
+                french,
+                &DeckLimits {
+                    review_limit: Some(3),
+                    new_limit: Some(9),
+                    ..DeckLimits::default()
+                },
+            )
+            .unwrap();
+            let spanish = b.decks["Lang::Spanish"];
+            let today = u32::try_from(b.today).unwrap();
+            c.set_deck_limits(
+                spanish,
+                &DeckLimits {
+                    review_limit: Some(1),
+                    new_limit: Some(1),
+                    review_limit_today: Some(TodayLimit { limit: 7, today }),
+                    new_limit_today: Some(TodayLimit { limit: 4, today }),
+                },
+            )
+            .unwrap();
+        },
+    ));
+    out.push(s(
+        "limits: new cards ignore the review limit",
+        "Lang",
+        60,
+        1,
+        |c, b| {
+            conf_flag(c, "newCardsIgnoreReviewLimit", true);
+            preset(c, b, "Lang", |p| p.reviews_per_day = 10);
+        },
+    ));
+    out.push(s(
+        "limits: all parent limits on a child",
+        "Lang::French",
+        40,
+        1,
+        |c, b| {
+            conf_flag(c, "applyAllParentLimits", true);
+            preset(c, b, "Lang", |p| {
+                p.new_per_day = 3;
+                p.reviews_per_day = 8;
+            })
+        },
+    ));
+    out.push(s("limits: review limit zero", "Science", 30, 1, |c, b| {
+        preset(c, b, "Bury", |p| p.reviews_per_day = 0);
+    }));
+    out.push(s(
+        "limits: answers given earlier today",
+        "Lang",
+        60,
+        1,
+        |c, b| {
+            studied_earlier_today(c, b);
+        },
+    ));
+    out.push(s(
+        "burying siblings across presets",
+        "Lang",
+        60,
+        1,
+        |c, b| {
+            preset(c, b, "Lang", |p| {
+                p.bury_new = true;
+                p.bury_reviews = true;
+                p.bury_interday_learning = true;
+            })
+        },
+    ));
+    out.push(s("long mixed run", "Lang", 500, 3, |c, b| {
+        preset(c, b, "Lang", |p| {
+            p.new_card_gather_priority = 5;
+            p.new_card_sort_order = 3;
+            p.review_order = 1;
+            p.interday_learning_mix = 0;
+            p.new_mix = 0;
+            p.new_per_day = 15;
+            p.reviews_per_day = 80;
+        })
+    }));
+    out
+}
+
+fn sort_new(col: &Collection, b: &Built, order: i32) {
+    preset(col, b, "Lang", |p| {
+        p.new_mix = 2;
+        p.new_card_gather_priority = 1;
+        p.new_card_sort_order = order;
+    });
+}
+
+fn review_order(col: &Collection, b: &Built, order: i32) {
+    preset(col, b, "Lang", |p| {
+        p.new_mix = 1;
+        p.review_order = order;
+        p.reviews_per_day = 100;
+    });
+}
+
+fn mixes(col: &Collection, b: &Built, new_mix: i32, interday: i32) {
+    preset(col, b, "Bury", |p| {
+        p.new_mix = new_mix;
+        p.interday_learning_mix = interday;
+    });
+}
+
+/// Answers given earlier today (before the first step): revlog rows, and the decks' own
+/// counters Anki reads (javumbo reads the revlog).
+fn studied_earlier_today(col: &Collection, b: &Built) {
+    let conn = col.conn();
+    let day_start = col.day_start_secs().unwrap();
+    let mut rid = (day_start + 3600) * 1000;
+    // Reviews answered today (now due later) and new cards first seen today.
+    let reviewed: Vec<(i64, i64)> = conn
+        .prepare("SELECT id, did FROM cards WHERE queue = 2 AND due > ?1 ORDER BY id LIMIT 14")
+        .unwrap()
+        .query_map([b.today], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let introduced: Vec<(i64, i64)> = conn
+        .prepare("SELECT id, did FROM cards WHERE queue = 2 AND due > ?1 ORDER BY id DESC LIMIT 6")
+        .unwrap()
+        .query_map([b.today], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut per_deck: HashMap<i64, (i64, i64)> = HashMap::new();
+    for (cid, did) in &reviewed {
+        rid += 1000;
+        conn.execute(
+            "INSERT INTO revlog VALUES (?1, ?2, -1, 3, 10, 5, 2500, 5000, 1)",
+            params![rid, cid],
+        )
+        .unwrap();
+        per_deck.entry(*did).or_default().1 += 1;
+    }
+    for (cid, did) in &introduced {
+        rid += 1000;
+        conn.execute(
+            "INSERT INTO revlog VALUES (?1, ?2, -1, 4, 4, 0, 2500, 5000, 0)",
+            params![rid, cid],
+        )
+        .unwrap();
+        per_deck.entry(*did).or_default().0 += 1;
+    }
+    // Anki adds each answer to the card's deck and its parents.
+    let names: HashMap<i64, String> = b.decks.iter().map(|(n, id)| (*id, n.clone())).collect();
+    let mut totals: HashMap<String, (i64, i64)> = HashMap::new();
+    for (did, (n, r)) in per_deck {
+        let mut name = names[&did].as_str();
+        loop {
+            let e = totals.entry(name.to_owned()).or_default();
+            e.0 += n;
+            e.1 += r;
+            match name.rsplit_once("::") {
+                Some((parent, _)) => name = parent,
+                None => break,
+            }
+        }
+    }
+    let mut decks = col.read_json(ColJson::Decks).unwrap();
+    for (name, (n, r)) in totals {
+        let d = &mut decks[&b.decks[&name].to_string()];
+        d["newToday"] = json!([b.today, n]);
+        d["revToday"] = json!([b.today, r]);
+        d["lrnToday"] = json!([b.today, 0]);
+        d["timeToday"] = json!([b.today, 0]);
+    }
+    col.write_json(ColJson::Decks, &decks).unwrap();
+}
+
+/// The base collection: decks, presets, notes and cards in every state.
+fn build(path: &std::path::Path, seed: u64) -> (Collection, Built, std::sync::Arc<ManualClock>) {
+    let tz = TimeZone::parse(TZ).unwrap();
+    let clock = ManualClock::new(CREATED * 1000);
+    let opts = CreateOptions {
+        utc_offset_minutes: tz.offset_east_minutes_at(CREATED),
+        rollover_hour: 4,
+        starter_deck: false,
+    };
+    let col = Collection::create(path, clock.clone(), &opts).unwrap();
+    col.set_timezone(TZ).unwrap();
+    let mut models = col.read_json(ColJson::Models).unwrap();
+    for (i, id) in [(0, BASIC), (1, REVERSED)] {
+        let mut nt = stock_notetypes(BASIC).unwrap().swap_remove(i);
+        nt["id"] = json!(id);
+        models.insert(id.to_string(), nt);
+    }
+    col.write_json(ColJson::Models, &models).unwrap();
+
+    let mut presets = HashMap::from([("Default".to_owned(), 1)]);
+    for (name, new, rev, bury) in [
+        ("Lang", 12, 60, false),
+        ("Small", 4, 12, false),
+        ("Bury", 8, 30, true),
+    ] {
+        clock.advance_ms(1000);
+        let mut p = col.create_preset(name, None).unwrap();
+        p.new_per_day = new;
+        p.reviews_per_day = rev;
+        p.bury_new = bury;
+        p.bury_reviews = bury;
+        p.bury_interday_learning = bury;
+        col.update_preset(&p).unwrap();
+        presets.insert(name.to_owned(), p.id);
+    }
+    let mut decks = HashMap::new();
+    for (name, _) in DECKS {
+        clock.advance_ms(1000);
+        // A parent may exist already (created with its first child).
+        let _ = col.create_deck(name);
+    }
+    for d in col.decks().unwrap() {
+        decks.insert(d.name, d.id);
+    }
+    for (name, p) in DECKS {
+        col.set_deck_preset(decks[*name], presets[*p]).unwrap();
+    }
+    // "Lang::French::Verbs" has its own "this deck" new limit.
+    col.set_deck_limits(
+        decks["Lang::French::Verbs"],
+        &DeckLimits {
+            new_limit: Some(3),
+            ..DeckLimits::default()
+        },
+    )
+    .unwrap();
+
+    clock.set_secs(STUDY - 3 * 3600);
+    let today = col.timing().unwrap().days_elapsed;
+    let day_start = col.day_start_secs().unwrap();
+    let mut rng = Rng::new(seed);
+    let mut nid = 1_712_000_000_000;
+    let mut cid = 1_712_500_000_000;
+    let mut rid = (day_start - 40 * DAY) * 1000;
+    // Note positions are handed out across decks in a shuffled order.
+    let mut position = 0;
+    let deck_names: Vec<&str> = DECKS.iter().map(|(n, _)| *n).collect();
+    for round in 0..40 {
+        for (k, name) in deck_names.iter().enumerate() {
+            let did = decks[*name];
+            if rng.chance(15) {
+                continue;
+            }
+            nid += 1 + rng.range(0, 50);
+            position += 1;
+            let reversed = rng.chance(60);
+            let mid = if reversed { REVERSED } else { BASIC };
+            col.conn()
+                .execute(
+                    "INSERT INTO notes VALUES (?1, ?2, ?3, 0, -1, '', ?4, ?5, 0, 0, '')",
+                    params![
+                        nid,
+                        format!("g{round}-{k}"),
+                        mid,
+                        format!("front {nid}\x1fback {nid}"),
+                        format!("front {nid}")
+                    ],
+                )
+                .unwrap();
+            for ord in 0..(if reversed { 2 } else { 1 }) {
+                cid += 1 + rng.range(0, 9);
+                let c = random_card(&mut rng, today, position);
+                col.conn()
+                    .execute(
+                        "INSERT INTO cards VALUES (?1, ?2, ?3, ?4, ?5, -1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, 0, 0, '')",
+                        params![
+                            cid, nid, did, ord, CREATED + round, c.ctype, c.queue,
+                            match c.queue {
+                                1 => STUDY + c.due,
+                                0 => c.due,
+                                -1 | -2 if c.ctype == 0 => c.due,
+                                _ => today + c.due,
+                            },
+                            c.ivl, c.factor, c.reps, c.lapses, c.left
+                        ],
+                    )
+                    .unwrap();
+                // The answer that put the card where it is (before today).
+                if let Some((kind, ivl, last)) = c.history {
+                    rid += 1 + rng.range(1, 40_000);
+                    col.conn()
+                        .execute(
+                            "INSERT INTO revlog VALUES (?1, ?2, -1, 3, ?3, ?4, ?5, 6000, ?6)",
+                            params![rid, cid, ivl, last, c.factor, kind],
+                        )
+                        .unwrap();
+                }
+            }
+        }
+    }
+    clock.set_secs(STUDY - 3600);
+    (
+        col,
+        Built {
+            decks,
+            presets,
+            today,
+        },
+        clock,
+    )
+}
+
+struct CardRow {
+    ctype: i64,
+    queue: i64,
+    /// Days from today (review, day learning), seconds from STUDY (learning), position (new).
+    due: i64,
+    ivl: i64,
+    factor: i64,
+    reps: i64,
+    lapses: i64,
+    left: i64,
+    /// The last revlog row: (type, ivl, lastIvl).
+    history: Option<(i64, i64, i64)>,
+}
+
+fn random_card(rng: &mut Rng, _today: i64, position: i64) -> CardRow {
+    let roll = rng.range(0, 99);
+    let new = CardRow {
+        ctype: 0,
+        queue: 0,
+        due: position,
+        ivl: 0,
+        factor: 0,
+        reps: 0,
+        lapses: 0,
+        left: 0,
+        history: None,
+    };
+    match roll {
+        0..=34 => new,
+        35..=69 => {
+            let ivl = rng.range(1, 120);
+            let factor = rng.range(13, 30) * 100;
+            CardRow {
+                ctype: 2,
+                queue: 2,
+                due: rng.range(-15, 6),
+                ivl,
+                factor,
+                reps: rng.range(3, 20),
+                lapses: rng.range(0, 3),
+                left: 0,
+                history: Some((1, ivl, ivl / 2)),
+            }
+        }
+        70..=77 => {
+            // Intraday learning (or relearning): due from 10 minutes ago to 2 hours ahead.
+            let relearn = rng.chance(40);
+            CardRow {
+                ctype: if relearn { 3 } else { 1 },
+                queue: 1,
+                due: rng.range(-600, 7200),
+                ivl: if relearn { rng.range(1, 30) } else { 0 },
+                factor: if relearn { 2300 } else { 0 },
+                reps: rng.range(1, 6),
+                lapses: i64::from(relearn),
+                left: 1,
+                history: Some((if relearn { 2 } else { 0 }, -600, -60)),
+            }
+        }
+        78..=87 => {
+            // Interday learning: a step of a day or more.
+            let relearn = rng.chance(30);
+            CardRow {
+                ctype: if relearn { 3 } else { 1 },
+                queue: 3,
+                due: rng.range(-2, 1),
+                ivl: if relearn { rng.range(1, 30) } else { 0 },
+                factor: if relearn { 2300 } else { 0 },
+                reps: rng.range(1, 6),
+                lapses: i64::from(relearn),
+                left: 1,
+                history: Some((if relearn { 2 } else { 0 }, 1, -600)),
+            }
+        }
+        88..=92 => CardRow {
+            queue: -1,
+            ..CardRow {
+                ctype: 2,
+                queue: 2,
+                due: rng.range(-5, 0),
+                ivl: 10,
+                factor: 2500,
+                reps: 5,
+                lapses: 0,
+                left: 0,
+                history: Some((1, 10, 5)),
+            }
+        },
+        _ => {
+            let ivl = rng.range(30, 300);
+            CardRow {
+                ctype: 2,
+                queue: 2,
+                due: rng.range(7, 200),
+                ivl,
+                factor: 2500,
+                reps: 8,
+                lapses: 0,
+                left: 0,
+                history: Some((1, ivl, ivl / 2)),
+            }
+        }
+    }
+}
+
+/// The instants and ratings of a scenario's steps.
+fn steps(sc: &Scenario, seed: u64) -> Vec<Value> {
+    let mut rng = Rng::new(seed ^ 0xABCD);
+    let per_day = sc.steps.div_ceil(sc.days);
+    let mut at = STUDY;
+    let mut out = Vec::with_capacity(sc.steps);
+    for i in 0..sc.steps {
+        if i > 0 && i % per_day == 0 {
+            // The next day, 09:00 and a bit.
+            let day = (i / per_day) as i64;
+            at = STUDY + day * DAY + rng.range(0, 600);
+        }
+        let ease = match rng.range(0, 99) {
+            0..=14 => 1,
+            15..=24 => 2,
+            25..=84 => 3,
+            _ => 4,
+        };
+        out.push(json!({"at": at, "ease": ease, "tree": i % 10 == 0}));
+        // Mostly seconds apart, sometimes a break that lets learning cards come due.
+        at += match rng.range(0, 99) {
+            0..=79 => rng.range(3, 40),
+            80..=94 => rng.range(60, 400),
+            _ => rng.range(900, 2400),
+        };
+    }
+    out
+}
+
+/// A card's row, for a mismatch report.
+fn describe_card(col: &Collection, id: i64) -> String {
+    col.conn()
+        .query_row(
+            "SELECT nid, did, ord, type, queue, due, ivl, factor, reps, mod FROM cards WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(format!(
+                    "(nid {} did {} ord {} type {} queue {} due {} ivl {} factor {} reps {} mod {})",
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, i64>(7)?,
+                    r.get::<_, i64>(8)?,
+                    r.get::<_, i64>(9)?
+                ))
+            },
+        )
+        .unwrap_or_else(|_| "(none)".into())
+}
+
+/// With `QUEUE_ORACLE_DEBUG=1`, the oracle also lists Anki's queue at every step: print its
+/// head and our stored session.
+fn debug_step(col: &Collection, step: usize, want: &Value) {
+    let Some(queue) = want.get("queue").and_then(Value::as_array) else {
+        return;
+    };
+    let conf = col.read_json(ColJson::Conf).unwrap();
+    println!(
+        "step {step}: our session {}",
+        conf.get("javumboStudyQueue").unwrap_or(&Value::Null)
+    );
+    for entry in queue.iter().take(8) {
+        let id = entry[0].as_i64().unwrap_or(0);
+        println!("  anki {entry} {}", describe_card(col, id));
+    }
+}
+
+#[test]
+fn the_study_queue_matches_anki_step_by_step() {
+    let dir = tempfile::tempdir().unwrap();
+    // QUEUE_ORACLE_ONLY=<part of a name> runs the matching scenarios only.
+    let only = std::env::var("QUEUE_ORACLE_ONLY").unwrap_or_default();
+    let all: Vec<Scenario> = scenarios()
+        .into_iter()
+        .filter(|s| s.name.contains(&only))
+        .collect();
+    let mut inputs = Vec::new();
+    for (n, sc) in all.iter().enumerate() {
+        let path = dir.path().join(format!("q{n}.anki2"));
+        let (col, built, clock) = build(&path, 7 + n as u64);
+        clock.advance_ms(1000);
+        (sc.tweak)(&col, &built);
+        let deck = built.decks.get(sc.deck).copied().unwrap_or(1);
+        clock.advance_ms(1000);
+        col.set_current_deck(deck).unwrap();
+        drop(col);
+        inputs.push(json!({"name": sc.name, "path": path, "steps": steps(sc, n as u64)}));
+    }
+    let input = json!({"tz": TZ, "scenarios": inputs});
+    let anki: Value =
+        serde_json::from_str(&run_oracle("queue_oracle.py", &[], &input.to_string())).unwrap();
+
+    let mut mismatches = Vec::new();
+    let mut total_steps = 0;
+    for (n, (sc, want)) in all
+        .iter()
+        .zip(anki["scenarios"].as_array().unwrap())
+        .enumerate()
+    {
+        let path = dir.path().join(format!("q{n}.anki2"));
+        let clock = ManualClock::new(STUDY * 1000);
+        let col = Collection::open(&path, clock.clone()).unwrap();
+        let our_steps = inputs[n]["steps"].as_array().unwrap();
+        let mut served = 0;
+        for (i, (step, want)) in our_steps
+            .iter()
+            .zip(want["steps"].as_array().unwrap())
+            .enumerate()
+        {
+            clock.set_secs(step["at"].as_i64().unwrap());
+            if let Some(tree) = want.get("tree").and_then(Value::as_object) {
+                for (did, counts) in tree {
+                    let c = col.due_counts(did.parse().unwrap()).unwrap();
+                    let ours = json!([c.new, c.learn, c.review]);
+                    if &ours != counts {
+                        mismatches.push(format!(
+                            "{} step {i}: deck {did} list counts ours {ours} anki {counts}",
+                            sc.name
+                        ));
+                    }
+                }
+            }
+            let (card, counts) = match col.next_card().unwrap() {
+                Study::Card(c) => (
+                    json!(c.card_id),
+                    json!([c.counts.new, c.counts.learn, c.counts.review]),
+                ),
+                Study::Nothing(_) => (Value::Null, json!([0, 0, 0])),
+            };
+            if card != want["card"] || counts != want["counts"] {
+                let describe = |id: &Value| describe_card(&col, id.as_i64().unwrap_or(0));
+                debug_step(&col, i, want);
+                mismatches.push(format!(
+                    "{} step {i}: ours card {card} {} counts {counts}, anki card {} {} counts {}",
+                    sc.name,
+                    describe(&card),
+                    want["card"],
+                    describe(&want["card"]),
+                    want["counts"]
+                ));
+                break;
+            }
+            total_steps += 1;
+            debug_step(&col, i, want);
+            if let Some(id) = card.as_i64() {
+                served += 1;
+                col.answer_card(id, step["ease"].as_i64().unwrap(), Some(5000))
+                    .unwrap();
+            }
+        }
+        println!(
+            "{:45} {:4} steps, {served:4} cards served",
+            sc.name,
+            our_steps.len()
+        );
+    }
+    println!("{total_steps} steps matched");
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
