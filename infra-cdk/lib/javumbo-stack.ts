@@ -271,8 +271,8 @@ export class JavumboStack extends Stack {
             apigwv2.CorsHttpMethod.OPTIONS,
           ],
           // The original React client sends its session id back on every request.
-          allowHeaders: ['authorization', 'content-type', 'x-session-id'],
-          exposeHeaders: ['x-session-id', 'retry-after', 'content-disposition'],
+          allowHeaders: ['authorization', 'content-type', 'x-session-id', 'idempotency-key'],
+          exposeHeaders: ['x-session-id', 'retry-after', 'content-disposition', 'idempotent-replayed'],
           maxAge: Duration.hours(1),
         },
     });

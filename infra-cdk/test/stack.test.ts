@@ -324,8 +324,8 @@ describe('HTTP API', () => {
     ctx.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       CorsConfiguration: {
         AllowOrigins: ['https://app.example.org', 'http://localhost:5173'],
-        AllowHeaders: ['authorization', 'content-type', 'x-session-id'],
-        ExposeHeaders: Match.arrayWith(['x-session-id', 'retry-after']),
+        AllowHeaders: ['authorization', 'content-type', 'x-session-id', 'idempotency-key'],
+        ExposeHeaders: Match.arrayWith(['x-session-id', 'retry-after', 'idempotent-replayed']),
         AllowMethods: Match.arrayWith(['GET', 'POST', 'PUT', 'DELETE']),
         AllowCredentials: Match.absent(),
       },

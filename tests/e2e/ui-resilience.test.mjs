@@ -57,6 +57,29 @@ test('a takeover 503 is retried once, honouring Retry-After', async () => {
   assert.equal(count('/api/decks') - before, 2, 'exactly one retry');
 });
 
+test('a write carries one Idempotency-Key across its retry; reads carry none', async () => {
+  const { page } = browser;
+  await signUp(page);
+  const seen = mock.requests().length;
+  await mock.fault({ path: '/api/decks', method: 'POST', status: 503, retryAfter: 0 });
+  const created = await page.evaluate(async () => {
+    const { api } = await import('/assets/api.js');
+    return api.createDeck('Retried deck');
+  });
+  assert.equal(created.name, 'Retried deck');
+  const posts = mock.requests().slice(seen).filter((r) => r.method === 'POST' && r.path === '/api/decks');
+  assert.equal(posts.length, 2, 'one retry');
+  assert.match(posts[0].key, /^[!-~]{1,255}$/);
+  assert.equal(posts[1].key, posts[0].key, 'the retry is the same write');
+  await page.evaluate(async () => (await import('/assets/api.js')).api.decks());
+  const gets = mock.requests().slice(seen).filter((r) => r.method === 'GET' && r.path === '/api/decks');
+  assert.ok(gets.length >= 1 && gets.every((r) => r.key === undefined));
+  // Two writes never share a key.
+  await page.evaluate(async () => (await import('/assets/api.js')).api.createDeck('Another deck'));
+  const last = mock.requests().filter((r) => r.method === 'POST' && r.path === '/api/decks').at(-1);
+  assert.notEqual(last.key, posts[0].key);
+});
+
 test('a second 503 becomes a readable error with a retry button', async () => {
   const { page } = browser;
   await signUp(page);

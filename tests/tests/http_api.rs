@@ -1235,3 +1235,169 @@ mod corpus {
         });
     }
 }
+
+/// `Idempotency-Key` (issue 15 §3 l): a write sent again with its key is answered with the first
+/// answer and applied once; the key is the user's own; reusing it for another request is 422.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_replay_writes_and_never_apply_twice() {
+    let api = Api::new().await;
+    let t = api.user(&api.name("retrier")).await;
+    let other = api.user(&api.name("retrier2")).await;
+    let send = |token: String, method: Method, path: &'static str, key: String, body: Value| {
+        let api = &api;
+        async move {
+            let resp = api
+                .client
+                .request(method, path)
+                .bearer_auth(&token)
+                .header("idempotency-key", &key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let replayed = resp
+                .headers()
+                .get("idempotent-replayed")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (resp.status(), resp.json(), replayed)
+        }
+    };
+    let total = |token: String| {
+        let api = &api;
+        async move {
+            let (s, v, _) = api
+                .call(Method::GET, "/api/decks", Some(&token), None)
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            let deck = v["decks"][0]["id"].as_i64().unwrap();
+            let path = format!("/api/decks/{deck}/stats");
+            let (s, v, _) = api.call(Method::GET, &path, Some(&token), None).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            v["total"].as_i64().unwrap()
+        }
+    };
+
+    // An answer whose response was lost, sent again: one review, the same answer twice.
+    let (s, card, _) = api.call(Method::GET, "/api/review", Some(&t), None).await;
+    assert_eq!(s, StatusCode::OK, "{card}");
+    let answer = json!({"cardId": card["cardId"], "ease": 3, "timeTaken": 1000});
+    let key = "answer-6c1f9e0a".to_owned();
+    let (s1, first, r1) = send(
+        t.clone(),
+        Method::POST,
+        "/api/review",
+        key.clone(),
+        answer.clone(),
+    )
+    .await;
+    assert_eq!(s1, StatusCode::OK, "{first}");
+    assert_eq!(r1, None);
+    let (s2, again, r2) = send(
+        t.clone(),
+        Method::POST,
+        "/api/review",
+        key.clone(),
+        answer.clone(),
+    )
+    .await;
+    assert_eq!(s2, StatusCode::OK, "{again}");
+    assert_eq!(
+        again, first,
+        "a replay answers exactly what the first request did"
+    );
+    assert_eq!(r2.as_deref(), Some("true"));
+    // Applied once: the card is at its second learning step after one Good, still learning;
+    // a second Good would have graduated it (interval ≥ 1 day).
+    let (_, c, _) = api
+        .call(
+            Method::GET,
+            &format!("/api/cards/{}", card["cardId"]),
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(c["queue"], 1, "answered twice: {c}");
+
+    // Adding a card: one card for any number of sends, the same ids each time.
+    let before = total(t.clone()).await;
+    let add = json!({"front": "idempotent front", "back": "back"});
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (s, v, _) = send(
+            t.clone(),
+            Method::POST,
+            "/api/cards",
+            "add-1".into(),
+            add.clone(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        ids.push((v["cardId"].clone(), v["noteId"].clone()));
+    }
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    assert_eq!(total(t.clone()).await, before + 1);
+
+    // The same key with another body, or on another route: refused, nothing applied.
+    let (s, v, _) = send(
+        t.clone(),
+        Method::POST,
+        "/api/cards",
+        "add-1".into(),
+        json!({"front": "another front", "back": "back"}),
+    )
+    .await;
+    assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, v, _) = send(
+        t.clone(),
+        Method::POST,
+        "/api/decks",
+        "add-1".into(),
+        json!({"name": "K"}),
+    )
+    .await;
+    assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(total(t.clone()).await, before + 1);
+
+    // Keys belong to their user: another user's identical request is applied for them.
+    let other_before = total(other.clone()).await;
+    let (s, v, r) = send(
+        other.clone(),
+        Method::POST,
+        "/api/cards",
+        "add-1".into(),
+        add.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(r, None);
+    assert_eq!(total(other.clone()).await, other_before + 1);
+
+    // A refused write records nothing: the same key still applies a corrected retry... of the
+    // same request only, so a failed first attempt is simply run again.
+    let missing = json!({"cardId": 42, "ease": 3});
+    for _ in 0..2 {
+        let (s, v, _) = send(
+            t.clone(),
+            Method::POST,
+            "/api/review",
+            "missing".into(),
+            missing.clone(),
+        )
+        .await;
+        assert_error(s, &v, StatusCode::NOT_FOUND);
+    }
+
+    // Malformed keys are a 400 and change nothing.
+    for bad in ["", "has space", &"k".repeat(256)] {
+        let (s, v, _) = send(
+            t.clone(),
+            Method::POST,
+            "/api/cards",
+            bad.to_owned(),
+            add.clone(),
+        )
+        .await;
+        assert_error(s, &v, StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(total(t.clone()).await, before + 1);
+}

@@ -257,3 +257,50 @@ async fn a_container_process_ignores_forged_forwarded_for() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// One `Idempotency-Key` sent by several clients at once through four containers (random
+/// routing, no sticky sessions): applied exactly once, every 2xx carries the same card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_idempotency_key_is_applied_once_across_containers() {
+    if skip_on_remote("one_idempotency_key_is_applied_once_across_containers starts javumbo-local")
+    {
+        return;
+    }
+    let local = spawn_local_process(4, "threads");
+    let api = ApiClient::behind_gateway(&local.base);
+    let t = register_login(&api, "retrying").await;
+    let deck = starter_deck(&api, &t).await;
+    let before = current_deck_card_ids(&api, &t, deck).await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let api = api.clone().with_timeout(Duration::from_secs(60));
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for _ in 0..3 {
+                let r = api
+                    .post("/api/cards")
+                    .bearer_auth(&t)
+                    .header("idempotency-key", "one-card-please")
+                    .json(&json!({"front": "sent many times", "back": "x"}))
+                    .send()
+                    .await
+                    .unwrap();
+                match r.status() {
+                    StatusCode::CREATED => ids.push(r.json()["cardId"].as_i64().unwrap()),
+                    // A takeover in progress; the client would retry with the same key.
+                    s => assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text()),
+                }
+            }
+            ids
+        }));
+    }
+    let mut acked = BTreeSet::new();
+    for task in tasks {
+        acked.extend(task.await.unwrap());
+    }
+    assert_eq!(acked.len(), 1, "one key, several cards: {acked:?}");
+    let after = current_deck_card_ids(&api, &t, deck).await;
+    assert_eq!(after.len(), before.len() + 1);
+    assert!(acked.is_subset(&after));
+}

@@ -14,6 +14,7 @@
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod jwt;
 pub mod password;
 pub mod routes;
@@ -125,6 +126,10 @@ fn finish(routes: Router<AppState>, state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             state.clone(),
+            idempotency::scope,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
             count_requests,
         ))
         .layer(CatchPanicLayer::custom(
@@ -160,11 +165,13 @@ fn cors_layer(origins: &CorsOrigins) -> CorsLayer {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             HeaderName::from_static(SESSION_HEADER),
+            idempotency::IDEMPOTENCY_KEY,
         ])
         // Content-Disposition carries the export's file name to cross-origin clients.
         .expose_headers([
             HeaderName::from_static(SESSION_HEADER),
             axum::http::header::CONTENT_DISPOSITION,
+            idempotency::REPLAYED,
         ])
 }
 
@@ -218,7 +225,7 @@ mod cors_tests {
             .header("access-control-request-method", "GET")
             .header(
                 "access-control-request-headers",
-                "authorization,x-session-id",
+                "authorization,x-session-id,idempotency-key",
             )
             .body(Body::empty())
             .expect("request");
@@ -231,5 +238,6 @@ mod cors_tests {
             .to_ascii_lowercase();
         assert!(allowed.contains("x-session-id"), "{allowed:?}");
         assert!(allowed.contains("authorization"), "{allowed:?}");
+        assert!(allowed.contains("idempotency-key"), "{allowed:?}");
     }
 }

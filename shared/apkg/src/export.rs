@@ -120,12 +120,15 @@ fn snapshot(conn: &Connection, path: &Path) -> Result<(), ApkgError> {
         copy_tables(conn, path)?;
     }
     let out = Connection::open(path)?;
-    // javumbo's private tables (the media index) are not Anki's: a package carries media as
-    // files, never our index (docs/ARCHITECTURE.md#media).
-    out.execute_batch(&format!(
-        "DROP TABLE IF EXISTS {}",
-        javumbo_collection::media::MEDIA_TABLE
-    ))?;
+    // javumbo's private tables (the media index, idempotency records) are not Anki's: a package
+    // carries media as files, never our index (docs/ARCHITECTURE.md#media).
+    let private: Vec<String> = out
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'javumbo\\_%' ESCAPE '\\'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for table in private {
+        out.execute_batch(&format!("DROP TABLE \"{table}\""))?;
+    }
     // Anki accepts WAL too, but a package member must be one self-contained file.
     let mode: String = out.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("delete") {

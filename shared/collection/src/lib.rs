@@ -23,6 +23,7 @@ pub mod day;
 pub mod decks;
 pub mod error;
 pub mod fsrs;
+pub mod idempotency;
 pub mod ids;
 pub mod limits;
 pub mod media;
@@ -49,6 +50,7 @@ pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use coljson::{ColJson, JsonObject};
 pub use day::{DaySettings, TimeZone};
 pub use error::{CollectionError, Corruption, OperationError, Result};
+pub use idempotency::IdempotencyRecord;
 pub use javumbo_scheduler::{CardQueue, CardType, Ease, InvalidEase, OutOfRange, RevlogKind};
 pub use media::{MediaError, MediaFile};
 pub use presets::{DeckLimits, Preset, TodayLimit};
@@ -85,6 +87,7 @@ impl Collection {
             let now = c.clock.now_ms();
             schema::init_empty(&c.conn, now, opts)?;
             c.conn.execute_batch(media::MEDIA_DDL)?;
+            c.conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
             }
@@ -107,9 +110,10 @@ impl Collection {
                 "unsupported schema version {ver}"
             )));
         }
-        // Files written before the media index (and Anki's own) get it on first open, so every
-        // copy of a collection has the same schema (docs/ARCHITECTURE.md#media).
+        // Files written before a private table existed (and Anki's own) get it on first open,
+        // so every copy of a collection has the same schema (docs/ARCHITECTURE.md#media).
         conn.execute_batch(media::MEDIA_DDL)?;
+        conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
         Ok(Self::with_connection(conn, clock))
     }
 
@@ -120,6 +124,7 @@ impl Collection {
         col.atomic(|c| -> Result<()> {
             schema::init_empty(&c.conn, c.clock.now_ms(), opts)?;
             c.conn.execute_batch(media::MEDIA_DDL)?;
+            c.conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
             }

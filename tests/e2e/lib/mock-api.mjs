@@ -5,7 +5,7 @@
 //
 // Test hooks (no auth): POST /_mock/fault {path, status, retryAfter, count, error}
 //                       POST /_mock/expire (every token becomes invalid)
-//                       GET  /_mock/log (the requests seen: [{method, path, status}])
+//                       GET  /_mock/log (the requests seen: [{method, path, key}], key = Idempotency-Key)
 
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -63,7 +63,7 @@ export async function startMock({ cardsInStarter = 12 } = {}) {
     if (path === '/_mock/log') return json(res, 200, log);
 
     if (!path.startsWith('/api/')) return serveStatic(path, res);
-    log.push({ method, path });
+    log.push({ method, path, key: req.headers['idempotency-key'] });
 
     const fault = faults.find((f) => f.count > 0 && path === f.path && (!f.method || f.method === method));
     if (fault) {

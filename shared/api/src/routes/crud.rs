@@ -11,7 +11,7 @@ use super::bodies::{
     AddedCard, CardDetail, CardSummary, Counts, CreatedDeck, DeckCards, DeckEntry, DeckList,
     DeckStats, Message, Pagination, RenamedDeck, Success,
 };
-use super::{Reply, on_collection, required, session_json, session_json_with_id};
+use super::{Reply, on_collection, required, session_json, session_json_with_id, write};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
@@ -106,15 +106,15 @@ async fn create_deck(
     ApiJson(b): ApiJson<NameBody>,
 ) -> Reply {
     let name = required(b.name, "name")?;
-    let (deck, sid) = on_collection(&s, &user, move |col| col.create_deck(&name)).await?;
-    Ok(session_json_with_id(
-        StatusCode::CREATED,
-        &sid,
-        CreatedDeck {
+    let (body, sid) = write(&s, &user, move |col| {
+        let deck = col.create_deck(&name)?;
+        Ok(CreatedDeck {
             id: deck.id,
             name: deck.name,
-        },
-    ))
+        })
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::CREATED, &sid, body))
 }
 
 async fn set_current_deck(
@@ -123,12 +123,12 @@ async fn set_current_deck(
     ApiJson(b): ApiJson<CurrentDeckBody>,
 ) -> Reply {
     let id = required(b.deck_id, "deckId")?;
-    let ((), sid) = on_collection(&s, &user, move |col| col.set_current_deck(id)).await?;
-    Ok(session_json_with_id(
-        StatusCode::OK,
-        &sid,
-        Message::new("Current deck updated successfully"),
-    ))
+    let (body, sid) = write(&s, &user, move |col| {
+        col.set_current_deck(id)?;
+        Ok(Message::new("Current deck updated successfully"))
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
 }
 
 async fn rename_deck(
@@ -138,16 +138,16 @@ async fn rename_deck(
     ApiJson(b): ApiJson<NameBody>,
 ) -> Reply {
     let name = required(b.name, "name")?;
-    let (deck, sid) = on_collection(&s, &user, move |col| col.rename_deck(id, &name)).await?;
-    Ok(session_json_with_id(
-        StatusCode::OK,
-        &sid,
-        RenamedDeck {
+    let (body, sid) = write(&s, &user, move |col| {
+        let deck = col.rename_deck(id, &name)?;
+        Ok(RenamedDeck {
             message: "Deck renamed successfully",
             id: deck.id,
             name: deck.name,
-        },
-    ))
+        })
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
 }
 
 async fn delete_deck(
@@ -155,16 +155,15 @@ async fn delete_deck(
     AuthUser(user): AuthUser,
     ApiPath(id): ApiPath<i64>,
 ) -> Reply {
-    let (gone, sid) = on_collection(&s, &user, move |col| col.delete_deck(id)).await?;
-    let message = format!(
-        "Deck '{}' and {} cards deleted successfully",
-        gone.name, gone.cards_deleted
-    );
-    Ok(session_json_with_id(
-        StatusCode::OK,
-        &sid,
-        Message::new(message),
-    ))
+    let (body, sid) = write(&s, &user, move |col| {
+        let gone = col.delete_deck(id)?;
+        Ok(Message::new(format!(
+            "Deck '{}' and {} cards deleted successfully",
+            gone.name, gone.cards_deleted
+        )))
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
 }
 
 async fn deck_stats(
@@ -246,13 +245,16 @@ async fn add_card(
     let front = required(b.front, "front")?;
     let back = required(b.back, "back")?;
     let deck_id = b.deck_id;
-    let (added, sid) =
-        on_collection(&s, &user, move |col| col.add_card(&front, &back, deck_id)).await?;
-    Ok(session_json_with_id(
-        StatusCode::CREATED,
-        &sid,
-        AddedCard::new("Card added successfully", added.card_id, added.note_id),
-    ))
+    let (body, sid) = write(&s, &user, move |col| {
+        let added = col.add_card(&front, &back, deck_id)?;
+        Ok(AddedCard::new(
+            "Card added successfully",
+            added.card_id,
+            added.note_id,
+        ))
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::CREATED, &sid, body))
 }
 
 async fn get_card(
@@ -285,12 +287,12 @@ async fn update_card(
 ) -> Reply {
     let front = required(b.front, "front")?;
     let back = required(b.back, "back")?;
-    let ((), sid) = on_collection(&s, &user, move |col| col.update_card(id, &front, &back)).await?;
-    Ok(session_json_with_id(
-        StatusCode::OK,
-        &sid,
-        Success::with_message("Card updated successfully"),
-    ))
+    let (body, sid) = write(&s, &user, move |col| {
+        col.update_card(id, &front, &back)?;
+        Ok(Success::with_message("Card updated successfully"))
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
 }
 
 async fn delete_card(
@@ -298,12 +300,12 @@ async fn delete_card(
     AuthUser(user): AuthUser,
     ApiPath(id): ApiPath<i64>,
 ) -> Reply {
-    let ((), sid) = on_collection(&s, &user, move |col| col.delete_card(id)).await?;
-    Ok(session_json_with_id(
-        StatusCode::OK,
-        &sid,
-        Success::with_message("Card deleted successfully"),
-    ))
+    let (body, sid) = write(&s, &user, move |col| {
+        col.delete_card(id)?;
+        Ok(Success::with_message("Card deleted successfully"))
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
 }
 
 async fn session_status(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {

@@ -14,7 +14,7 @@ use javumbo_collection::{Collection, MediaError, MediaFile};
 use javumbo_session::media::{get_media, put_media};
 use serde::Deserialize;
 
-use super::{Reply, run_operation, session_json};
+use super::{Reply, run_operation, session_json, write_operation};
 use crate::error::{ApiError, set_session_header};
 use crate::extract::{ApiQuery, AuthUser};
 use crate::{ApiConfig, AppState};
@@ -151,7 +151,7 @@ async fn import(
     }
     let package = Arc::new(package);
     let media = Arc::new(media);
-    let (summary, sid) = run_operation(&s, &user, move |col| {
+    let (summary, sid) = write_operation(&s, &user, move |col| {
         let mut summary = if colpkg {
             package.replace_collection(col)
         } else {

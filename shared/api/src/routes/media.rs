@@ -8,26 +8,28 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use javumbo_apkg::media::{MAX_MEDIA_FILE_BYTES, normalize_filename};
-use javumbo_collection::MediaFile;
 use javumbo_collection::media::MEDIA_QUOTA_BYTES;
+use javumbo_collection::{CollectionError, MediaError, MediaFile};
 use javumbo_session::media::{get_media, put_media};
 use serde::{Deserialize, Serialize};
 
-use super::{Reply, on_collection, run_operation, session_json};
+use super::{Reply, on_collection, session_json, write, write_operation};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, AuthUser};
 
 /// Multipart framing on top of the largest file.
 const MULTIPART_SLACK: usize = 64 * 1024;
+/// The largest upload request body.
+pub(crate) const MAX_UPLOAD_BYTES: usize = MAX_MEDIA_FILE_BYTES as usize + MULTIPART_SLACK;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/api/media",
-            get(list).post(upload).layer(DefaultBodyLimit::max(
-                MAX_MEDIA_FILE_BYTES as usize + MULTIPART_SLACK,
-            )),
+            get(list)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
         .route("/api/media/{filename}", get(serve).delete(remove))
 }
@@ -103,18 +105,15 @@ async fn upload(
         sha256,
         size,
     };
-    let ((), sid) = run_operation(&s, &user, move |c| {
-        c.put_media_files(std::slice::from_ref(&file), MEDIA_QUOTA_BYTES)
+    let (body, sid) = write_operation(&s, &user, move |c| {
+        c.put_media_files(std::slice::from_ref(&file), MEDIA_QUOTA_BYTES)?;
+        Ok::<_, MediaError>(Stored {
+            filename: file.name.clone(),
+            size,
+        })
     })
     .await?;
-    Ok(session_json(
-        StatusCode::CREATED,
-        &sid,
-        Stored {
-            filename: name,
-            size,
-        },
-    ))
+    Ok(session_json(StatusCode::CREATED, &sid, body))
 }
 
 async fn list(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {
@@ -184,18 +183,17 @@ async fn remove(
     ApiPath(filename): ApiPath<String>,
 ) -> Reply {
     let name = normalized(&filename)?;
-    let (removed, sid) = on_collection(&s, &user, move |c| c.delete_media_file(&name)).await?;
-    if removed.is_none() {
-        return Err(ApiError::NotFound("No such media file".into()).into());
-    }
-    Ok(session_json(
-        StatusCode::OK,
-        &sid,
-        super::bodies::Success {
+    let (body, sid) = write(&s, &user, move |c| {
+        // Not found writes nothing, so there is nothing for a key to record either.
+        c.delete_media_file(&name)?
+            .ok_or_else(|| CollectionError::NotFound("No such media file".into()))?;
+        Ok(super::bodies::Success {
             success: true,
             message: None,
-        },
-    ))
+        })
+    })
+    .await?;
+    Ok(session_json(StatusCode::OK, &sid, body))
 }
 
 /// The content type of a media file by its extension, and whether a browser could run it

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::AppState;
 use crate::error::{ApiError, failure_response, set_session_header};
+use crate::idempotency::{self, Written};
 
 /// What a handler answers: its response, or an error response (a failure already rendered,
 /// `X-Session-ID` included, or an [`ApiError`] via `?`).
@@ -54,6 +55,46 @@ where
     match state.sessions.with_collection(user, op).await {
         Ok(served) => Ok((served.value, served.session_id)),
         Err(failed) => Err(failure_response(failed.map(ApiError::from)).into()),
+    }
+}
+
+/// Run the write `op` on the user's collection; `op` returns the answer's body. With an
+/// `Idempotency-Key` on the request, a repeat of it is not applied again: the first body comes
+/// back (`crate::idempotency`). Every handler that writes the collection goes through here (or
+/// [`write_operation`]), never through [`on_collection`].
+pub(crate) async fn write<B, F>(
+    state: &AppState,
+    user: &Username,
+    op: F,
+) -> axum::response::Result<(Written<B>, String)>
+where
+    F: Fn(&Collection) -> Result<B, CollectionError> + Send + Sync + 'static,
+    B: Serialize + Send + 'static,
+{
+    write_operation(state, user, op).await
+}
+
+/// [`write`] for an operation failing with its own error type `E`.
+pub(crate) async fn write_operation<B, E, F>(
+    state: &AppState,
+    user: &Username,
+    op: F,
+) -> axum::response::Result<(Written<B>, String)>
+where
+    F: Fn(&Collection) -> Result<B, E> + Send + Sync + 'static,
+    B: Serialize + Send + 'static,
+    E: OperationError + Into<ApiError>,
+{
+    match idempotency::claim() {
+        None => {
+            let (body, sid) = run_operation(state, user, op).await?;
+            Ok((Written::Fresh(body), sid))
+        }
+        Some(claim) => {
+            let (written, sid) = run_operation(state, user, claim.wrap(op)).await?;
+            claim.replayed(&written);
+            Ok((written, sid))
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use super::bodies::{
     AddedNote, NoteCardBody, NoteDetail, NoteFieldBody, NoteTypeEntry, NoteTypeList, Success,
     UpdatedNote,
 };
-use super::{Reply, on_collection, required, session_json_with_id};
+use super::{Reply, on_collection, required, session_json_with_id, write};
 use crate::AppState;
 use crate::extract::{ApiJson, ApiPath, AuthUser};
 
@@ -114,28 +114,25 @@ async fn add_note(
 ) -> Reply {
     let fields = required(b.fields, "fields")?;
     let (notetype_id, deck_id, tags) = (b.note_type_id, b.deck_id, b.tags.unwrap_or_default());
-    let (added, sid) = on_collection(&s, &user, move |col: &Collection| {
+    let (body, sid) = write(&s, &user, move |col: &Collection| {
         let nt = match notetype_id {
             Some(id) => col.note_type(id)?,
             None => col.default_note_type()?,
         };
-        col.add_note(&NewNote {
+        let added = col.add_note(&NewNote {
             notetype_id: Some(nt.id),
             deck_id,
             fields: fields.clone().in_order(&nt)?,
             tags: tags.clone(),
-        })
-    })
-    .await?;
-    Ok(session_json_with_id(
-        StatusCode::CREATED,
-        &sid,
-        AddedNote {
+        })?;
+        Ok(AddedNote {
             message: "Note added successfully",
             note_id: added.note_id,
             card_ids: added.card_ids,
-        },
-    ))
+        })
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::CREATED, &sid, body))
 }
 
 async fn get_note(
@@ -182,26 +179,23 @@ async fn update_note(
 ) -> Reply {
     let fields = required(b.fields, "fields")?;
     let tags = b.tags;
-    let (up, sid) = on_collection(&s, &user, move |col: &Collection| {
+    let (body, sid) = write(&s, &user, move |col: &Collection| {
         let nt = col.note_type(col.note(id)?.notetype_id)?;
-        col.update_note(
+        let up = col.update_note(
             id,
             &NoteUpdate {
                 fields: fields.clone().in_order(&nt)?,
                 tags: tags.clone(),
             },
-        )
-    })
-    .await?;
-    Ok(session_json_with_id(
-        StatusCode::OK,
-        &sid,
-        UpdatedNote {
+        )?;
+        Ok(UpdatedNote {
             success: true,
             message: "Note updated successfully",
             cards_added: up.cards_added,
-        },
-    ))
+        })
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
 }
 
 async fn delete_note(
@@ -209,10 +203,10 @@ async fn delete_note(
     AuthUser(user): AuthUser,
     ApiPath(id): ApiPath<i64>,
 ) -> Reply {
-    let ((), sid) = on_collection(&s, &user, move |col| col.delete_note(id)).await?;
-    Ok(session_json_with_id(
-        StatusCode::OK,
-        &sid,
-        Success::with_message("Note deleted successfully"),
-    ))
+    let (body, sid) = write(&s, &user, move |col| {
+        col.delete_note(id)?;
+        Ok(Success::with_message("Note deleted successfully"))
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
 }

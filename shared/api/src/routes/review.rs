@@ -8,7 +8,7 @@ use javumbo_collection::review::Study;
 use serde::Deserialize;
 
 use super::bodies::{Answered, Message, NextCard, ReviewCard};
-use super::{Reply, on_collection, required, session_json};
+use super::{Reply, on_collection, required, session_json, write};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, AuthUser};
@@ -70,16 +70,15 @@ async fn answer(
         }
         t => t,
     };
-    let (r, sid) =
-        on_collection(&s, &user, move |col| col.answer_card(card_id, ease, taken)).await?;
-    Ok(session_json(
-        StatusCode::OK,
-        &sid,
-        Answered {
+    let (body, sid) = write(&s, &user, move |col| {
+        let r = col.answer_card(card_id, ease, taken)?;
+        Ok(Answered {
             message: "Review processed successfully",
             new_due: r.new_due_secs,
             interval: r.interval_days,
             queue: r.queue,
-        },
-    ))
+        })
+    })
+    .await?;
+    Ok(session_json(StatusCode::OK, &sid, body))
 }

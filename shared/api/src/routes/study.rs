@@ -18,7 +18,7 @@ use super::bodies::{
     CardActionDone, DeckLimitsBody, DeckPreset, OptimizedBody, PresetBody, PresetList, Recomputed,
     StudySettings, Success,
 };
-use super::{Reply, on_collection, required, run_operation, session_json_with_id};
+use super::{Reply, on_collection, required, session_json_with_id, write, write_operation};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, AuthUser};
@@ -102,7 +102,7 @@ async fn put_settings(
         .into());
     }
     let (hour, fsrs, short_term) = (b.rollover_hour, b.fsrs, b.fsrs_short_term_with_steps);
-    let (settings, sid) = on_collection(&s, &user, move |col| {
+    let (settings, sid) = write(&s, &user, move |col| {
         if let Some(tz) = timezone {
             col.set_timezone(tz.name())?;
         }
@@ -190,7 +190,7 @@ async fn create_preset(
 ) -> Reply {
     let name = required(b.name, "name")?;
     let from = b.from_id;
-    let (body, sid) = on_collection(&s, &user, move |col| {
+    let (body, sid) = write(&s, &user, move |col| {
         preset_body(col, col.create_preset(&name, from)?)
     })
     .await?;
@@ -237,7 +237,7 @@ async fn update_preset(
     ApiJson(body): ApiJson<Value>,
 ) -> Reply {
     let changes = preset_changes(body)?;
-    let (body, sid) = on_collection(&s, &user, move |col| {
+    let (body, sid) = write(&s, &user, move |col| {
         let current = col.preset(id)?;
         let next = merged(&current, &changes)?;
         let saved = col.update_preset(&next)?;
@@ -261,7 +261,7 @@ async fn rename_preset(
     ApiJson(b): ApiJson<NameBody>,
 ) -> Reply {
     let name = required(b.name, "name")?;
-    let (body, sid) = on_collection(&s, &user, move |col| {
+    let (body, sid) = write(&s, &user, move |col| {
         preset_body(col, col.rename_preset(id, &name)?)
     })
     .await?;
@@ -273,12 +273,14 @@ async fn delete_preset(
     AuthUser(user): AuthUser,
     ApiPath(id): ApiPath<i64>,
 ) -> Reply {
-    let ((), sid) = on_collection(&s, &user, move |col| col.delete_preset(id)).await?;
-    Ok(session_json_with_id(
-        StatusCode::OK,
-        &sid,
-        Success::with_message("Preset deleted; its decks use the default preset"),
-    ))
+    let (body, sid) = write(&s, &user, move |col| {
+        col.delete_preset(id)?;
+        Ok(Success::with_message(
+            "Preset deleted; its decks use the default preset",
+        ))
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
 }
 
 /// Why an optimisation request was refused or failed.
@@ -308,7 +310,7 @@ async fn optimize(
     ApiJson(b): ApiJson<OptimizeBody>,
 ) -> Reply {
     let apply = b.apply.unwrap_or(false);
-    let (o, sid) = run_operation(&s, &user, move |col| {
+    let (body, sid) = write_operation(&s, &user, move |col| {
         let reviews = col.fsrs_training_reviews(id)?;
         if reviews > MAX_OPTIMIZE_REVIEWS {
             return Err(OptimizeError::TooManyReviews {
@@ -316,19 +318,16 @@ async fn optimize(
                 cap: MAX_OPTIMIZE_REVIEWS,
             });
         }
-        Ok(col.optimize_fsrs_params(id, apply)?)
-    })
-    .await?;
-    Ok(session_json_with_id(
-        StatusCode::OK,
-        &sid,
-        OptimizedBody {
+        let o = col.optimize_fsrs_params(id, apply)?;
+        Ok(OptimizedBody {
             params: o.params,
             fsrs_items: o.fsrs_items,
             reviews: o.reviews,
             applied: o.applied,
-        },
-    ))
+        })
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
 }
 
 async fn recompute(
@@ -336,18 +335,15 @@ async fn recompute(
     AuthUser(user): AuthUser,
     ApiPath(id): ApiPath<i64>,
 ) -> Reply {
-    let (update, sid) = on_collection(&s, &user, move |col| {
+    let (body, sid) = write(&s, &user, move |col| {
         col.preset(id)?;
-        col.recompute_memory_states(id)
+        let update = col.recompute_memory_states(id)?;
+        Ok(Recomputed {
+            cards_updated: update.cards,
+        })
     })
     .await?;
-    Ok(session_json_with_id(
-        StatusCode::OK,
-        &sid,
-        Recomputed {
-            cards_updated: update.cards,
-        },
-    ))
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -361,15 +357,12 @@ async fn set_deck_preset(
     ApiJson(b): ApiJson<DeckPresetBody>,
 ) -> Reply {
     let preset_id = required(b.preset_id, "presetId")?;
-    let ((), sid) = on_collection(&s, &user, move |col| {
-        col.set_deck_preset(deck_id, preset_id)
+    let (body, sid) = write(&s, &user, move |col| {
+        col.set_deck_preset(deck_id, preset_id)?;
+        Ok(DeckPreset { deck_id, preset_id })
     })
     .await?;
-    Ok(session_json_with_id(
-        StatusCode::OK,
-        &sid,
-        DeckPreset { deck_id, preset_id },
-    ))
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
 }
 
 /// A "today only" limit as a client sends it: `today` is stamped by the server (whatever the
@@ -428,13 +421,12 @@ async fn put_deck_limits(
         review_limit_today: today_limit(b.review_limit_today),
         new_limit_today: today_limit(b.new_limit_today),
     };
-    let (limits, sid) =
-        on_collection(&s, &user, move |col| col.set_deck_limits(deck_id, &limits)).await?;
-    Ok(session_json_with_id(
-        StatusCode::OK,
-        &sid,
-        DeckLimitsBody { deck_id, limits },
-    ))
+    let (body, sid) = write(&s, &user, move |col| {
+        let limits = col.set_deck_limits(deck_id, &limits)?;
+        Ok(DeckLimitsBody { deck_id, limits })
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -478,27 +470,24 @@ async fn card_action(
     let action = required(b.action, "action")?;
     // An unknown action is refused before the collection is opened.
     engine_action(&action, 0)?;
-    let (queue, sid) = on_collection(&s, &user, move |col| {
+    let (body, sid) = write(&s, &user, move |col| {
         let queue = col.card(card_id)?.queue;
         let Ok(todo) = engine_action(&action, queue) else {
             return Err(CollectionError::InvalidInput(format!(
                 "unknown action {action:?}"
             )));
         };
-        match todo {
+        let queue = match todo {
             Some(a) => {
                 col.card_action(card_id, a)?;
-                Ok(col.card(card_id)?.queue)
+                col.card(card_id)?.queue
             }
-            None => Ok(queue),
-        }
+            None => queue,
+        };
+        Ok(CardActionDone { card_id, queue })
     })
     .await?;
-    Ok(session_json_with_id(
-        StatusCode::OK,
-        &sid,
-        CardActionDone { card_id, queue },
-    ))
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
 }
 
 #[cfg(test)]

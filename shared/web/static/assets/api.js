@@ -50,6 +50,14 @@ export function retryDelayMs(value, now = Date.now()) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** A fresh random key (crypto.randomUUID needs a secure context; getRandomValues does not). */
+export function idempotencyKey() {
+  if (globalThis.crypto?.randomUUID) return globalThis.crypto.randomUUID();
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 /**
  * request('GET', '/api/decks') → parsed JSON.
  * opts: json (body to send as JSON), body + contentType (raw upload), raw (return the Response),
@@ -67,6 +75,10 @@ export async function request(method, path, opts = {}) {
     headers['Content-Type'] = opts.contentType || 'application/octet-stream';
     body = opts.body;
   }
+  // A write carries one key for all its attempts: the server applies it once and answers a
+  // repeat with the first answer, so a write whose answer was lost can be sent again safely.
+  const keyed = method !== 'GET' && headers.Authorization !== undefined && !opts.passwordCheck;
+  if (keyed) headers['Idempotency-Key'] = idempotencyKey();
   const send = async () => {
     try {
       return await fetch(base() + path, { method, headers, body });
@@ -75,7 +87,15 @@ export async function request(method, path, opts = {}) {
     }
   };
 
-  let res = await send();
+  let res;
+  try {
+    res = await send();
+  } catch (e) {
+    // The request may or may not have arrived; only a keyed write may be sent again blindly.
+    if (!keyed) throw e;
+    await sleep(DEFAULT_RETRY_WAIT_MS);
+    res = await send();
+  }
   if (res.status === 503) {
     await sleep(retryDelayMs(res.headers.get('Retry-After')));
     res = await send();
