@@ -15,16 +15,23 @@ each hold one). Reads one JSON command per line on stdin and answers one JSON li
            | {"error":..,"kind":..}
   {"op":"review","device":"A"}                     answer one due card Good on the device
   {"op":"dump","device":"A"}                       the collection's content, for comparisons
+  {"op":"add_media","device":"A","name":..,"hex":..}  a file into the device's media folder
+                                                   -> {"name": the name Anki stored}
+  {"op":"remove_media","device":"A","name":..}     trash a media file on the device
+  {"op":"media_sync","device":"A"}                 a whole media sync, waited for -> {"ok":true}
+  {"op":"media","device":"A"}                      the media folder: {name: sha1 hex}
   {"op":"quit"}
 
 Errors of the client come back as {"error": <class>, "kind": <SyncErrorKind name or null>,
 "message": ...}, so the test sees exactly what the client would show.
 """
 
+import hashlib
 import json
 import os
 import sys
 import tempfile
+import time
 
 from anki.collection import Collection
 from anki.errors import SyncError
@@ -157,7 +164,52 @@ def dump(cmd):
     }
 
 
-OPS = {"create": create, "login": login, "sync": sync, "review": review, "dump": dump}
+def add_media(cmd):
+    col = col_of(cmd["device"])
+    return {"name": col.media.write_data(cmd["name"], bytes.fromhex(cmd["hex"]))}
+
+
+def remove_media(cmd):
+    col_of(cmd["device"]).media.trash_files([cmd["name"]])
+    return {"ok": True}
+
+
+def media_sync(cmd):
+    dev = devices[cmd["device"]]
+    col = dev["col"]
+    col.sync_media(dev["auth"])
+    deadline = time.time() + 60
+    # media_sync_status raises the sync's error, if it failed.
+    while col.media_sync_status().active:
+        if time.time() > deadline:
+            raise RuntimeError("media sync did not finish in 60 s")
+        time.sleep(0.05)
+    col.media_sync_status()
+    return {"ok": True}
+
+
+def media(cmd):
+    folder = col_of(cmd["device"]).media.dir()
+    out = {}
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                out[name] = hashlib.sha1(f.read()).hexdigest()
+    return out
+
+
+OPS = {
+    "create": create,
+    "login": login,
+    "sync": sync,
+    "review": review,
+    "dump": dump,
+    "add_media": add_media,
+    "remove_media": remove_media,
+    "media_sync": media_sync,
+    "media": media,
+}
 
 
 def main():

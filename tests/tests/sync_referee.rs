@@ -289,6 +289,88 @@ async fn official_clients_sync_with_javumbo() {
     assert_eq!(out["did"], "download", "{out}");
     assert_eq!(dev.dump("B"), a, "A's device review reached B");
 
+    // Media sync: files added on A reach the web app and B; a file uploaded through the web
+    // app reaches both devices; a deletion on B reaches A and the web app.
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let sun: Vec<u8> = b"\x89PNG\r\n\x1a\nsun"
+        .iter()
+        .copied()
+        .cycle()
+        .take(300_000)
+        .collect();
+    let voice = b"ID3 voice of the verb".to_vec();
+    let out =
+        dev.ok(json!({"op": "add_media", "device": "A", "name": "sol.png", "hex": hex(&sun)}));
+    assert_eq!(out["name"], "sol.png");
+    dev.ok(json!({"op": "add_media", "device": "A", "name": "voz ñ.mp3", "hex": hex(&voice)}));
+    dev.ok(json!({"op": "media_sync", "device": "A"}));
+    let log = proxy.take();
+    assert!(
+        log.iter().any(|l| l == "/msync/uploadChanges 200")
+            && log.iter().all(|l| l.ends_with(" 200")),
+        "{log:?}"
+    );
+    let served = api
+        .get("/api/media/sol.png")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.bytes(), &sun[..], "A's file through the web API");
+    dev.ok(json!({"op": "media_sync", "device": "B"}));
+    let a_media = dev.ok(json!({"op": "media", "device": "A"}));
+    assert_eq!(a_media.as_object().map(|m| m.len()), Some(2), "{a_media}");
+    assert_eq!(dev.ok(json!({"op": "media", "device": "B"})), a_media);
+
+    let web = b"\xff\xd8\xff web picture".to_vec();
+    let r = api
+        .post("/api/media?name=web.jpg")
+        .bearer_auth(&token)
+        .header("content-type", "application/octet-stream")
+        .body(web.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text());
+    dev.ok(json!({"op": "media_sync", "device": "A"}));
+    dev.ok(json!({"op": "media_sync", "device": "B"}));
+    let sha1 = |b: &[u8]| {
+        use sha1::Digest;
+        hex(&sha1::Sha1::digest(b))
+    };
+    for d in ["A", "B"] {
+        let m = dev.ok(json!({"op": "media", "device": d}));
+        assert_eq!(m["web.jpg"], json!(sha1(&web)), "{d}: {m}");
+        assert_eq!(m["sol.png"], json!(sha1(&sun)), "{d}: {m}");
+    }
+
+    dev.ok(json!({"op": "remove_media", "device": "B", "name": "sol.png"}));
+    dev.ok(json!({"op": "media_sync", "device": "B"}));
+    dev.ok(json!({"op": "media_sync", "device": "A"}));
+    let a_media = dev.ok(json!({"op": "media", "device": "A"}));
+    assert!(
+        a_media.get("sol.png").is_none(),
+        "B's deletion reached A: {a_media}"
+    );
+    assert_eq!(dev.ok(json!({"op": "media", "device": "B"})), a_media);
+    let gone = api
+        .get("/api/media/sol.png")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    // In step: a media sync now only asks (begin, no changes, no upload).
+    proxy.take();
+    dev.ok(json!({"op": "media_sync", "device": "A"}));
+    let log = proxy.take();
+    assert!(
+        !log.iter()
+            .any(|l| l.contains("uploadChanges") || l.contains("downloadFiles")),
+        "{log:?}"
+    );
+
     // Device keys through the API: listed without secrets; revoked → AuthFailed.
     let r = api
         .get("/api/sync/keys")

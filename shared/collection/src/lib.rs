@@ -27,6 +27,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod limits;
 pub mod media;
+pub mod media_sync;
 pub mod notes;
 pub mod notetypes;
 pub mod presets;
@@ -88,6 +89,7 @@ impl Collection {
             schema::init_empty(&c.conn, now, opts)?;
             c.conn.execute_batch(media::MEDIA_DDL)?;
             c.conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
+            c.conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
             }
@@ -114,6 +116,7 @@ impl Collection {
         // so every copy of a collection has the same schema (docs/ARCHITECTURE.md#media).
         conn.execute_batch(media::MEDIA_DDL)?;
         conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
+        conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
         Ok(Self::with_connection(conn, clock))
     }
 
@@ -125,6 +128,7 @@ impl Collection {
             schema::init_empty(&c.conn, c.clock.now_ms(), opts)?;
             c.conn.execute_batch(media::MEDIA_DDL)?;
             c.conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
+            c.conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
             }

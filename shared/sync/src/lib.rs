@@ -18,6 +18,7 @@ pub mod error;
 pub mod full;
 pub mod header;
 pub mod keys;
+pub mod media;
 pub mod messages;
 pub mod normal;
 

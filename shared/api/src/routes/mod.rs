@@ -6,6 +6,7 @@ pub mod bodies;
 pub mod crud;
 pub mod export;
 pub mod media;
+mod msync;
 pub mod notes;
 pub mod review;
 pub mod study;

@@ -53,7 +53,7 @@ pub fn routes(config: &ApiConfig) -> Router<AppState> {
         .route("/sync/sanityCheck2", post(sanity_check))
         .route("/sync/finish", post(finish))
         .route("/sync/abort", post(ack))
-        .route("/msync/{method}", post(media).get(media))
+        .route("/msync/{method}", post(super::msync::media))
         // Route-level, so it overrides the API's 1 MiB default for these routes only.
         .layer(DefaultBodyLimit::max(config.sync.max_request_bytes));
     sync.route("/health", get(health))
@@ -67,21 +67,21 @@ pub fn routes(config: &ApiConfig) -> Router<AppState> {
 
 /// A sync request: the checked header, the device it authenticated as (every method but
 /// `hostKey`), and the decompressed body.
-struct SyncRequest {
-    header: SyncHeader,
+pub(super) struct SyncRequest {
+    pub(super) header: SyncHeader,
     device: Option<(Username, DeviceKey)>,
-    data: Vec<u8>,
+    pub(super) data: Vec<u8>,
 }
 
 impl SyncRequest {
     /// The user and device key the request authenticated as (403 for `hostKey`, which has none).
-    fn device(&self) -> Result<(Username, DeviceKey), SyncFailure> {
+    pub(super) fn device(&self) -> Result<(Username, DeviceKey), SyncFailure> {
         self.device
             .clone()
             .ok_or_else(|| SyncError::AuthFailed("invalid hkey".into()).into())
     }
 
-    fn json<T: DeserializeOwned>(&self) -> Result<T, SyncError> {
+    pub(super) fn json<T: DeserializeOwned>(&self) -> Result<T, SyncError> {
         serde_json::from_slice(&self.data).map_err(|_| SyncError::BadRequest("invalid json".into()))
     }
 }
@@ -131,10 +131,10 @@ fn parse_header(headers: &HeaderMap) -> Result<SyncHeader, SyncError> {
 }
 
 /// A successful answer: zstd with the original size, as the client requires.
-struct SyncBody(Vec<u8>);
+pub(super) struct SyncBody(pub(super) Vec<u8>);
 
 impl SyncBody {
-    fn json(v: &impl Serialize) -> Result<Self, SyncError> {
+    pub(super) fn json(v: &impl Serialize) -> Result<Self, SyncError> {
         serde_json::to_vec(v)
             .map(Self)
             .map_err(|e| SyncError::Internal(format!("json: {e}")))
@@ -158,7 +158,7 @@ impl IntoResponse for SyncBody {
     }
 }
 
-fn api_to_sync(e: ApiError) -> SyncError {
+pub(super) fn api_to_sync(e: ApiError) -> SyncError {
     match e {
         ApiError::Unauthorized(_) => SyncError::AuthFailed("invalid user/pass".into()),
         ApiError::TooManyRequests { .. } | ApiError::Unavailable { .. } => SyncError::Unavailable,
@@ -246,11 +246,12 @@ async fn meta(State(state): State<AppState>, req: SyncRequest) -> Result<SyncBod
     {
         return Err(SyncError::ClientTooOld.into());
     }
+    // The media log's usn, with what the web app changed since the last media sync logged.
+    let media_usn = super::msync::log_pending(&state, &user).await?;
     let now_ms = state.clock.now_ms();
-    // Media has its own store and usn (not wired to sync yet): 0 tells the client "no media".
     let served = state
         .sessions
-        .with_collection(&user, move |col| javumbo_sync::meta(col, now_ms, 0))
+        .with_collection(&user, move |col| javumbo_sync::meta(col, now_ms, media_usn))
         .await?;
     // Best effort: a lost "last used" time must not fail the sync.
     if let Err(e) = state
@@ -452,20 +453,6 @@ async fn finish(State(state): State<AppState>, req: SyncRequest) -> Result<SyncB
 async fn ack(req: SyncRequest) -> Result<SyncBody, SyncFailure> {
     req.device()?;
     Ok(SyncBody::json(&())?)
-}
-
-/// Media sync belongs to the per-user media store (not wired yet): every method answers the
-/// media protocol's error shape, which the client shows.
-async fn media() -> Result<SyncBody, SyncFailure> {
-    #[derive(Serialize)]
-    struct JsonResult {
-        data: Option<()>,
-        err: &'static str,
-    }
-    Ok(SyncBody::json(&JsonResult {
-        data: None,
-        err: "media sync is not available on this server yet",
-    })?)
 }
 
 async fn health() -> &'static str {
