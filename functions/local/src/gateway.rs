@@ -194,6 +194,7 @@ pub async fn serve_threads(addr: SocketAddr, mut states: Vec<AppState>) -> Resul
     let threads = Arc::new(Threads { routers, metrics });
     let gateway = Router::new()
         .route("/_local/metrics", get(threads_metrics))
+        .route_layer(axum::middleware::from_fn(operator_only))
         // The study web app is static: the gateway serves it, as CloudFront would.
         .merge(javumbo_web::router())
         .fallback(route_to_random_container)
@@ -202,19 +203,20 @@ pub async fn serve_threads(addr: SocketAddr, mut states: Vec<AppState>) -> Resul
 }
 
 /// The operator endpoints (`/_local/*`: counters, child pids and ports) answer only on the
-/// machine itself; from anywhere else they do not exist.
-/// `Some(404)` for a peer that is not on this machine.
-fn operator_only(peer: SocketAddr) -> Option<Response> {
-    (!peer.ip().is_loopback()).then(|| json_error(ApiError::NotFound("Not found".into())))
+/// machine itself; from anywhere else they do not exist (a route layer on exactly those routes).
+async fn operator_only(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if peer.ip().is_loopback() {
+        next.run(req).await
+    } else {
+        json_error(ApiError::NotFound("Not found".into()))
+    }
 }
 
-async fn threads_metrics(
-    State(t): State<Arc<Threads>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-) -> Response {
-    if let Some(r) = operator_only(peer) {
-        return r;
-    }
+async fn threads_metrics(State(t): State<Arc<Threads>>) -> Response {
     let mut m = sum_metrics(&t.metrics);
     m.insert("containers".into(), t.routers.len() as u64);
     axum::Json(m).into_response()
@@ -296,6 +298,7 @@ pub async fn serve_processes(
     let gateway = Router::new()
         .route("/_local/metrics", get(processes_metrics))
         .route("/_local/containers", get(processes_list))
+        .route_layer(axum::middleware::from_fn(operator_only))
         .merge(javumbo_web::router())
         .fallback(proxy_to_random_container)
         .with_state(procs);
@@ -403,13 +406,7 @@ async fn supervise(
     }
 }
 
-async fn processes_list(
-    State(p): State<Arc<Processes>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-) -> Response {
-    if let Some(r) = operator_only(peer) {
-        return r;
-    }
+async fn processes_list(State(p): State<Arc<Processes>>) -> Response {
     let list: Vec<Value> = p
         .slots
         .iter()
@@ -422,13 +419,7 @@ async fn processes_list(
     axum::Json(json!({ "containers": list })).into_response()
 }
 
-async fn processes_metrics(
-    State(p): State<Arc<Processes>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-) -> Response {
-    if let Some(r) = operator_only(peer) {
-        return r;
-    }
+async fn processes_metrics(State(p): State<Arc<Processes>>) -> Response {
     let mut total: BTreeMap<String, u64> = BTreeMap::new();
     for (addr, _) in p.slots.iter().filter_map(|s| s.get()) {
         let url = format!("http://{addr}/_local/metrics");
@@ -557,13 +548,16 @@ async fn into_response(resp: reqwest::Response) -> Response {
 
 pub async fn serve_child(addr: SocketAddr, state: AppState) -> Result<(), LocalError> {
     let metrics = state.metrics().clone();
-    let router = javumbo_api::app(state).route(
-        "/_local/metrics",
-        get(move |ConnectInfo(peer): ConnectInfo<SocketAddr>| {
-            let m = sum_metrics(std::slice::from_ref(&metrics));
-            async move { operator_only(peer).unwrap_or_else(|| axum::Json(m).into_response()) }
-        }),
-    );
+    let router = Router::new()
+        .route(
+            "/_local/metrics",
+            get(move || {
+                let m = sum_metrics(std::slice::from_ref(&metrics));
+                async move { axum::Json(m).into_response() }
+            }),
+        )
+        .route_layer(axum::middleware::from_fn(operator_only))
+        .merge(javumbo_api::app(state));
     let parent_gone = async {
         let mut stdin = tokio::io::stdin();
         let mut buf = [0u8; 64];
