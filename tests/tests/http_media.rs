@@ -202,3 +202,123 @@ async fn upload_serve_list_delete_and_isolation() {
         "{v}"
     );
 }
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// A package made by official Anki whose `a.png` clashes with the user's own `a.png`
+/// (`tests/oracle/media_clash.py`): the import keeps both, the package's under Anki's renamed
+/// file; the card the user then studies shows the renamed file, which serves the package's
+/// content, while `a.png` keeps serving the user's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_clashing_file_is_renamed_and_the_card_shows_it() {
+    use serde_json::{Value, json};
+
+    let dir = tempfile::tempdir().unwrap();
+    let oracle: Value = serde_json::from_str(&javumbo_tests::run_oracle(
+        "media_clash.py",
+        &[dir.path().to_str().unwrap()],
+        "",
+    ))
+    .unwrap();
+    let anki = &oracle["packages"]["legacy"];
+    // Anki's name for the package's a.png.
+    let renamed = anki["media"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .find(|n| n.starts_with("a-") && n.ends_with(".png"))
+        .expect("Anki renamed a.png")
+        .clone();
+    let user_a = unhex(oracle["user_media"]["a.png"].as_str().unwrap());
+    let package_a = unhex(oracle["package_media"]["a.png"].as_str().unwrap());
+
+    let t = target().await;
+    let api = ApiClient::for_target(&t);
+    let token = register_login(&api, &t.user("mediaclash")).await;
+    for (name, hex) in oracle["user_media"].as_object().unwrap() {
+        let (s, stored) = upload(&api, &token, name, &unhex(hex.as_str().unwrap())).await;
+        assert_eq!((s, stored.as_str()), (StatusCode::CREATED, name.as_str()));
+    }
+
+    let apkg = std::fs::read(anki["path"].as_str().unwrap()).unwrap();
+    let resp = api
+        .post("/api/import")
+        .bearer_auth(&token)
+        .header("content-type", "application/octet-stream")
+        .body(apkg)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text());
+    let v = resp.json();
+    assert_eq!(
+        (
+            v["notes"].as_u64(),
+            v["media"].as_u64(),
+            v["mediaSkipped"].as_u64()
+        ),
+        (Some(5), Some(3), Some(2)),
+        "{v}"
+    );
+
+    // Study the imported deck: its first card is the note `<img src="a.png">`.
+    let resp = api
+        .get("/api/decks")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let decks = resp.json();
+    let clash = decks["decks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "Clash")
+        .unwrap_or_else(|| panic!("no Clash deck: {decks}"))["id"]
+        .as_i64()
+        .unwrap();
+    let resp = api
+        .put("/api/decks/current")
+        .bearer_auth(&token)
+        .json(&json!({"deckId": clash}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text());
+    let resp = api
+        .get("/api/review")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let review = resp.json();
+    let question = review["questionHtml"].as_str().unwrap_or_default();
+    assert_eq!(question, format!("<img src=\"{renamed}\">"), "{review}");
+
+    let resp = api
+        .get(&format!("/api/media/{}", urlencode(&renamed)))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.bytes(),
+        package_a,
+        "the renamed file serves the package's a.png"
+    );
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    let resp = api
+        .get("/api/media/a.png")
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.bytes(), user_a, "a.png stays the user's own");
+}

@@ -11,9 +11,11 @@
 
 mod error;
 mod export;
+mod import_media;
 pub mod media;
 mod merge;
 mod package;
+mod refs;
 mod replace;
 mod source;
 
@@ -22,6 +24,7 @@ use serde::Serialize;
 
 pub use error::ApkgError;
 pub use export::{ExportFormat, export_apkg, export_package};
+pub use import_media::{IncomingMedia, MediaImport};
 pub use javumbo_modern::package::PackageVersion;
 pub use media::PackageMedia;
 
@@ -72,9 +75,11 @@ pub struct ImportSummary {
     pub revlog: usize,
     /// Review log entries the collection already had.
     pub revlog_skipped: usize,
-    /// Media files added to the user's media (new names or new content).
+    /// Media files added to the user's media: new names, and new content under a name the user
+    /// had, stored renamed (`name-<sha1>.ext`) with the imported notes' references following.
     pub media: usize,
-    /// Media files the user already had with the same content.
+    /// Media files not added: the user had them with the same content, a static file (`_…`,
+    /// `latex-…`) the user has under that name, or a renamed copy no imported note refers to.
     pub media_skipped: usize,
 }
 
@@ -116,30 +121,72 @@ impl Package {
         std::mem::take(&mut self.media)
     }
 
-    /// Merge into `col` as Anki's package import does, all-or-nothing.
+    /// Merge into `col` as Anki's package import does, all-or-nothing, without media (the
+    /// notes' media references are still normalised as Anki does).
     pub fn import_into(&self, col: &Collection) -> Result<ImportSummary, ApkgError> {
-        let summary = col.atomic(|c| merge::merge(c, &self.data))?;
+        Ok(self.import_with_media(col, &[])?.summary)
+    }
+
+    /// Merge into `col` as Anki's package import does, all-or-nothing, with the package's
+    /// media whose bytes the caller has stored: decides each file's final name from `col`'s
+    /// media index (a name the user has with other content becomes `name-<sha1>.ext`, and the
+    /// imported notes' references follow) and returns the index entries to write in the same
+    /// transaction (`docs/ARCHITECTURE.md#media`).
+    pub fn import_with_media(
+        &self,
+        col: &Collection,
+        media: &[IncomingMedia],
+    ) -> Result<MediaImport, ApkgError> {
+        let imported = col.atomic(|c| {
+            let mut plan = import_media::MediaPlan::for_import(c, media)?;
+            let mut summary = merge::merge(c, &self.data, &mut plan)?;
+            let (index, added, skipped) = plan.finish();
+            summary.media = added;
+            summary.media_skipped = skipped;
+            Ok::<_, ApkgError>(MediaImport { summary, index })
+        })?;
+        let summary = &imported.summary;
         tracing::info!(
             notes = summary.notes,
             notes_updated = summary.notes_updated,
             notes_skipped = summary.notes_skipped,
             cards = summary.cards,
             revlog = summary.revlog,
+            media = summary.media,
+            media_skipped = summary.media_skipped,
             "imported package"
         );
-        Ok(summary)
+        Ok(imported)
     }
 
     /// Replace everything in `col` with the package's collection (a `.colpkg` restore),
     /// all-or-nothing; the package was held to the same limits as any import.
     pub fn replace_collection(&self, col: &Collection) -> Result<ImportSummary, ApkgError> {
-        let summary = col.atomic(|c| replace::replace(c, self.collection.path()))?;
+        Ok(self.replace_with_media(col, &[])?.summary)
+    }
+
+    /// [`Self::replace_collection`] with the package's stored media: as Anki's restore, a
+    /// package file replaces the user's file of that name unless the content is the same.
+    /// Returns the index entries to write in the same transaction.
+    pub fn replace_with_media(
+        &self,
+        col: &Collection,
+        media: &[IncomingMedia],
+    ) -> Result<MediaImport, ApkgError> {
+        let imported = col.atomic(|c| {
+            let mut summary = replace::replace(c, self.collection.path())?;
+            let (index, added, skipped) = import_media::restore_media(c, media)?;
+            summary.media = added;
+            summary.media_skipped = skipped;
+            Ok::<_, ApkgError>(MediaImport { summary, index })
+        })?;
         tracing::info!(
-            notes = summary.notes,
-            cards = summary.cards,
+            notes = imported.summary.notes,
+            cards = imported.summary.cards,
+            media = imported.summary.media,
             "replaced collection"
         );
-        Ok(summary)
+        Ok(imported)
     }
 }
 
@@ -667,6 +714,158 @@ mod tests {
         let err = import_apkg(&target, &package, &ImportLimits::default()).unwrap_err();
         assert!(
             matches!(&err, ApkgError::InvalidPackage { reason, .. } if reason.contains("has 1 fields")),
+            "{err}"
+        );
+        assert_eq!(before, dump(&target));
+    }
+
+    /// The package's media as the API hands them to the importer; the content's SHA-1 in hex
+    /// stands in for its SHA-256 (the importer only compares it with the index).
+    fn incoming(package: &Package) -> Vec<IncomingMedia> {
+        package
+            .media()
+            .iter()
+            .map(|m| IncomingMedia {
+                name: m.name.clone(),
+                sha1: m.sha1,
+                sha256: hex::encode(m.sha1),
+                size: m.data.len() as u64,
+            })
+            .collect()
+    }
+
+    fn index(col: &Collection, files: &[(&str, &[u8])]) {
+        use sha1::{Digest, Sha1};
+        for (name, data) in files {
+            col.put_media_file(&javumbo_collection::MediaFile {
+                name: (*name).into(),
+                sha256: hex::encode(Sha1::digest(data)),
+                size: data.len() as u64,
+            })
+            .unwrap();
+        }
+    }
+
+    fn with_media(col: &Collection, media: &[(&str, &[u8])]) -> Vec<u8> {
+        let media: Vec<(String, Vec<u8>)> = media
+            .iter()
+            .map(|(n, d)| ((*n).to_owned(), d.to_vec()))
+            .collect();
+        export_package(col, ExportFormat::Legacy, &media).unwrap()
+    }
+
+    #[test]
+    fn media_clashes_follow_ankis_rules() {
+        use sha1::{Digest, Sha1};
+        let src = source();
+        src.conn()
+            .execute_batch(
+                "UPDATE notes SET flds = '<img src=\"a.png\">' || char(31) || 'back' \
+                 WHERE id = 100;",
+            )
+            .unwrap();
+        let y: &[u8] = b"package a";
+        let media: &[(&str, &[u8])] = &[
+            ("a.png", y),
+            ("u.png", b"package u, referenced by no note"),
+            ("n.png", b"new to the user"),
+            ("_t.css", b"package static"),
+        ];
+        let renamed = format!("a-{}.png", hex::encode(Sha1::digest(y)));
+        let target = empty_collection(T0);
+        index(
+            &target,
+            &[
+                ("a.png", b"user a"),
+                ("u.png", b"user u"),
+                ("_t.css", b"user static"),
+            ],
+        );
+        let package = Package::open(&with_media(&src, media), &ImportLimits::default()).unwrap();
+        let imported = package
+            .import_with_media(&target, &incoming(&package))
+            .unwrap();
+        // a.png renamed (used), n.png new; u.png's renamed copy is used by no note and the
+        // user's static _t.css is kept, as in Anki.
+        let names: Vec<&str> = imported.index.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, [renamed.as_str(), "n.png"]);
+        assert_eq!(
+            (imported.summary.media, imported.summary.media_skipped),
+            (2, 2)
+        );
+        assert_eq!(
+            fields_of(&target, "guidA"),
+            format!("<img src=\"{renamed}\">\x1fback")
+        );
+        let sfld: String = target
+            .conn()
+            .query_row("SELECT sfld FROM notes WHERE guid = 'guidA'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(sfld.trim(), renamed);
+        target.put_media_files(&imported.index, u64::MAX).unwrap();
+
+        // The author updates beta to show a.png too: the updated note's reference is rewritten,
+        // the duplicate alpha is left alone, and the renamed copy is already there.
+        src.conn()
+            .execute_batch(
+                "UPDATE notes SET flds = 'beta [sound:a.png]' || char(31) || 'b', \
+                 mod = mod + 100 WHERE id = 101;",
+            )
+            .unwrap();
+        let package = Package::open(&with_media(&src, media), &ImportLimits::default()).unwrap();
+        let imported = package
+            .import_with_media(&target, &incoming(&package))
+            .unwrap();
+        assert_eq!(imported.summary.notes_updated, 1);
+        assert!(imported.index.is_empty(), "{:?}", imported.index);
+        assert_eq!(
+            (imported.summary.media, imported.summary.media_skipped),
+            (0, 4)
+        );
+        assert_eq!(
+            fields_of(&target, "guidB"),
+            format!("beta [sound:{renamed}]\x1fb")
+        );
+        assert_eq!(
+            fields_of(&target, "guidA"),
+            format!("<img src=\"{renamed}\">\x1fback")
+        );
+
+        // A .colpkg restore replaces the user's file of a name, as Anki's does.
+        let restored = package
+            .replace_with_media(&target, &incoming(&package))
+            .unwrap();
+        let names: Vec<&str> = restored.index.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["a.png", "u.png", "_t.css"]);
+    }
+
+    /// Renamed references make fields longer: past the field limit the import is refused and
+    /// changes nothing.
+    #[test]
+    fn rewritten_fields_stay_within_the_limits() {
+        let src = source();
+        let field = "[sound:a.png]".repeat(7_000);
+        src.conn()
+            .execute(
+                "UPDATE notes SET flds = ?1 || char(31) || 'back' WHERE id = 100",
+                [&field],
+            )
+            .unwrap();
+        let target = empty_collection(T0);
+        index(&target, &[("a.png", b"user a")]);
+        let before = dump(&target);
+        let package = Package::open(
+            &with_media(&src, &[("a.png", b"package a")]),
+            &ImportLimits::default(),
+        )
+        .unwrap();
+        let err = package
+            .import_with_media(&target, &incoming(&package))
+            .unwrap_err();
+        assert!(
+            matches!(&err, ApkgError::TooLarge(m) if m.contains("field size limit")),
             "{err}"
         );
         assert_eq!(before, dump(&target));

@@ -4,6 +4,7 @@
 
 use std::io::{Cursor, Read, Write};
 
+use sha1::{Digest, Sha1};
 use tempfile::NamedTempFile;
 
 use crate::{ApkgError, ImportLimits};
@@ -249,9 +250,11 @@ fn read_media(
         } else {
             read_member(archive, &member, MAX_MEDIA_FILE_BYTES, budget)?
         };
+        let sha1 = Sha1::digest(&data).into();
         out.push(PackageMedia {
             name: normalized,
             data,
+            sha1,
         });
     }
     Ok(out)

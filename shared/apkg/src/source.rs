@@ -373,9 +373,7 @@ fn check_contents(
     cards: &[Card],
     revlog: &[RevlogEntry],
 ) -> Result<(), ApkgError> {
-    use javumbo_collection::limits::{
-        MAX_CARDS, MAX_FIELD_BYTES, MAX_NOTE_BYTES, MAX_NOTES, MAX_REVLOG_ENTRIES,
-    };
+    use javumbo_collection::limits::{MAX_CARDS, MAX_NOTES, MAX_REVLOG_ENTRIES};
     for (n, limit, what) in [
         (notes.len(), MAX_NOTES, "notes"),
         (cards.len(), MAX_CARDS, "cards"),
@@ -388,26 +386,7 @@ fn check_contents(
         }
     }
     for note in notes {
-        if note.flds.len() > MAX_NOTE_BYTES {
-            return Err(ApkgError::TooLarge(format!(
-                "note {} has {} bytes of fields; the note size limit is {MAX_NOTE_BYTES} bytes",
-                note.id,
-                note.flds.len()
-            )));
-        }
-        if let Some((i, f)) = note
-            .flds
-            .split('\x1f')
-            .enumerate()
-            .find(|(_, f)| f.len() > MAX_FIELD_BYTES)
-        {
-            return Err(ApkgError::TooLarge(format!(
-                "field {} of note {} has {} bytes; the field size limit is {MAX_FIELD_BYTES} bytes",
-                i + 1,
-                note.id,
-                f.len()
-            )));
-        }
+        check_note_size(note.id, &note.flds)?;
     }
     // Rows are read in id order, so a repeated id is a neighbour. Anki's tables make these
     // ids primary keys; a file without them was built to confuse an importer.
@@ -571,4 +550,29 @@ fn parse_decks(
         );
     }
     Ok(out)
+}
+
+/// A note's fields (joined by `\x1f`) within the note and field size limits
+/// (`javumbo_collection::limits`), checked on the package's notes and again on the fields
+/// whose media references the import rewrote.
+pub(crate) fn check_note_size(note_id: i64, flds: &str) -> Result<(), ApkgError> {
+    use javumbo_collection::limits::{MAX_FIELD_BYTES, MAX_NOTE_BYTES};
+    if flds.len() > MAX_NOTE_BYTES {
+        return Err(ApkgError::TooLarge(format!(
+            "note {note_id} has {} bytes of fields; the note size limit is {MAX_NOTE_BYTES} bytes",
+            flds.len()
+        )));
+    }
+    if let Some((i, f)) = flds
+        .split('\x1f')
+        .enumerate()
+        .find(|(_, f)| f.len() > MAX_FIELD_BYTES)
+    {
+        return Err(ApkgError::TooLarge(format!(
+            "field {} of note {note_id} has {} bytes; the field size limit is {MAX_FIELD_BYTES} bytes",
+            i + 1,
+            f.len()
+        )));
+    }
+    Ok(())
 }

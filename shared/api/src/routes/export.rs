@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use std::sync::Arc;
 
-use javumbo_apkg::{ApkgError, ExportFormat, ImportLimits, ImportSummary, Package, export_package};
+use javumbo_apkg::{ApkgError, ExportFormat, ImportLimits, IncomingMedia, Package, export_package};
 use javumbo_collection::media::MEDIA_QUOTA_BYTES;
 use javumbo_collection::{Collection, MediaError, MediaFile};
 use javumbo_session::media::{get_media, put_media};
@@ -135,16 +135,17 @@ async fn import(
         .map_err(ApiError::internal)?
         .map_err(ApiError::from)?;
     let mut package = package;
-    // Bytes first (content-addressed, deduplicated), the index with the notes in one
-    // transaction after (docs/ARCHITECTURE.md#media).
+    // Bytes first (content-addressed, deduplicated), then in one transaction the notes and the
+    // index under the names the importer decides (docs/ARCHITECTURE.md#media).
     let mut media = Vec::new();
     for m in package.take_media() {
         let size = m.data.len() as u64;
         let sha256 = put_media(&*s.sessions.ports().blobs, &user, Bytes::from(m.data))
             .await
             .map_err(ApiError::from)?;
-        media.push(MediaFile {
+        media.push(IncomingMedia {
             name: m.name,
+            sha1: m.sha1,
             sha256,
             size,
         });
@@ -152,36 +153,27 @@ async fn import(
     let package = Arc::new(package);
     let media = Arc::new(media);
     let (summary, sid) = write_operation(&s, &user, move |col| {
-        let mut summary = if colpkg {
-            package.replace_collection(col)
-        } else {
-            package.import_into(col)
-        }?;
-        index_media(col, &media, &mut summary)?;
-        Ok::<_, ApkgError>(summary)
+        col.atomic(|c| {
+            let imported = if colpkg {
+                package.replace_with_media(c, &media)
+            } else {
+                package.import_with_media(c, &media)
+            }?;
+            index_media(c, &imported.index)?;
+            Ok::<_, ApkgError>(imported.summary)
+        })
     })
     .await?;
     Ok(session_json(StatusCode::OK, &sid, summary))
 }
 
-/// Index a package's media: a new name is added; a name the user has with the same content is
-/// skipped; a name the user has with other content keeps the user's file (skipped too).
-/// Anki instead adds the incoming file as `name-<sha1>.ext` and rewrites the imported notes'
-/// references; javumbo does not rewrite references yet.
-fn index_media(
-    col: &Collection,
-    media: &[MediaFile],
-    summary: &mut ImportSummary,
-) -> Result<(), ApkgError> {
-    let mut added = Vec::new();
-    for f in media {
-        match col.media_file(&f.name)? {
-            Some(_) => summary.media_skipped += 1,
-            None => added.push(f.clone()),
-        }
-    }
-    summary.media += added.len();
-    col.put_media_files(&added, MEDIA_QUOTA_BYTES)
+/// Index the media files an import decided on, under their final names: the package importer
+/// chose them from this same index in this same transaction (a name the user had with other
+/// content arrives renamed `name-<sha1>.ext`, the imported notes' references already pointing
+/// at it; the same content under the same name does not arrive at all). Refused whole past the
+/// quota.
+fn index_media(col: &Collection, files: &[MediaFile]) -> Result<(), ApkgError> {
+    col.put_media_files(files, MEDIA_QUOTA_BYTES)
         .map_err(|e| match e {
             e @ MediaError::QuotaExceeded { .. } => ApkgError::TooLarge(e.to_string()),
             MediaError::Collection(c) => ApkgError::Collection(c),

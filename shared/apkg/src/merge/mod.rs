@@ -20,16 +20,23 @@ use javumbo_collection::storage::{self, col::ColJson};
 use javumbo_collection::{Collection, JsonObject};
 use serde_json::Value;
 
+use crate::import_media::MediaPlan;
 use crate::source::SourceData;
 use crate::{ApkgError, ImportSummary};
 
 /// Anki's step when a kept id is taken (`uniquify_card_id`): stays near the original timestamp.
 const ID_STEP: i64 = 999;
 
-/// Add everything `src` holds that `col` lacks, and update the notes it holds newer. The
-/// caller runs it inside one [`Collection::atomic`]: any error leaves `col` untouched.
-pub(crate) fn merge(col: &Collection, src: &SourceData) -> Result<ImportSummary, ApkgError> {
-    let mut ctx = Context::new(col, src)?;
+/// Add everything `src` holds that `col` lacks, and update the notes it holds newer; the
+/// added and updated notes' media references follow `media`'s names (and `media` learns which
+/// files they use). The caller runs it inside one [`Collection::atomic`]: any error leaves
+/// `col` untouched.
+pub(crate) fn merge(
+    col: &Collection,
+    src: &SourceData,
+    media: &mut MediaPlan,
+) -> Result<ImportSummary, ApkgError> {
+    let mut ctx = Context::new(col, src, media)?;
     let notes = ctx.import_notes_and_notetypes()?;
     let keep_filtered = cards::package_holds_every_home_deck(src);
     let cards = cards::of_imported_notes(src, &notes, keep_filtered);
@@ -92,6 +99,8 @@ pub(crate) fn check_totals(col: &Collection) -> Result<(), ApkgError> {
 struct Context<'a> {
     col: &'a Collection,
     src: &'a SourceData,
+    /// The package's media names, for the imported notes' references.
+    media: &'a mut MediaPlan,
     /// One clock read for every stamp the merge writes.
     now_ms: i64,
     /// The target's `crt`: its day numbers count from here.
@@ -119,10 +128,15 @@ impl<T> Changed<T> {
 }
 
 impl<'a> Context<'a> {
-    fn new(col: &'a Collection, src: &'a SourceData) -> Result<Self, ApkgError> {
+    fn new(
+        col: &'a Collection,
+        src: &'a SourceData,
+        media: &'a mut MediaPlan,
+    ) -> Result<Self, ApkgError> {
         Ok(Self {
             col,
             src,
+            media,
             now_ms: col.clock().now_ms(),
             crt: col.crt()?,
             conf: col.read_json(ColJson::Conf)?,

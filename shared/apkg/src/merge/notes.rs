@@ -5,9 +5,10 @@
 //! stays ("duplicate", or "conflicting" when the note types differ). Cards missing from an
 //! existing note are still added, as in Anki.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use javumbo_collection::ids::{field_checksum, strip_html};
+use javumbo_collection::notes::{note_checksum, strip_html_preserving_media_filenames};
 use javumbo_collection::storage;
 use javumbo_collection::storage::notes::Note;
 use serde_json::{Value, json};
@@ -80,8 +81,6 @@ impl Context<'_> {
         for note in &src.notes {
             let nt = checked_notetype(src, note)?;
             let (mid, remapped) = notetypes.target_of(self, nt);
-            let fields: Vec<&str> = note.flds.split('\x1f').collect();
-            let sort_field = strip_html(fields.get(nt.sort_field).copied().unwrap_or(""));
             let imported = ImportedNote {
                 id: 0,
                 templates: nt.templates.len(),
@@ -92,15 +91,18 @@ impl Context<'_> {
                     // Anki: "conflicting" — the same note under another note type stays as is.
                     out.skipped += 1;
                 } else if existing.mtime < note.mod_secs {
+                    let flds = self.media_refs(note)?;
+                    let fields: Vec<&str> = flds.split('\x1f').collect();
+                    let sort_field = sort_field_of(&fields, nt.sort_field);
                     conn.execute(
                         "UPDATE notes SET flds = ?2, tags = ?3, sfld = ?4, csum = ?5, mod = ?6, \
                          usn = -1 WHERE id = ?1",
                         rusqlite::params![
                             existing.id,
-                            note.flds,
+                            flds,
                             note.tags,
                             sort_field,
-                            field_checksum(fields[0]),
+                            note_checksum(fields[0]),
                             self.now_secs()
                         ],
                     )?;
@@ -126,6 +128,9 @@ impl Context<'_> {
                 continue;
             }
             let id = note_ids.take(note.id)?;
+            let flds = self.media_refs(note)?;
+            let fields: Vec<&str> = flds.split('\x1f').collect();
+            let sort_field = sort_field_of(&fields, nt.sort_field);
             storage::notes::insert(
                 conn,
                 &Note {
@@ -135,9 +140,9 @@ impl Context<'_> {
                     mtime: note.mod_secs,
                     usn: -1,
                     tags: note.tags.clone(),
-                    flds: note.flds.clone(),
+                    flds: flds.clone().into_owned(),
                     sfld: sort_field,
-                    csum: field_checksum(fields[0]),
+                    csum: note_checksum(fields[0]),
                     flags: note.flags,
                     data: note.data.clone(),
                 },
@@ -158,6 +163,16 @@ impl Context<'_> {
         Ok(out)
     }
 
+    /// The note's fields with their media references rewritten as Anki's importer does for
+    /// added and updated notes; a renamed file's longer name must still fit the field limits.
+    fn media_refs<'n>(&mut self, note: &'n SrcNote) -> Result<Cow<'n, str>, ApkgError> {
+        let flds = self.media.rewrite_fields(&note.flds);
+        if let Cow::Owned(f) = &flds {
+            crate::source::check_note_size(note.id, f)?;
+        }
+        Ok(flds)
+    }
+
     /// Add the note's tags to the collection's tag registry (`{"tag": usn}`).
     fn register_tags(&mut self, tags: &str) {
         for tag in tags.split_whitespace() {
@@ -167,6 +182,12 @@ impl Context<'_> {
             }
         }
     }
+}
+
+/// Anki's sort field (`prepare_for_update`): the field with its tags stripped, media file
+/// names kept (so the renamed name when the import renamed a file).
+fn sort_field_of(fields: &[&str], idx: usize) -> String {
+    strip_html_preserving_media_filenames(fields.get(idx).copied().unwrap_or(""))
 }
 
 /// The note's type in the package, which must exist and have as many fields as the note.
