@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Referee for javumbo's review engine (`Collection::answer_card`), built on the official `anki`
-PyPI package (v3 SM-2 scheduler, FSRS off, load balancer off).
+PyPI package (v3 SM-2 scheduler, FSRS off, load balancer on but idle: no study queue).
 
 Adapted from the team's SM-2 oracle; additionally reports the columns the engine writes besides
 the scheduling state: `cards.data` (pos/lrt), `cards.mod`, `cards.usn` and the note's `tags`
@@ -255,9 +255,11 @@ def run_child() -> int:
     path = os.path.join(os.environ["SM2_ORACLE_CHILD_DIR"], "collection.anki2")
     col = Collection(path)
     try:
-        # --- scheduler flags: v3 SM-2, no FSRS, no load balancer -------------
+        # --- scheduler flags: v3 SM-2, no FSRS, load balancer as by default ---
+        # The balancer only exists with a built study queue; these answers have none (nor
+        # does javumbo's answer_card without a study session): plain fuzz on both sides.
         col.set_config("fsrs", False)
-        col.set_config("loadBalancerEnabled", False)
+        col.set_config("loadBalancerEnabled", True)
         assert col.v3_scheduler(), "v3 scheduler expected"
 
         # --- deck options (deck config id 1 = 'Default') ----------------------

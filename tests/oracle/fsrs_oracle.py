@@ -158,7 +158,9 @@ def child_answers() -> int:
     col = Collection(path)
     try:
         col.set_config("fsrs", True)
-        col.set_config("loadBalancerEnabled", False)
+        # Anki's default: the load balancer on. It only acts while a study queue exists, so
+        # each answer is taken from get_queued_cards() when the queue serves the card.
+        col.set_config("loadBalancerEnabled", True)
         col.set_config("fsrsShortTermWithStepsEnabled", bool(fsrs.get("short_term_with_steps", False)))
         conf = col.decks.get_config(1)
         conf["new"]["delays"] = [float(x) for x in cfg["learn_steps"]]
@@ -220,6 +222,14 @@ def child_answers() -> int:
             ease = int(ans["ease"])
             now = int(now + float(ans.get("days_later", 0)) * 86400 + float(ans.get("seconds_later", 0)))
             set_now(now)
+            queued = col.sched.get_queued_cards(fetch_limit=1)
+            served = bool(queued.cards) and queued.cards[0].card.id == cid
+            if not served:
+                # An early answer (the card is not in the queue): Anki only answers the head
+                # of a queue, so drop the queue first (switching the balancer off and on is
+                # an op that does), and with it the balancer.
+                col.load_balancer_enabled = False
+                col.load_balancer_enabled = True
             states = col._backend.get_scheduling_states(cid)
             labels = list(col.sched.describe_next_states(states))
             new_state = [states.again, states.hard, states.good, states.easy][ease - 1]
@@ -241,6 +251,7 @@ def child_answers() -> int:
             steps.append(
                 {
                     "now": now,
+                    "served": served,
                     "labels": labels,
                     "options": {k: eo.state_to_json(getattr(states, k)) for k in ("again", "hard", "good", "easy")},
                     "after": card_state(),

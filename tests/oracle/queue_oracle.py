@@ -4,11 +4,16 @@
 serves, its counts and (when asked) the deck list at every step.
 
 Input (stdin): {"tz": IANA zone, "scenarios": [{"name", "path": collection file,
-   "steps": [{"at": epoch secs, "ease": 1-4, "tree": bool}, ...]}]}
-At each step, at instant `at`: the deck list when `tree` (deck_due_tree), then
+   "steps": [{"at": epoch secs, "ease": 1-4, "tree": bool, "deck": id (optional)}, ...]}]}
+At each step, at instant `at`: the deck `deck` is selected from the deck list when given, the
+deck list when `tree`
+(deck_due_tree), then
 get_queued_cards(); the served card (if any) is answered with `ease` at the same instant.
 Output (stdout): {"scenarios": [{"name", "steps": [{"card": id | null, "counts": [new, learn,
-   review], "tree": {deck id: [new, learn, review]}}]}]}
+   review], "tree": {deck id: [new, learn, review]}, "after": the answered card's [type, queue,
+   due, ivl, factor, reps, lapses, left, odue, odid], "revlog": its new row's [ease, ivl,
+   lastIvl, factor, time, type]}]}]}
+The load balancer is on (Anki's default) unless a scenario says "load_balancer": false.
 """
 from __future__ import annotations
 
@@ -87,11 +92,17 @@ def run_worker(tmp: str) -> int:
         col = Collection(path)
         steps = []
         try:
-            # As on the javumbo side: no load balancer (not modelled), SM-2.
-            col.set_config("loadBalancerEnabled", False)
+            # Anki's default: the load balancer on (javumbo reads the same key, absent = on).
+            # A scenario may switch it off ("load_balancer": false).
+            col.set_config("loadBalancerEnabled", bool(sc.get("load_balancer", True)))
             for step in sc["steps"]:
                 at = int(step["at"])
                 set_now(at)
+                if step.get("deck"):
+                    # Chosen from the deck list (drawing it unburies yesterday's cards): a new
+                    # current deck, so the queue is rebuilt.
+                    col.sched.deck_due_tree()
+                    col.decks.select(int(step["deck"]))
                 out: dict = {}
                 if step.get("tree"):
                     tree: dict = {}
@@ -100,7 +111,11 @@ def run_worker(tmp: str) -> int:
                 queued = col.sched.get_queued_cards(fetch_limit=1)
                 if os.environ.get("QUEUE_ORACLE_DEBUG"):
                     more = col.sched.get_queued_cards(fetch_limit=60)
-                    out["queue"] = [[c.card.id, c.queue] for c in more.cards]
+                    out["queue"] = [[c.card.id, c.queue, c.card.mtime_secs, c.card.due] for c in more.cards]
+                    if str(len(steps)) == os.environ.get("QUEUE_ORACLE_DUMP"):
+                        out["cards"] = col.db.all(
+                            "select id, type, queue, due, ivl, mod, reps from cards order by id"
+                        )
                 out["counts"] = [
                     queued.new_count,
                     queued.learning_count,
@@ -123,6 +138,16 @@ def run_worker(tmp: str) -> int:
                             answered_at_millis=at * 1000,
                             milliseconds_taken=5000,
                         )
+                    )
+                    out["after"] = col.db.first(
+                        "select type, queue, due, ivl, factor, reps, lapses, left, odue, odid "
+                        "from cards where id=?",
+                        cid,
+                    )
+                    out["revlog"] = col.db.first(
+                        "select ease, ivl, lastIvl, factor, time, type from revlog "
+                        "where cid=? order by id desc limit 1",
+                        cid,
                     )
                 else:
                     out["card"] = None

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """SM-2 referee: replays answer scenarios through the official `anki` package (v3 scheduler,
-FSRS off, load balancer off, fuzz on) and prints what real Anki wrote after every answer.
+FSRS off, load balancer on as by default but idle: no study queue is built, fuzz on) and prints what real Anki wrote after every answer.
 
 Input (stdin): a JSON list of scenarios (or {"scenarios": [...]}, or one scenario object):
   {
@@ -187,7 +187,9 @@ def run_worker() -> int:
 
 def run_scenario(col, sc, cfg, start, set_now, ratings, CardAnswer) -> dict:
     col.set_config("fsrs", False)
-    col.set_config("loadBalancerEnabled", False)
+    # Anki's default. The balancer only exists with a built study queue, and these answers go
+    # through get_scheduling_states() without one: plain fuzz, as javumbo's pure scheduler.
+    col.set_config("loadBalancerEnabled", True)
     assert col.v3_scheduler(), "v3 scheduler expected"
 
     conf = col.decks.get_config(1)

@@ -342,8 +342,20 @@ fn run_engine(sc: &Scenario, oracle: &Value) -> Vec<String> {
             Study::Card(c) if c.card_id == sc.card_id => Some(c.intervals),
             _ => None,
         };
-        // The card may not be due (an early answer): then labels come from the engine directly.
-        let labels = labels.unwrap_or_else(|| button_labels(&col, sc.card_id));
+        if labels.is_some() != step["served"].as_bool().unwrap_or(false) {
+            problems.push(format!(
+                "step {i}: served {} but anki {}",
+                labels.is_some(),
+                step["served"]
+            ));
+        }
+        // The card may not be due (an early answer): Anki's queue does not hold it, so the
+        // oracle drops that queue (and its load balancer) and so do we (any change but an
+        // answer ends the study session); the labels come from the engine directly.
+        let labels = labels.unwrap_or_else(|| {
+            col.set_current_deck(1).unwrap();
+            button_labels(&col, sc.card_id)
+        });
         for (b, (ours, theirs)) in labels
             .iter()
             .zip(step["labels"].as_array().unwrap())

@@ -420,17 +420,45 @@ fn studied_earlier_today(col: &Collection, b: &Built) {
     col.write_json(ColJson::Decks, &decks).unwrap();
 }
 
+/// Where and when a collection is created and studied.
+#[derive(Clone, Copy)]
+struct Zone {
+    tz: &'static str,
+    /// The collection's creation.
+    created: i64,
+    /// The first study instant (the history is laid out around it).
+    study: i64,
+    /// Rounds of notes (each round adds about one note per deck).
+    rounds: usize,
+}
+
+const NEW_YORK_MAY: Zone = Zone {
+    tz: TZ,
+    created: CREATED,
+    study: STUDY,
+    rounds: 40,
+};
+
 /// The base collection: decks, presets, notes and cards in every state.
 fn build(path: &std::path::Path, seed: u64) -> (Collection, Built, std::sync::Arc<ManualClock>) {
-    let tz = TimeZone::parse(TZ).unwrap();
-    let clock = ManualClock::new(CREATED * 1000);
+    build_in(path, seed, &NEW_YORK_MAY)
+}
+
+fn build_in(
+    path: &std::path::Path,
+    seed: u64,
+    zone: &Zone,
+) -> (Collection, Built, std::sync::Arc<ManualClock>) {
+    let (created, study) = (zone.created, zone.study);
+    let tz = TimeZone::parse(zone.tz).unwrap();
+    let clock = ManualClock::new(created * 1000);
     let opts = CreateOptions {
-        utc_offset_minutes: tz.offset_east_minutes_at(CREATED),
+        utc_offset_minutes: tz.offset_east_minutes_at(created),
         rollover_hour: 4,
         starter_deck: false,
     };
     let col = Collection::create(path, clock.clone(), &opts).unwrap();
-    col.set_timezone(TZ).unwrap();
+    col.set_timezone(zone.tz).unwrap();
     let mut models = col.read_json(ColJson::Models).unwrap();
     for (i, id) in [(0, BASIC), (1, REVERSED)] {
         let mut nt = stock_notetypes(BASIC).unwrap().swap_remove(i);
@@ -477,7 +505,7 @@ fn build(path: &std::path::Path, seed: u64) -> (Collection, Built, std::sync::Ar
     )
     .unwrap();
 
-    clock.set_secs(STUDY - 3 * 3600);
+    clock.set_secs(study - 3 * 3600);
     let today = col.timing().unwrap().days_elapsed;
     let day_start = col.day_start_secs().unwrap();
     let mut rng = Rng::new(seed);
@@ -486,8 +514,11 @@ fn build(path: &std::path::Path, seed: u64) -> (Collection, Built, std::sync::Ar
     let mut rid = (day_start - 40 * DAY) * 1000;
     // Note positions are handed out across decks in a shuffled order.
     let mut position = 0;
+    // Intraday learning dues are distinct: Anki orders two learning cards of different decks
+    // due in the same second as SQLite's plan happens to return them.
+    let mut learning_dues = std::collections::HashSet::new();
     let deck_names: Vec<&str> = DECKS.iter().map(|(n, _)| *n).collect();
-    for round in 0..40 {
+    for round in 0..zone.rounds {
         for (k, name) in deck_names.iter().enumerate() {
             let did = decks[*name];
             if rng.chance(15) {
@@ -511,14 +542,17 @@ fn build(path: &std::path::Path, seed: u64) -> (Collection, Built, std::sync::Ar
                 .unwrap();
             for ord in 0..(if reversed { 2 } else { 1 }) {
                 cid += 1 + rng.range(0, 9);
-                let c = random_card(&mut rng, today, position);
+                let mut c = random_card(&mut rng, today, position);
+                while c.queue == 1 && !learning_dues.insert(c.due) {
+                    c.due += 1;
+                }
                 col.conn()
                     .execute(
                         "INSERT INTO cards VALUES (?1, ?2, ?3, ?4, ?5, -1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, 0, 0, '')",
                         params![
-                            cid, nid, did, ord, CREATED + round, c.ctype, c.queue,
+                            cid, nid, did, ord, created + round as i64, c.ctype, c.queue,
                             match c.queue {
-                                1 => STUDY + c.due,
+                                1 => study + c.due,
                                 0 => c.due,
                                 -1 | -2 if c.ctype == 0 => c.due,
                                 _ => today + c.due,
@@ -540,7 +574,7 @@ fn build(path: &std::path::Path, seed: u64) -> (Collection, Built, std::sync::Ar
             }
         }
     }
-    clock.set_secs(STUDY - 3600);
+    clock.set_secs(study - 3600);
     (
         col,
         Built {
@@ -555,7 +589,8 @@ fn build(path: &std::path::Path, seed: u64) -> (Collection, Built, std::sync::Ar
 struct CardRow {
     ctype: i64,
     queue: i64,
-    /// Days from today (review, day learning), seconds from STUDY (learning), position (new).
+    /// Days from today (review, day learning), seconds from the study start (learning), position
+    /// (new).
     due: i64,
     ivl: i64,
     factor: i64,
@@ -711,12 +746,75 @@ fn describe_card(col: &Collection, id: i64) -> String {
         .unwrap_or_else(|_| "(none)".into())
 }
 
+/// The answered card's row and its new revlog row against Anki's (`after`, `revlog`).
+fn compare_answer(col: &Collection, id: i64, want: &Value) -> Option<String> {
+    let after: Value = col
+        .conn()
+        .query_row(
+            "SELECT type, queue, due, ivl, factor, reps, lapses, left, odue, odid FROM cards
+             WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(json!(
+                    (0..10)
+                        .map(|k| r.get::<_, i64>(k).unwrap())
+                        .collect::<Vec<_>>()
+                ))
+            },
+        )
+        .unwrap();
+    let revlog: Value = col
+        .conn()
+        .query_row(
+            "SELECT ease, ivl, lastIvl, factor, time, type FROM revlog WHERE cid = ?1
+             ORDER BY id DESC LIMIT 1",
+            [id],
+            |r| {
+                Ok(json!(
+                    (0..6)
+                        .map(|k| r.get::<_, i64>(k).unwrap())
+                        .collect::<Vec<_>>()
+                ))
+            },
+        )
+        .unwrap();
+    (after != want["after"] || revlog != want["revlog"]).then(|| {
+        format!(
+            "card {id} answered: ours [type queue due ivl factor reps lapses left odue odid] \
+             {after} revlog [ease ivl lastIvl factor time type] {revlog}, anki {} revlog {}",
+            want["after"], want["revlog"]
+        )
+    })
+}
+
 /// With `QUEUE_ORACLE_DEBUG=1`, the oracle also lists Anki's queue at every step: print its
 /// head and our stored session.
 fn debug_step(col: &Collection, step: usize, want: &Value) {
     let Some(queue) = want.get("queue").and_then(Value::as_array) else {
         return;
     };
+    if let Some(cards) = want.get("cards").and_then(Value::as_array) {
+        for c in cards {
+            let id = c[0].as_i64().unwrap();
+            let ours: Value = col
+                .conn()
+                .query_row(
+                    "SELECT id, type, queue, due, ivl, mod, reps FROM cards WHERE id = ?1",
+                    [id],
+                    |r| {
+                        Ok(json!(
+                            (0..7)
+                                .map(|k| r.get::<_, i64>(k).unwrap())
+                                .collect::<Vec<_>>()
+                        ))
+                    },
+                )
+                .unwrap();
+            if &ours != c {
+                println!("  card differs: ours {ours} anki {c}");
+            }
+        }
+    }
     let conf = col.read_json(ColJson::Conf).unwrap();
     println!(
         "step {step}: our session {}",
@@ -761,60 +859,15 @@ fn the_study_queue_matches_anki_step_by_step() {
         .enumerate()
     {
         let path = dir.path().join(format!("q{n}.anki2"));
-        let clock = ManualClock::new(STUDY * 1000);
-        let col = Collection::open(&path, clock.clone()).unwrap();
         let our_steps = inputs[n]["steps"].as_array().unwrap();
-        let mut served = 0;
-        for (i, (step, want)) in our_steps
-            .iter()
-            .zip(want["steps"].as_array().unwrap())
-            .enumerate()
-        {
-            clock.set_secs(step["at"].as_i64().unwrap());
-            if let Some(tree) = want.get("tree").and_then(Value::as_object) {
-                for (did, counts) in tree {
-                    let c = col.due_counts(did.parse().unwrap()).unwrap();
-                    let ours = json!([c.new, c.learn, c.review]);
-                    if &ours != counts {
-                        mismatches.push(format!(
-                            "{} step {i}: deck {did} list counts ours {ours} anki {counts}",
-                            sc.name
-                        ));
-                    }
-                }
-            }
-            let (card, counts) = match col.next_card().unwrap() {
-                Study::Card(c) => (
-                    json!(c.card_id),
-                    json!([c.counts.new, c.counts.learn, c.counts.review]),
-                ),
-                Study::Nothing(_) => (Value::Null, json!([0, 0, 0])),
-            };
-            if card != want["card"] || counts != want["counts"] {
-                let describe = |id: &Value| describe_card(&col, id.as_i64().unwrap_or(0));
-                debug_step(&col, i, want);
-                mismatches.push(format!(
-                    "{} step {i}: ours card {card} {} counts {counts}, anki card {} {} counts {}",
-                    sc.name,
-                    describe(&card),
-                    want["card"],
-                    describe(&want["card"]),
-                    want["counts"]
-                ));
-                break;
-            }
-            total_steps += 1;
-            debug_step(&col, i, want);
-            if let Some(id) = card.as_i64() {
-                served += 1;
-                col.answer_card(id, step["ease"].as_i64().unwrap(), Some(5000))
-                    .unwrap();
-            }
-        }
+        let r = replay(&path, sc.name, our_steps, want["steps"].as_array().unwrap());
+        total_steps += r.matched;
+        mismatches.extend(r.mismatches);
         println!(
-            "{:45} {:4} steps, {served:4} cards served",
+            "{:45} {:4} steps, {:4} cards served",
             sc.name,
-            our_steps.len()
+            our_steps.len(),
+            r.served
         );
     }
     println!("{total_steps} steps matched");
@@ -824,4 +877,270 @@ fn the_study_queue_matches_anki_step_by_step() {
         mismatches.len(),
         mismatches.join("\n")
     );
+}
+
+/// What replaying one study run in javumbo gave.
+struct Replay {
+    /// Steps whose card, counts, answered card and revlog row (and deck list) matched.
+    matched: usize,
+    served: usize,
+    mismatches: Vec<String>,
+}
+
+/// Study the collection at `path` in javumbo at the steps' instants and compare every step
+/// with Anki's (`want`): the deck list when Anki reported one, the served card and the study
+/// counts, then the answered card's row and its revlog row. Stops at the first divergence of
+/// the queue or of an answer (everything after it would differ too).
+fn replay(path: &std::path::Path, name: &str, steps: &[Value], want: &[Value]) -> Replay {
+    let clock = ManualClock::new(steps[0]["at"].as_i64().unwrap() * 1000);
+    let col = Collection::open(path, clock.clone()).unwrap();
+    let mut r = Replay {
+        matched: 0,
+        served: 0,
+        mismatches: Vec::new(),
+    };
+    assert_eq!(steps.len(), want.len(), "{name}: step count");
+    for (i, (step, want)) in steps.iter().zip(want).enumerate() {
+        clock.set_secs(step["at"].as_i64().unwrap());
+        if let Some(deck) = step["deck"].as_i64() {
+            col.set_current_deck(deck).unwrap();
+        }
+        let mut step_ok = true;
+        if let Some(tree) = want.get("tree").and_then(Value::as_object) {
+            for (did, counts) in tree {
+                let c = col.due_counts(did.parse().unwrap()).unwrap();
+                let ours = json!([c.new, c.learn, c.review]);
+                if &ours != counts {
+                    step_ok = false;
+                    r.mismatches.push(format!(
+                        "{name} step {i}: deck {did} list counts ours {ours} anki {counts}"
+                    ));
+                }
+            }
+        }
+        let (card, counts) = match col.next_card().unwrap() {
+            Study::Card(c) => (
+                json!(c.card_id),
+                json!([c.counts.new, c.counts.learn, c.counts.review]),
+            ),
+            Study::Nothing(_) => (Value::Null, json!([0, 0, 0])),
+        };
+        if card != want["card"] || counts != want["counts"] {
+            let describe = |id: &Value| describe_card(&col, id.as_i64().unwrap_or(0));
+            debug_step(&col, i, want);
+            r.mismatches.push(format!(
+                "{name} step {i}: ours card {card} {} counts {counts}, anki card {} {} counts {}",
+                describe(&card),
+                want["card"],
+                describe(&want["card"]),
+                want["counts"]
+            ));
+            break;
+        }
+        debug_step(&col, i, want);
+        if let Some(id) = card.as_i64() {
+            r.served += 1;
+            col.answer_card(id, step["ease"].as_i64().unwrap(), Some(5000))
+                .unwrap();
+            if let Some(problem) = compare_answer(&col, id, want) {
+                r.mismatches.push(format!("{name} step {i}: {problem}"));
+                break;
+            }
+        }
+        r.matched += usize::from(step_ok);
+    }
+    r
+}
+
+/// The multi-day runs: one realistic collection per zone, studied for several days.
+struct ZoneRun {
+    name: &'static str,
+    zone: Zone,
+    days: i64,
+    /// Extra setup (FSRS, easy days, ...).
+    tweak: Tweak,
+}
+
+/// 2024-xx-xx 09:00 local as epoch seconds, from the UTC offset that day (hours east).
+const fn local_nine(utc_midnight: i64, east_hours_x2: i64) -> i64 {
+    utc_midnight + 9 * 3600 - east_hours_x2 * 1800
+}
+
+fn zone_runs() -> Vec<ZoneRun> {
+    // Created about 75 days before the study: new cards' positions (1..~500) then overlap the
+    // balancer's 99 days, which Anki counts like reviews.
+    let z = |tz, study: i64| Zone {
+        tz,
+        created: study - 75 * DAY - 5 * 3600,
+        study,
+        rounds: 110,
+    };
+    vec![
+        ZoneRun {
+            // Fall back on Sunday 2024-11-03 02:00 EDT (day 2).
+            name: "New York, across the end of DST",
+            zone: z("America/New_York", local_nine(1_730_419_200, -8)),
+            days: 5,
+            tweak: |_, _| {},
+        },
+        ZoneRun {
+            // Spring forward on Sunday 2024-03-10 02:00 PST (day 2); easy days.
+            name: "Los Angeles, across the start of DST",
+            zone: z("America/Los_Angeles", local_nine(1_709_856_000, -16)),
+            days: 5,
+            tweak: easy_days,
+        },
+        ZoneRun {
+            name: "Kolkata (+5:30)",
+            zone: z("Asia/Kolkata", local_nine(1_717_977_600, 11)),
+            days: 5,
+            tweak: easy_days,
+        },
+        ZoneRun {
+            // Spring forward on Sunday 2024-10-06 02:00 AEST (day 2).
+            name: "Sydney, across the start of DST",
+            zone: z("Australia/Sydney", local_nine(1_728_000_000, 20)),
+            days: 5,
+            tweak: |_, _| {},
+        },
+        ZoneRun {
+            // Spring forward on Sunday 2024-03-31 02:00 CET (day 2); FSRS on.
+            name: "Berlin, across the start of DST, FSRS",
+            zone: z("Europe/Berlin", local_nine(1_711_670_400, 2)),
+            days: 5,
+            tweak: |c, _| {
+                c.set_fsrs_enabled(true).unwrap();
+            },
+        },
+        ZoneRun {
+            name: "UTC",
+            zone: z("UTC", local_nine(1_705_276_800, 0)),
+            days: 5,
+            tweak: easy_days,
+        },
+    ]
+}
+
+/// Easy days on two presets: Saturday reduced, Sunday minimum; Wednesday reduced.
+fn easy_days(col: &Collection, b: &Built) {
+    preset(col, b, "Lang", |p| {
+        p.easy_days_percentages = vec![1.0, 1.0, 0.5, 1.0, 1.0, 0.5, 0.0];
+    });
+    preset(col, b, "Default", |p| {
+        p.easy_days_percentages = vec![1.0, 1.0, 1.0, 1.0, 0.5, 1.0, 0.0];
+    });
+}
+
+/// A student's days: each day a session in each top-level deck (selected from the deck
+/// list), starting between 07:00 and 08:00 local, except on the third day, which starts at
+/// 03:30 local so that the rollover (04:00) falls within the first session.
+fn zone_steps(run: &ZoneRun, b: &Built, seed: u64) -> Vec<Value> {
+    const SESSION: usize = 62;
+    let mut rng = Rng::new(seed);
+    let decks = [b.decks["Lang"], b.decks["Science"], b.decks["Misc"]];
+    let mut current = b.decks["Lang"];
+    let mut out = Vec::new();
+    let tz = TimeZone::parse(run.zone.tz).unwrap();
+    for day in 0..run.days {
+        // 09:00 local that day, whatever DST did since the first day.
+        let mut nine = run.zone.study + day * DAY;
+        nine += 60
+            * i64::from(
+                tz.offset_east_minutes_at(run.zone.study) - tz.offset_east_minutes_at(nine),
+            );
+        let mut at = nine - 2 * 3600 + rng.range(0, 3600);
+        if day == 2 {
+            at = nine - 5 * 3600 - 1800;
+        }
+        for k in 0..decks.len() {
+            let deck = decks[(k + day as usize) % decks.len()];
+            for i in 0..SESSION {
+                let ease = match rng.range(0, 99) {
+                    0..=13 => 1,
+                    14..=23 => 2,
+                    24..=86 => 3,
+                    _ => 4,
+                };
+                let mut step = json!({"at": at, "ease": ease, "tree": out.len() % 25 == 0});
+                if i == 0 && deck != current {
+                    step["deck"] = json!(deck);
+                    current = deck;
+                }
+                out.push(step);
+                at += match rng.range(0, 99) {
+                    0..=84 => rng.range(4, 30),
+                    85..=96 => rng.range(60, 400),
+                    _ => rng.range(900, 1800),
+                };
+            }
+            at += rng.range(1200, 3600);
+        }
+    }
+    out
+}
+
+/// The lock-step referee at scale: six collections studied day by day for five days in six
+/// zones (two negative offsets, +5:30, +10/+11, +1/+2 and UTC; four runs cross a DST change,
+/// one with the rollover inside a session), with the load balancer on (Anki's default), easy
+/// days in three zones and FSRS in one. At every step the served card, the counts, the
+/// answered card's row and its revlog row must be Anki's; every 25th step also the deck list.
+#[test]
+fn study_days_in_six_zones_match_anki() {
+    let dir = tempfile::tempdir().unwrap();
+    let only = std::env::var("QUEUE_ORACLE_ONLY").unwrap_or_default();
+    let runs: Vec<ZoneRun> = zone_runs()
+        .into_iter()
+        .filter(|r| r.name.contains(&only))
+        .collect();
+    let results: Vec<(usize, usize, usize, Vec<String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = runs
+            .iter()
+            .enumerate()
+            .map(|(n, run)| {
+                let path = dir.path().join(format!("z{n}.anki2"));
+                s.spawn(move || {
+                    let (col, built, clock) = build_in(&path, 101 + n as u64, &run.zone);
+                    clock.advance_ms(1000);
+                    (run.tweak)(&col, &built);
+                    clock.advance_ms(1000);
+                    col.set_current_deck(built.decks["Lang"]).unwrap();
+                    drop(col);
+                    let steps = zone_steps(run, &built, 31 + n as u64);
+                    let input = json!({"tz": run.zone.tz, "scenarios": [
+                        {"name": run.name, "path": path, "steps": steps}
+                    ]});
+                    let anki: Value = serde_json::from_str(&run_oracle(
+                        "queue_oracle.py",
+                        &[],
+                        &input.to_string(),
+                    ))
+                    .unwrap();
+                    let want = anki["scenarios"][0]["steps"].as_array().unwrap();
+                    let r = replay(&path, run.name, &steps, want);
+                    (steps.len(), r.matched, r.served, r.mismatches)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut mismatches = Vec::new();
+    let mut total = 0;
+    for (run, (steps, matched, served, problems)) in runs.iter().zip(results) {
+        println!(
+            "{:40} {:20} {steps:5} steps, {matched:5} matched, {served:5} cards served",
+            run.name, run.zone.tz
+        );
+        total += matched;
+        mismatches.extend(problems);
+    }
+    println!("{total} lock-step steps matched");
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+    if only.is_empty() {
+        assert!(total >= 5000, "only {total} steps");
+    }
 }

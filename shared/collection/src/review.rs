@@ -4,7 +4,9 @@
 //! and its deck options from the tables, asks the scheduler, and writes the card row and one
 //! revlog row exactly as Anki does.
 
-use javumbo_scheduler::{self as sched, CardQueue, CardState, DeckConfig, Ease, Timing};
+use javumbo_scheduler::{
+    self as sched, CardQueue, CardState, DeckConfig, Ease, LoadBalance, NextInterval, Timing,
+};
 use serde::Serialize;
 
 use crate::cards::Sides;
@@ -140,7 +142,9 @@ impl Collection {
             let card = storage::cards::get(conn, next.card_id)?.ok_or_else(|| {
                 CollectionError::NotFound(format!("card {} not found", next.card_id))
             })?;
-            let mut shown = self.present(card, &timing)?;
+            let col_conf = self.read_json(ColJson::Conf)?;
+            let balance = self.load_balance(&card, &col_conf, &timing, Some(&queue.session))?;
+            let mut shown = self.present(card, &timing, balance.as_ref())?;
             shown.counts = queue.counts;
             return Ok(Study::Card(shown));
         }
@@ -175,14 +179,14 @@ impl Collection {
         crate::queue::deck_counts::deck_due_counts(self.conn(), &table, deck, learn_cutoff)
     }
 
-    fn present(&self, c: Card, timing: &Timing) -> Result<NextCard> {
+    fn present(&self, c: Card, timing: &Timing, balance: Option<&LoadBalance>) -> Result<NextCard> {
         let (mid, flds) = storage::notes::mid_and_fields(self.conn(), c.note_id)?;
         let (front, back) = Sides::load(self)?.render(mid, c.ord, &flds);
         let rendering = Renderer::load(self)?.render_card(self, &c, false)?;
         let conf = self.deck_config_for(c.home_deck_id())?;
         let collapse = self.learn_ahead_secs()?;
         let intervals = self
-            .button_intervals(&c, &conf, timing)?
+            .balanced_intervals(&c, &conf, timing, balance)?
             .map(|i| sched::button_label(i, collapse));
         Ok(NextCard {
             card_id: c.id,
@@ -227,10 +231,13 @@ impl Collection {
             let conf = c.deck_config_for(card.home_deck_id())?;
             let max_taken_ms = i64::from(conf.max_taken_secs) * 1000;
             let taken = taken_ms.unwrap_or(0).clamp(0, max_taken_ms);
+            // Anki's load balancer (on by default) re-picks fuzzed intervals from the day
+            // counts its queue keeps; answered outside a study session, nothing is balanced.
+            let balance = c.load_balance(&card, &col_conf, &timing, session.as_ref())?;
             // FSRS (when the collection has it on) replaces the SM-2 intervals.
             let (outcome, fsrs_write) = match c.card_fsrs(&card, &col_conf, &timing)? {
                 Some(f) => {
-                    let a = sched::fsrs::answer_fsrs(
+                    let a = sched::fsrs::answer_fsrs_balanced(
                         &card.sched(),
                         &conf,
                         &f.settings,
@@ -238,6 +245,7 @@ impl Collection {
                         &timing,
                         ease,
                         taken,
+                        balance.as_ref(),
                     )?;
                     let write = fsrs::FsrsWrite {
                         memory: a.memory,
@@ -247,7 +255,14 @@ impl Collection {
                     (a.outcome, Some(write))
                 }
                 None => (
-                    sched::answer(&card.sched(), &conf, &timing, ease, taken),
+                    sched::answer_balanced(
+                        &card.sched(),
+                        &conf,
+                        &timing,
+                        ease,
+                        taken,
+                        balance.as_ref(),
+                    ),
                     None,
                 ),
             };
@@ -288,6 +303,35 @@ impl Collection {
                 queue: i64::from(s.queue),
             })
         })
+    }
+
+    /// The four button intervals as Anki's study screen shows them: with the load balancer's
+    /// picks when the queue has one (FSRS's intervals when the collection has it on).
+    fn balanced_intervals(
+        &self,
+        card: &Card,
+        conf: &DeckConfig,
+        timing: &Timing,
+        balance: Option<&LoadBalance>,
+    ) -> Result<[NextInterval; 4]> {
+        let col_conf = self.read_json(ColJson::Conf)?;
+        match self.card_fsrs(card, &col_conf, timing)? {
+            Some(f) => sched::fsrs::next_intervals_fsrs_balanced(
+                &card.sched(),
+                conf,
+                &f.settings,
+                f.input,
+                timing,
+                balance,
+            )
+            .map_err(CollectionError::Fsrs),
+            None => Ok(sched::next_intervals_balanced(
+                &card.sched(),
+                conf,
+                timing,
+                balance,
+            )),
+        }
     }
 
     fn tag_note(&self, note_id: i64, tag: &str, now_secs: i64) -> Result<()> {

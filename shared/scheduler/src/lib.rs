@@ -5,14 +5,17 @@
 //! FSRS (when the collection enables it) is [`fsrs`]: the same card columns, intervals from the
 //! `fsrs` crate's memory model.
 //!
-//! Not modelled: filtered decks, the load balancer (Anki only uses it when the queues were
-//! built and it is enabled; it only re-picks inside the same fuzz range).
+//! The load balancer ([`LoadBalance`]) re-picks a fuzzed interval inside the same fuzz range
+//! from the day counts the collection gathers ([`answer_balanced`], [`next_intervals_balanced`]).
+//!
+//! Not modelled: filtered decks.
 
 mod card;
 mod config;
 mod format;
 pub mod fsrs;
 mod fuzz;
+mod load_balance;
 mod states;
 mod steps;
 mod timing;
@@ -20,6 +23,7 @@ mod timing;
 pub use card::{CardQueue, CardType, Ease, InvalidEase, OutOfRange, RevlogKind};
 pub use config::{DeckConfig, LeechAction};
 pub use format::{button_label, format_interval};
+pub use load_balance::{LOAD_BALANCE_DAYS, LoadBalance};
 pub use timing::{Timing, timing, timing_v2, timing_v2_legacy};
 
 use states::{Ctx, IntervalKind, LearnState, ReviewState, State};
@@ -85,10 +89,24 @@ pub fn answer(
     ease: Ease,
     taken_ms: i64,
 ) -> AnswerOutcome {
+    answer_balanced(card, conf, timing, ease, taken_ms, None)
+}
+
+/// [`answer`] with Anki's load balancer (when the collection has one for this answer): every
+/// fuzzed review interval is the balancer's pick within the same fuzz range.
+pub fn answer_balanced(
+    card: &CardState,
+    conf: &DeckConfig,
+    timing: &Timing,
+    ease: Ease,
+    taken_ms: i64,
+    balance: Option<&LoadBalance>,
+) -> AnswerOutcome {
     let seed = fuzz::seed(card.id, card.reps);
     let ctx = Ctx {
         conf,
         fuzz_factor: Some(fuzz::factor(seed)),
+        balance: balance.map(|b| (b, seed)),
     };
     let current = current_state(card, conf, timing);
     let next = ctx.next_states(current).pick(ease);
@@ -185,10 +203,21 @@ fn ease_to_factor(ease: f32) -> i64 {
 /// What each button (Again, Hard, Good, Easy) would schedule, before learning-step fuzz (Anki's
 /// button labels do not show it either).
 pub fn next_intervals(card: &CardState, conf: &DeckConfig, timing: &Timing) -> [NextInterval; 4] {
+    next_intervals_balanced(card, conf, timing, None)
+}
+
+/// [`next_intervals`] with Anki's load balancer (Anki's button labels show its picks).
+pub fn next_intervals_balanced(
+    card: &CardState,
+    conf: &DeckConfig,
+    timing: &Timing,
+    balance: Option<&LoadBalance>,
+) -> [NextInterval; 4] {
     let seed = fuzz::seed(card.id, card.reps);
     let ctx = Ctx {
         conf,
         fuzz_factor: Some(fuzz::factor(seed)),
+        balance: balance.map(|b| (b, seed)),
     };
     let secs_until_rollover = timing.secs_until_rollover();
     ctx.next_states(current_state(card, conf, timing))

@@ -1,6 +1,6 @@
 //! Anki's v3 card states and their transitions (rslib `scheduler/states`, FSRS off, normal decks).
 
-use crate::fuzz;
+use crate::load_balance::{self, LoadBalance};
 use crate::steps::Steps;
 use crate::{DeckConfig, Ease, RevlogKind};
 
@@ -137,6 +137,8 @@ pub(crate) struct Ctx<'a> {
     pub conf: &'a DeckConfig,
     /// `None` = fuzz off (Anki's test mode); only unit tests use it.
     pub fuzz_factor: Option<f32>,
+    /// Anki's load balancer with the fuzz seed, when the collection has one for this answer.
+    pub balance: Option<(&'a LoadBalance, u64)>,
 }
 
 impl Ctx<'_> {
@@ -156,7 +158,7 @@ impl Ctx<'_> {
 
     fn fuzzed(&self, interval: f32, minimum: u32) -> u32 {
         let (minimum, maximum) = self.min_max(minimum);
-        fuzz::review_days(self.fuzz_factor, interval, minimum, maximum)
+        load_balance::review_days(self.fuzz_factor, self.balance, interval, minimum, maximum)
     }
 
     fn graduate(&self, days: u32) -> State {
@@ -414,6 +416,7 @@ mod tests {
         Ctx {
             conf,
             fuzz_factor: fuzz,
+            balance: None,
         }
     }
 

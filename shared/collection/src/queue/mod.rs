@@ -9,6 +9,7 @@
 //!   answers, stored so stateless requests continue one session.
 //! - [`deck_counts`]: the deck list's numbers (Anki's `deck_due_tree`).
 
+pub(crate) mod balance;
 pub(crate) mod deck_counts;
 mod fsrs_keys;
 pub(crate) mod gather;
@@ -314,6 +315,8 @@ impl Collection {
             taken: 0,
             cutoff: timing.now_secs,
             requeued: Vec::new(),
+            answered: Vec::new(),
+            added: Vec::new(),
         });
         gathered.learning = arrange_learning(
             &mut session,
@@ -406,6 +409,9 @@ impl Collection {
                 }
             }
             s.requeued.push([before.id, after.due, queue_due]);
+        }
+        if balance::enabled(&conf) {
+            balance::record_answer(&mut s, before, after);
         }
         s.cutoff = timing.now_secs;
         s.col_mod = self.col_mod()?;
@@ -528,6 +534,8 @@ mod tests {
             taken: 0,
             cutoff: 0,
             requeued: vec![[5, 100, 100], [6, 100, 100], [7, 40, 61]],
+            answered: Vec::new(),
+            added: Vec::new(),
         };
         let gathered = vec![e(7, 40), e(1, 50), e(5, 100), e(6, 100), e(2, 100)];
         let mut changed = false;

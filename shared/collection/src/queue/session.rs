@@ -37,6 +37,14 @@ pub(crate) struct Session {
     /// the table, due in the queue, which is later when Anki held the card back).
     #[serde(default)]
     pub requeued: Vec<[i64; 3]>,
+    /// For the load balancer (`balance.rs`): each card answered since the build, with its
+    /// `due` and deck before its first answer (card, due, deck).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answered: Vec<[i64; 3]>,
+    /// Cards an answer left in the review queue, which Anki adds to its balancer at their
+    /// interval (card, days).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added: Vec<[i64; 2]>,
 }
 
 impl Session {
@@ -80,6 +88,8 @@ mod tests {
             taken: 1,
             cutoff: 1000,
             requeued: vec![[7, 500, 601]],
+            answered: vec![[7, 30, 1]],
+            added: vec![[7, 4]],
         };
         let mut conf = JsonObject::new();
         s.store(&mut conf);

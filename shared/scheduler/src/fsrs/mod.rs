@@ -13,8 +13,8 @@ pub use ::fsrs::{DEFAULT_PARAMETERS, FSRS5_DEFAULT_DECAY, FSRS6_DEFAULT_DECAY, M
 
 use crate::states::{IntervalKind, State};
 use crate::{
-    AnswerOutcome, CardQueue, CardState, CardType, DeckConfig, Ease, LeechAction, NextInterval,
-    RevlogFields, Timing, current_state, fuzz, place_learning,
+    AnswerOutcome, CardQueue, CardState, CardType, DeckConfig, Ease, LeechAction, LoadBalance,
+    NextInterval, RevlogFields, Timing, current_state, fuzz, place_learning,
 };
 
 /// The `fsrs` crate refused the parameters or produced a non-finite state.
@@ -112,12 +112,14 @@ fn next_states(
     settings: &FsrsSettings,
     input: FsrsInput,
     timing: &Timing,
+    balance: Option<&LoadBalance>,
 ) -> Result<(State, states::FsrsNext), FsrsError> {
     let model = model_next_states(settings, input)?;
     let seed = fuzz::seed(card.id, card.reps);
     let ctx = states::FsrsCtx {
         conf,
         fuzz_factor: Some(fuzz::factor(seed)),
+        balance: balance.map(|b| (b, seed)),
         model: &model,
         allow_short_term: settings.allow_short_term(),
         short_term_with_steps: settings.short_term_with_steps,
@@ -139,7 +141,23 @@ pub fn answer_fsrs(
     ease: Ease,
     taken_ms: i64,
 ) -> Result<FsrsAnswer, FsrsError> {
-    let (current, next) = next_states(card, conf, settings, input, timing)?;
+    answer_fsrs_balanced(card, conf, settings, input, timing, ease, taken_ms, None)
+}
+
+/// [`answer_fsrs`] with Anki's load balancer: FSRS intervals are fuzzed (and so balanced)
+/// exactly where SM-2's are.
+#[allow(clippy::too_many_arguments)]
+pub fn answer_fsrs_balanced(
+    card: &CardState,
+    conf: &DeckConfig,
+    settings: &FsrsSettings,
+    input: FsrsInput,
+    timing: &Timing,
+    ease: Ease,
+    taken_ms: i64,
+    balance: Option<&LoadBalance>,
+) -> Result<FsrsAnswer, FsrsError> {
+    let (current, next) = next_states(card, conf, settings, input, timing, balance)?;
     let (next, memory) = next.pick(ease);
     let seed = fuzz::seed(card.id, card.reps);
     let secs_until_rollover = timing.secs_until_rollover();
@@ -211,7 +229,19 @@ pub fn next_intervals_fsrs(
     input: FsrsInput,
     timing: &Timing,
 ) -> Result<[NextInterval; 4], FsrsError> {
-    let (_, next) = next_states(card, conf, settings, input, timing)?;
+    next_intervals_fsrs_balanced(card, conf, settings, input, timing, None)
+}
+
+/// [`next_intervals_fsrs`] with Anki's load balancer.
+pub fn next_intervals_fsrs_balanced(
+    card: &CardState,
+    conf: &DeckConfig,
+    settings: &FsrsSettings,
+    input: FsrsInput,
+    timing: &Timing,
+    balance: Option<&LoadBalance>,
+) -> Result<[NextInterval; 4], FsrsError> {
+    let (_, next) = next_states(card, conf, settings, input, timing, balance)?;
     let secs_until_rollover = timing.secs_until_rollover();
     Ok(next.all().map(
         |s| match s.interval_kind().maybe_as_days(secs_until_rollover) {

@@ -4,6 +4,7 @@
 
 use ::fsrs::{MemoryState, NextStates};
 
+use crate::load_balance::{self, LoadBalance};
 use crate::states::{LearnState, ReviewState, State, leech_threshold_met};
 use crate::steps::Steps;
 use crate::{DeckConfig, Ease, fuzz};
@@ -16,6 +17,8 @@ const EASE_EASY_DELTA: f32 = 0.15;
 pub(super) struct FsrsCtx<'a> {
     pub conf: &'a DeckConfig,
     pub fuzz_factor: Option<f32>,
+    /// Anki's load balancer with the fuzz seed, when the collection has one for this answer.
+    pub balance: Option<(&'a LoadBalance, u64)>,
     pub model: &'a NextStates,
     pub allow_short_term: bool,
     pub short_term_with_steps: bool,
@@ -58,7 +61,12 @@ impl FsrsCtx<'_> {
 
     /// Anki's `with_review_fuzz(interval, minimum, maximum)` with `minimum` already chosen.
     fn fuzzed(&self, interval: f32, minimum: u32) -> u32 {
-        fuzz::review_days(self.fuzz_factor, interval, minimum, self.maximum())
+        self.fuzz_days(interval, minimum, self.maximum())
+    }
+
+    /// Anki's `with_review_fuzz`: the load balancer's pick when it has one, else the fuzz.
+    fn fuzz_days(&self, interval: f32, minimum: u32, maximum: u32) -> u32 {
+        load_balance::review_days(self.fuzz_factor, self.balance, interval, minimum, maximum)
     }
 
     /// A sub-day FSRS interval stays in (re)learning only with short-term scheduling allowed,
@@ -196,12 +204,7 @@ impl FsrsCtx<'_> {
             let minimum =
                 minimum_review_fuzz_interval(interval, r.scheduled_days, max_ivl).max(floor);
             let maximum = self.maximum();
-            fuzz::review_days(
-                self.fuzz_factor,
-                interval,
-                minimum.clamp(1, maximum),
-                maximum,
-            )
+            self.fuzz_days(interval, minimum.clamp(1, maximum), maximum)
         };
         let hard_days = passing(m.hard.interval, 1);
         let good_days = passing(m.good.interval, hard_days.saturating_add(1));
