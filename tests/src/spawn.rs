@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
 use javumbo_api::{ApiConfig, AppState, CorsOrigins};
+use javumbo_collection::SharedClock;
 use javumbo_runtime::{Profile, Runtime, Settings};
 use tempfile::TempDir;
 
@@ -44,6 +45,19 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], adjusting the config first (throttle limits, body limits...).
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut ApiConfig)) -> TestApp {
+    spawn_app_at(adjust, None).await
+}
+
+/// Like [`spawn_app_with`], every "now" of the API (tokens, study days, answers, journal
+/// stamps) read from `clock`: a referee moves it to the instants it replays.
+pub async fn spawn_app_with_clock(
+    adjust: impl FnOnce(&mut ApiConfig),
+    clock: SharedClock,
+) -> TestApp {
+    spawn_app_at(adjust, Some(clock)).await
+}
+
+async fn spawn_app_at(adjust: impl FnOnce(&mut ApiConfig), clock: Option<SharedClock>) -> TestApp {
     let data = tempfile::tempdir().expect("temp dir");
     let mut config =
         ApiConfig::new(TEST_SECRET.as_bytes().to_vec(), CorsOrigins::Any).expect("config");
@@ -59,9 +73,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut ApiConfig)) -> TestApp {
         ],
     )
     .expect("settings");
-    let runtime = Runtime::new(settings, Profile::Local, "test")
+    let mut runtime = Runtime::new(settings, Profile::Local, "test")
         .await
         .expect("embedded backend");
+    if let Some(clock) = clock {
+        runtime = runtime.with_clock(clock);
+    }
     let container = runtime
         .container_with_id("test-container")
         .expect("embedded state");

@@ -952,6 +952,134 @@ fn replay(path: &std::path::Path, name: &str, steps: &[Value], want: &[Value]) -
     r
 }
 
+/// The collection file at `path` as a `.colpkg` (what a student restores from Anki).
+fn colpkg_of(path: &std::path::Path) -> Vec<u8> {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    zip.start_file("collection.anki2", opts).unwrap();
+    zip.write_all(&std::fs::read(path).unwrap()).unwrap();
+    zip.start_file("media", opts).unwrap();
+    zip.write_all(b"{}").unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+/// [`replay`] through javumbo's HTTP API, as a student's client studies: the collection at
+/// `path` restored as a `.colpkg` into a new account of an in-process API whose clock is moved
+/// to each step's instant; then per step the deck chosen (`PUT /api/decks/current`), the deck
+/// list (`GET /api/decks`) when Anki reported one, the served card and its study counts
+/// (`GET /api/review`), and the answer (`POST /api/review`, 5 s taken). The answered card's
+/// row is the engine replay's to compare; a wrong answer shows here as a later wrong card.
+async fn replay_http(
+    path: &std::path::Path,
+    name: &str,
+    steps: &[Value],
+    want: &[Value],
+) -> Replay {
+    use javumbo_tests::http::{ApiClient, register_login};
+    use javumbo_tests::spawn::spawn_app_with_clock;
+
+    let clock = ManualClock::new(steps[0]["at"].as_i64().unwrap() * 1000 - 60_000);
+    // One login for the whole run: the token lives through the five study days (a client
+    // would log in again each day; the study is what is refereed here).
+    let app = spawn_app_with_clock(
+        |c| c.token_ttl = std::time::Duration::from_secs(30 * 86_400),
+        clock.clone(),
+    )
+    .await;
+    let api = ApiClient::direct(&app.base);
+    let token = register_login(&api, "lockstep").await;
+    let resp = api
+        .post("/api/import?kind=colpkg&confirmReplace=true")
+        .bearer_auth(&token)
+        .header("content-type", "application/octet-stream")
+        .body(colpkg_of(path))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{name}: restore: {}", resp.text());
+    let mut r = Replay {
+        matched: 0,
+        served: 0,
+        mismatches: Vec::new(),
+    };
+    for (i, (step, want)) in steps.iter().zip(want).enumerate() {
+        clock.set_secs(step["at"].as_i64().unwrap());
+        if let Some(deck) = step["deck"].as_i64() {
+            let resp = api
+                .put("/api/decks/current")
+                .bearer_auth(&token)
+                .json(&json!({"deckId": deck}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{name} step {i}: {}", resp.text());
+        }
+        let mut step_ok = true;
+        if let Some(tree) = want.get("tree").and_then(Value::as_object) {
+            let resp = api
+                .get("/api/decks")
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{name} step {i}: {}", resp.text());
+            let decks = resp.json();
+            for (did, counts) in tree {
+                let ours = decks["decks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|d| {
+                        d["id"].as_i64().map(|id| id.to_string()).as_deref() == Some(did.as_str())
+                    })
+                    .map(|d| json!([d["newCount"], d["learnCount"], d["reviewCount"]]));
+                if ours.as_ref() != Some(counts) {
+                    step_ok = false;
+                    r.mismatches.push(format!(
+                        "{name} step {i} (HTTP): deck {did} list counts ours {ours:?} anki {counts}"
+                    ));
+                }
+            }
+        }
+        let resp = api
+            .get("/api/review")
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{name} step {i}: {}", resp.text());
+        let v = resp.json();
+        let (card, counts) = match v.get("cardId") {
+            Some(id) => (
+                id.clone(),
+                json!([v["newCount"], v["learnCount"], v["reviewCount"]]),
+            ),
+            None => (Value::Null, json!([0, 0, 0])),
+        };
+        if card != want["card"] || counts != want["counts"] {
+            r.mismatches.push(format!(
+                "{name} step {i} (HTTP): ours card {card} counts {counts}, anki card {} counts {}",
+                want["card"], want["counts"]
+            ));
+            break;
+        }
+        if let Some(id) = card.as_i64() {
+            r.served += 1;
+            let resp = api
+                .post("/api/review")
+                .bearer_auth(&token)
+                .json(&json!({"cardId": id, "ease": step["ease"], "timeTaken": 5000}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{name} step {i}: {}", resp.text());
+        }
+        r.matched += usize::from(step_ok);
+    }
+    r
+}
+
 /// The multi-day runs: one realistic collection per zone, studied for several days.
 struct ZoneRun {
     name: &'static str,
@@ -1092,12 +1220,13 @@ fn study_days_in_six_zones_match_anki() {
         .into_iter()
         .filter(|r| r.name.contains(&only))
         .collect();
-    let results: Vec<(usize, usize, usize, Vec<String>)> = std::thread::scope(|s| {
+    let results: Vec<(usize, usize, usize, usize, Vec<String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = runs
             .iter()
             .enumerate()
             .map(|(n, run)| {
                 let path = dir.path().join(format!("z{n}.anki2"));
+                let http_copy = dir.path().join(format!("z{n}-http.anki2"));
                 s.spawn(move || {
                     let (col, built, clock) = build_in(&path, 101 + n as u64, &run.zone);
                     clock.advance_ms(1000);
@@ -1105,6 +1234,8 @@ fn study_days_in_six_zones_match_anki() {
                     clock.advance_ms(1000);
                     col.set_current_deck(built.decks["Lang"]).unwrap();
                     drop(col);
+                    // The HTTP replay restores its own copy (the engine replay writes `path`).
+                    std::fs::copy(&path, &http_copy).unwrap();
                     let steps = zone_steps(run, &built, 31 + n as u64);
                     let input = json!({"tz": run.zone.tz, "scenarios": [
                         {"name": run.name, "path": path, "steps": steps}
@@ -1117,23 +1248,33 @@ fn study_days_in_six_zones_match_anki() {
                     .unwrap();
                     let want = anki["scenarios"][0]["steps"].as_array().unwrap();
                     let r = replay(&path, run.name, &steps, want);
-                    (steps.len(), r.matched, r.served, r.mismatches)
+                    let h = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(1)
+                        .enable_all()
+                        .build()
+                        .unwrap()
+                        .block_on(replay_http(&http_copy, run.name, &steps, want));
+                    let mut problems = r.mismatches;
+                    problems.extend(h.mismatches);
+                    (steps.len(), r.matched, h.matched, r.served, problems)
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let mut mismatches = Vec::new();
-    let mut total = 0;
-    for (run, (steps, matched, served, problems)) in runs.iter().zip(results) {
+    let (mut total, mut total_http) = (0, 0);
+    for (run, (steps, matched, http, served, problems)) in runs.iter().zip(results) {
         println!(
-            "{:40} {:20} {steps:5} steps, {matched:5} matched, {served:5} cards served",
+            "{:40} {:20} {steps:5} steps, {matched:5} matched (engine), {http:5} (HTTP), \
+             {served:5} cards served",
             run.name, run.zone.tz
         );
         total += matched;
+        total_http += http;
         mismatches.extend(problems);
     }
-    println!("{total} lock-step steps matched");
+    println!("{total} lock-step steps matched in the engine, {total_http} through the HTTP API");
     assert!(
         mismatches.is_empty(),
         "{} mismatches:\n{}",
@@ -1142,5 +1283,6 @@ fn study_days_in_six_zones_match_anki() {
     );
     if only.is_empty() {
         assert!(total >= 5000, "only {total} steps");
+        assert!(total_http >= 5000, "only {total_http} steps through HTTP");
     }
 }

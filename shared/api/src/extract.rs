@@ -98,7 +98,7 @@ pub(crate) async fn token_user(
         .and_then(|v| v.to_str().ok())
         .and_then(jwt::bearer)
         .ok_or_else(ApiError::unauthorized)?;
-    let verified = jwt::verify(&state.config, token)?;
+    let verified = jwt::verify(&state.config, token, state.clock.now_secs())?;
     let record = state
         .users
         .get(&verified.user)

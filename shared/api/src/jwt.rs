@@ -48,13 +48,17 @@ pub struct Verified {
     pub claims: Claims,
 }
 
-/// The username of a valid token. Every failure is the same 401: telling an attacker *why* a
-/// forged token failed only helps them.
-pub fn verify(config: &ApiConfig, token: &str) -> Result<Verified, ApiError> {
+/// The username of a valid token at `now_secs`. Every failure is the same 401: telling an
+/// attacker *why* a forged token failed only helps them.
+///
+/// Expiry is checked against the caller's clock (the app's, which issued the token), not the
+/// library's reading of the system time: one source of "now" for issuing and checking.
+pub fn verify(config: &ApiConfig, token: &str, now_secs: i64) -> Result<Verified, ApiError> {
     // Pinning the algorithm list rejects `alg: none` and RS/HS confusion before any signature
     // check.
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 0;
+    validation.validate_exp = false;
     validation.set_required_spec_claims(&["exp", "sub", "iat", "jti"]);
     let data = decode::<Claims>(
         token,
@@ -62,6 +66,10 @@ pub fn verify(config: &ApiConfig, token: &str) -> Result<Verified, ApiError> {
         &validation,
     )
     .map_err(|_| ApiError::unauthorized())?;
+    // As jsonwebtoken's own check with no leeway: valid through its `exp` second.
+    if data.claims.exp < now_secs {
+        return Err(ApiError::unauthorized());
+    }
     let user = Username::parse(&data.claims.sub).map_err(|_| ApiError::unauthorized())?;
     Ok(Verified {
         user,
@@ -99,16 +107,16 @@ mod tests {
     fn round_trip() {
         let u = Username::parse("alice").unwrap();
         let t = issue(&cfg(1), &u, 1, now()).unwrap();
-        assert_eq!(verify(&cfg(1), &t).unwrap().user, u);
+        assert_eq!(verify(&cfg(1), &t, now()).unwrap().user, u);
     }
 
     #[test]
     fn rejects_wrong_secret_expired_tampered_none() {
         let u = Username::parse("alice").unwrap();
         let t = issue(&cfg(1), &u, 1, now()).unwrap();
-        assert!(verify(&cfg(2), &t).is_err());
+        assert!(verify(&cfg(2), &t, now()).is_err());
         let old = issue(&cfg(1), &u, 1, now() - 7200).unwrap();
-        assert!(verify(&cfg(1), &old).is_err());
+        assert!(verify(&cfg(1), &old, now()).is_err());
         // Swap the payload for another user's, keeping the signature.
         let parts: Vec<&str> = t.split('.').collect();
         let forged_payload = URL_SAFE_NO_PAD.encode(format!(
@@ -117,10 +125,10 @@ mod tests {
             now() + 3600
         ));
         let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
-        assert!(verify(&cfg(1), &tampered).is_err());
+        assert!(verify(&cfg(1), &tampered, now()).is_err());
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
-        assert!(verify(&cfg(1), &format!("{none_header}.{forged_payload}.")).is_err());
-        assert!(verify(&cfg(1), "garbage").is_err());
+        assert!(verify(&cfg(1), &format!("{none_header}.{forged_payload}."), now()).is_err());
+        assert!(verify(&cfg(1), "garbage", now()).is_err());
     }
 
     #[test]

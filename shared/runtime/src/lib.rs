@@ -93,6 +93,13 @@ impl Runtime {
         })
     }
 
+    /// Every container and flush context made after this reads "now" from `clock` (the
+    /// system clock by default): how a referee drives the whole API at chosen instants.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.settings
     }

@@ -405,6 +405,14 @@ pub struct ReviewCard {
     pub deck_id: i64,
     /// Button labels for Again, Hard, Good, Easy.
     pub intervals: [String; 4],
+    /// The study screen's numbers (Anki's `get_queued_cards` counts): new, learning and
+    /// review cards left today in the current deck, this card included.
+    #[serde(rename = "newCount")]
+    pub new_count: i64,
+    #[serde(rename = "learnCount")]
+    pub learn_count: i64,
+    #[serde(rename = "reviewCount")]
+    pub review_count: i64,
     /// As Anki's reviewer renders the card.
     #[serde(flatten)]
     pub rendered: Rendered,
@@ -711,11 +719,15 @@ mod tests {
                 queue: 0,
                 deck_id: 7,
                 intervals,
+                new_count: 1,
+                learn_count: 2,
+                review_count: 3,
                 rendered: rendered(),
             })),
             with_rendered(json!({
                 "cardId": 5, "noteId": 6, "front": "f", "back": "b", "queue": 0, "deckId": 7,
                 "intervals": ["1m", "6m", "10m", "4d"],
+                "newCount": 1, "learnCount": 2, "reviewCount": 3,
             }))
         );
         assert_eq!(

@@ -88,6 +88,7 @@ export async function render(main, ctx) {
     mount(stage,
       h('div', { class: 'flashcard panel', 'data-card-id': card.cardId },
         deck ? h('p', { class: 'deck-label muted' }, deck) : null,
+        studyCounts(card),
         face(card.front, 'front', t('study.question'), isRendered(card) ? 'question' : null)),
       h('div', { class: 'answer-bar' }, showBtn),
       h('div', { class: 'row card-tools' },
@@ -208,4 +209,20 @@ export async function render(main, ctx) {
     document.removeEventListener('keydown', onKey);
     document.removeEventListener('keyup', onKeyUp);
   };
+}
+
+/**
+ * Anki's study-screen numbers (new, learning, review left today, this card included), as
+ * `GET /api/review` sends them; nothing from a server without them. The card's own queue is
+ * underlined, as in Anki (0 new, 1/3 learning, 2 review).
+ */
+function studyCounts(card) {
+  if (!Number.isInteger(card.newCount)) return null;
+  const current = card.queue === 0 ? 'new' : card.queue === 2 ? 'review' : 'learn';
+  const pill = (kind, label, n) => h('span', { class: `pill pill-${kind}${kind === current ? ' pill-current' : ''}` },
+    h('strong', {}, String(n)), ' ', label);
+  return h('p', { class: 'deck-counts study-counts', 'aria-label': t('study.countsLabel') },
+    pill('new', t('decks.countNew'), card.newCount),
+    pill('learn', t('decks.countLearning'), card.learnCount),
+    pill('review', t('decks.countReview'), card.reviewCount));
 }
