@@ -14,6 +14,8 @@ OUT.apkg. Prints, as JSON:
                 {"fields", "ords"} ...], "fields", "tags", "sfld", "csum"}],
    "cards": [{"id", "note", "ord", "question", "answer", "browser_question", "browser_answer"}]}
 `ords_added` are the ordinals Anki generated on add, each edit's `ords` those after it.
+`cards` are rendered from the package as Anki's own importer brings it into a fresh collection
+(what javumbo's import of it is compared with).
 """
 from __future__ import annotations
 
@@ -127,20 +129,6 @@ def main() -> int:
             n["sfld"], n["csum"] = col.db.first(
                 "select cast(sfld as text), csum from notes where id = ?", note.id)
 
-        cards_out = []
-        for cid in sorted(col.find_cards("")):
-            c = col.get_card(cid)
-            out = c.render_output(reload=True, browser=False)
-            bout = c.render_output(reload=True, browser=True)
-            cards_out.append({
-                "id": c.id,
-                "note": c.nid,
-                "ord": c.ord,
-                "question": out.question_and_style(),
-                "answer": out.answer_and_style(),
-                "browser_question": bout.question_and_style(),
-                "browser_answer": bout.answer_and_style(),
-            })
         nts_out = [{"id": nt["id"], "name": nt["name"],
                     "fields": [f["name"] for f in col.models.get(nt["id"])["flds"]]}
                    for nt in notetypes]
@@ -151,11 +139,46 @@ def main() -> int:
             ),
             limit=None,
         )
+        # The cards are rendered as Anki's own importer brings this package into a fresh
+        # collection, which is what javumbo's import is compared with: the importer normalises
+        # media references (rslib `munge_media`: `[sound:a]b]` names lose Anki's disallowed
+        # characters), so an imported field may differ from the note Anki made.
+        from anki.collection import ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+        imported = Collection(os.path.join(tempfile.mkdtemp(), "imported.anki2"))
+        imported.media.have = lambda _fname: True  # as above
+        try:
+            imported.import_anki_package(ImportAnkiPackageRequest(
+                package_path=out_path,
+                options=ImportAnkiPackageOptions(with_scheduling=True, with_deck_configs=True),
+            ))
+            cards_out = render_cards(imported)
+        finally:
+            imported.close()
         json.dump({"notetypes": nts_out, "notes": notes_out, "cards": cards_out},
                   sys.stdout, ensure_ascii=False)
     finally:
         col.close()
     return 0
+
+
+def render_cards(col) -> list:
+    """Every card's reviewer and browser HTML, by card id."""
+    cards_out = []
+    for cid in sorted(col.find_cards("")):
+        c = col.get_card(cid)
+        out = c.render_output(reload=True, browser=False)
+        bout = c.render_output(reload=True, browser=True)
+        cards_out.append({
+            "id": c.id,
+            "note": c.nid,
+            "ord": c.ord,
+            "question": out.question_and_style(),
+            "answer": out.answer_and_style(),
+            "browser_question": bout.question_and_style(),
+            "browser_answer": bout.answer_and_style(),
+        })
+    return cards_out
 
 
 if __name__ == "__main__":
