@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from anki.collection import Collection, ExportAnkiPackageOptions  # noqa: E402
 
-from template_oracle import DECKS, TAGS, Gen, add_custom_notetypes  # noqa: E402
+from template_oracle import DECKS, TAGS, Gen, add_custom_notetypes, rendered  # noqa: E402
 
 STOCK = [
     "Basic", "Basic (and reversed card)", "Basic (optional reversed card)",
@@ -167,17 +167,7 @@ def render_cards(col) -> list:
     cards_out = []
     for cid in sorted(col.find_cards("")):
         c = col.get_card(cid)
-        out = c.render_output(reload=True, browser=False)
-        bout = c.render_output(reload=True, browser=True)
-        cards_out.append({
-            "id": c.id,
-            "note": c.nid,
-            "ord": c.ord,
-            "question": out.question_and_style(),
-            "answer": out.answer_and_style(),
-            "browser_question": bout.question_and_style(),
-            "browser_answer": bout.answer_and_style(),
-        })
+        cards_out.append({"id": c.id, "note": c.nid, "ord": c.ord, **rendered(c)})
     return cards_out
 
 

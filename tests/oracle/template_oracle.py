@@ -219,6 +219,18 @@ class Gen:
         return text
 
 
+def rendered(card) -> dict:
+    """The card's reviewer and browser HTML, each with its style (`question_and_style()`)."""
+    out = card.render_output(reload=True, browser=False)
+    bout = card.render_output(reload=True, browser=True)
+    return {
+        "question": out.question_and_style(),
+        "answer": out.answer_and_style(),
+        "browser_question": bout.question_and_style(),
+        "browser_answer": bout.answer_and_style(),
+    }
+
+
 def add_custom_notetypes(col: Collection, g: Gen, count: int) -> list[dict]:
     mm = col.models
     made = []
@@ -330,8 +342,6 @@ def main() -> int:
         for cid in sorted(col.find_cards("")):
             c = col.get_card(cid)
             card_ord[cid] = c.ord
-            out = c.render_output(reload=True, browser=False)
-            bout = c.render_output(reload=True, browser=True)
             cards_out.append({
                 "id": c.id,
                 "note": c.nid,
@@ -339,10 +349,7 @@ def main() -> int:
                 "deck": col.decks.name(c.odid or c.did),
                 "in_filtered_deck": bool(c.odid),
                 "flags": c.flags,
-                "question": out.question_and_style(),
-                "answer": out.answer_and_style(),
-                "browser_question": bout.question_and_style(),
-                "browser_answer": bout.answer_and_style(),
+                **rendered(c),
             })
         empty = {}
         for n in col.get_empty_cards().notes:

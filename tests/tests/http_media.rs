@@ -203,13 +203,6 @@ async fn upload_serve_list_delete_and_isolation() {
     );
 }
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 /// A package made by official Anki whose `a.png` clashes with the user's own `a.png`
 /// (`tests/oracle/media_clash.py`): the import keeps both, the package's under Anki's renamed
 /// file; the card the user then studies shows the renamed file, which serves the package's
@@ -234,14 +227,20 @@ async fn an_imported_clashing_file_is_renamed_and_the_card_shows_it() {
         .find(|n| n.starts_with("a-") && n.ends_with(".png"))
         .expect("Anki renamed a.png")
         .clone();
-    let user_a = unhex(oracle["user_media"]["a.png"].as_str().unwrap());
-    let package_a = unhex(oracle["package_media"]["a.png"].as_str().unwrap());
+    let user_a = hex::decode(oracle["user_media"]["a.png"].as_str().unwrap()).unwrap();
+    let package_a = hex::decode(oracle["package_media"]["a.png"].as_str().unwrap()).unwrap();
 
     let t = target().await;
     let api = ApiClient::for_target(&t);
     let token = register_login(&api, &t.user("mediaclash")).await;
     for (name, hex) in oracle["user_media"].as_object().unwrap() {
-        let (s, stored) = upload(&api, &token, name, &unhex(hex.as_str().unwrap())).await;
+        let (s, stored) = upload(
+            &api,
+            &token,
+            name,
+            &hex::decode(hex.as_str().unwrap()).unwrap(),
+        )
+        .await;
         assert_eq!((s, stored.as_str()), (StatusCode::CREATED, name.as_str()));
     }
 

@@ -17,13 +17,6 @@ use serde_json::{Value, json};
 /// 2024-01-01 12:00 UTC.
 const T0: i64 = 1_704_110_400_000;
 
-fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 /// The user's collection before the import: no notes, the oracle's "user media" indexed.
 fn users_collection(oracle: &Value) -> Collection {
     let opts = CreateOptions {
@@ -36,7 +29,7 @@ fn users_collection(oracle: &Value) -> Collection {
         .unwrap()
         .iter()
         .map(|(name, hex)| {
-            let bytes = unhex(hex.as_str().unwrap());
+            let bytes = hex::decode(hex.as_str().unwrap()).unwrap();
             MediaFile {
                 name: name.clone(),
                 sha256: sha256_hex(&bytes),
@@ -121,7 +114,12 @@ fn clashing_names_are_renamed_and_references_rewritten_as_anki_does() {
         .as_object()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.clone(), sha256_hex(&unhex(v.as_str().unwrap()))))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                sha256_hex(&hex::decode(v.as_str().unwrap()).unwrap()),
+            )
+        })
         .collect();
     for kind in ["legacy", "modern"] {
         let anki = &oracle["packages"][kind];

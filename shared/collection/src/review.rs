@@ -10,7 +10,7 @@ use javumbo_scheduler::{
 use serde::Serialize;
 
 use crate::cards::Sides;
-use crate::coljson::ColJson;
+use crate::coljson::{ColJson, JsonObject};
 use crate::ids::IdTable;
 use crate::render::{CardRendering, Renderer};
 use crate::schema::{DEFAULT_DCONF_ID, default_dconf};
@@ -142,9 +142,9 @@ impl Collection {
             let card = storage::cards::get(conn, next.card_id)?.ok_or_else(|| {
                 CollectionError::NotFound(format!("card {} not found", next.card_id))
             })?;
-            let col_conf = self.read_json(ColJson::Conf)?;
-            let balance = self.load_balance(&card, &col_conf, &timing, Some(&queue.session))?;
-            let mut shown = self.present(card, &timing, balance.as_ref())?;
+            // `conf` as read above: building the queue writes only its session key.
+            let balance = self.load_balance(&card, &conf, &timing, Some(&queue.session))?;
+            let mut shown = self.present(card, &conf, &timing, balance.as_ref())?;
             shown.counts = queue.counts;
             return Ok(Study::Card(shown));
         }
@@ -179,14 +179,20 @@ impl Collection {
         crate::queue::deck_counts::deck_due_counts(self.conn(), &table, deck, learn_cutoff)
     }
 
-    fn present(&self, c: Card, timing: &Timing, balance: Option<&LoadBalance>) -> Result<NextCard> {
+    fn present(
+        &self,
+        c: Card,
+        col_conf: &JsonObject,
+        timing: &Timing,
+        balance: Option<&LoadBalance>,
+    ) -> Result<NextCard> {
         let (mid, flds) = storage::notes::mid_and_fields(self.conn(), c.note_id)?;
         let (front, back) = Sides::load(self)?.render(mid, c.ord, &flds);
         let rendering = Renderer::load(self)?.render_card(self, &c, false)?;
         let conf = self.deck_config_for(c.home_deck_id())?;
-        let collapse = self.learn_ahead_secs()?;
+        let collapse = crate::queue::learn_ahead(col_conf);
         let intervals = self
-            .balanced_intervals(&c, &conf, timing, balance)?
+            .balanced_intervals(&c, &conf, col_conf, timing, balance)?
             .map(|i| sched::button_label(i, collapse));
         Ok(NextCard {
             card_id: c.id,
@@ -311,11 +317,11 @@ impl Collection {
         &self,
         card: &Card,
         conf: &DeckConfig,
+        col_conf: &JsonObject,
         timing: &Timing,
         balance: Option<&LoadBalance>,
     ) -> Result<[NextInterval; 4]> {
-        let col_conf = self.read_json(ColJson::Conf)?;
-        match self.card_fsrs(card, &col_conf, timing)? {
+        match self.card_fsrs(card, col_conf, timing)? {
             Some(f) => sched::fsrs::next_intervals_fsrs_balanced(
                 &card.sched(),
                 conf,

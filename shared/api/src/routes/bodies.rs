@@ -106,12 +106,28 @@ pub struct DeckEntry {
     pub current: bool,
     /// Anki's deck-list numbers: new, learning and review cards due today within the deck's
     /// daily limits (subdecks included).
-    #[serde(rename = "newCount")]
+    #[serde(flatten)]
+    pub counts: StudyCounts,
+}
+
+/// New, learning and review cards left today (`newCount`, `learnCount`, `reviewCount`): the
+/// deck list's numbers and the study screen's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StudyCounts {
     pub new_count: i64,
-    #[serde(rename = "learnCount")]
     pub learn_count: i64,
-    #[serde(rename = "reviewCount")]
     pub review_count: i64,
+}
+
+impl From<javumbo_collection::review::DueCounts> for StudyCounts {
+    fn from(c: javumbo_collection::review::DueCounts) -> Self {
+        Self {
+            new_count: c.new,
+            learn_count: c.learn,
+            review_count: c.review,
+        }
+    }
 }
 
 /// `POST /api/decks`.
@@ -407,12 +423,8 @@ pub struct ReviewCard {
     pub intervals: [String; 4],
     /// The study screen's numbers (Anki's `get_queued_cards` counts): new, learning and
     /// review cards left today in the current deck, this card included.
-    #[serde(rename = "newCount")]
-    pub new_count: i64,
-    #[serde(rename = "learnCount")]
-    pub learn_count: i64,
-    #[serde(rename = "reviewCount")]
-    pub review_count: i64,
+    #[serde(flatten)]
+    pub counts: StudyCounts,
     /// As Anki's reviewer renders the card.
     #[serde(flatten)]
     pub rendered: Rendered,
@@ -611,9 +623,11 @@ mod tests {
                     name: "D".into(),
                     desc: "".into(),
                     current: true,
-                    new_count: 5,
-                    learn_count: 1,
-                    review_count: 7,
+                    counts: StudyCounts {
+                        new_count: 5,
+                        learn_count: 1,
+                        review_count: 7,
+                    },
                 }]
             })),
             json!({"decks": [{"id": 1, "name": "D", "desc": "", "current": true,
@@ -719,9 +733,11 @@ mod tests {
                 queue: 0,
                 deck_id: 7,
                 intervals,
-                new_count: 1,
-                learn_count: 2,
-                review_count: 3,
+                counts: StudyCounts {
+                    new_count: 1,
+                    learn_count: 2,
+                    review_count: 3,
+                },
                 rendered: rendered(),
             })),
             with_rendered(json!({

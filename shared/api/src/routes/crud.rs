@@ -88,9 +88,7 @@ async fn list_decks(State(s): State<AppState>, AuthUser(user): AuthUser) -> Repl
             id: d.id,
             name: d.name,
             desc: d.desc,
-            new_count: counts.new,
-            learn_count: counts.learn,
-            review_count: counts.review,
+            counts: counts.into(),
         })
         .collect();
     Ok(session_json_with_id(
