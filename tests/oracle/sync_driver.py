@@ -14,6 +14,13 @@ each hold one). Reads one JSON command per line on stdin and answers one JSON li
         -> {"required":"NO_CHANGES"|"NORMAL_SYNC"|"FULL_SYNC"|..,"did":"upload"|"download"|null}
            | {"error":..,"kind":..}
   {"op":"review","device":"A"}                     answer one due card Good on the device
+  {"op":"add_note","device":"A","deck":..,"front":..,"back":..,"tags":[..]} -> {"note": id}
+  {"op":"edit_note","device":"A","note":id,"front":..}   change the note's first field
+  {"op":"tag_note","device":"A","note":id,"tag":..}      add a tag
+  {"op":"delete_note","device":"A","note":id}
+  {"op":"add_deck","device":"A","name":..}        -> {"deck": id}
+  {"op":"set_new_per_day","device":"A","preset":name,"value":n}
+  {"op":"add_field","device":"A","notetype":..,"field":..}  a schema change (full sync next)
   {"op":"dump","device":"A"}                       the collection's content, for comparisons
   {"op":"add_media","device":"A","name":..,"hex":..}  a file into the device's media folder
                                                    -> {"name": the name Anki stored}
@@ -128,6 +135,57 @@ def review(cmd):
     return {"card": answer_one(col_of(cmd["device"]))}
 
 
+def add_note(cmd):
+    col = col_of(cmd["device"])
+    note = col.new_note(col.models.by_name("Basic"))
+    note["Front"] = cmd["front"]
+    note["Back"] = cmd["back"]
+    note.tags = cmd.get("tags", [])
+    col.add_note(note, col.decks.id(cmd["deck"]))
+    return {"note": note.id}
+
+
+def edit_note(cmd):
+    col = col_of(cmd["device"])
+    note = col.get_note(cmd["note"])
+    note.fields[0] = cmd["front"]
+    col.update_note(note)
+    return {"ok": True}
+
+
+def tag_note(cmd):
+    col = col_of(cmd["device"])
+    note = col.get_note(cmd["note"])
+    note.tags.append(cmd["tag"])
+    col.update_note(note)
+    return {"ok": True}
+
+
+def delete_note(cmd):
+    col_of(cmd["device"]).remove_notes([cmd["note"]])
+    return {"ok": True}
+
+
+def add_deck(cmd):
+    return {"deck": col_of(cmd["device"]).decks.id(cmd["name"])}
+
+
+def set_new_per_day(cmd):
+    col = col_of(cmd["device"])
+    conf = next(c for c in col.decks.all_config() if c["name"] == cmd["preset"])
+    conf["new"]["perDay"] = cmd["value"]
+    col.decks.save(conf)
+    return {"ok": True}
+
+
+def add_field(cmd):
+    col = col_of(cmd["device"])
+    nt = col.models.by_name(cmd["notetype"])
+    col.models.add_field(nt, col.models.new_field(cmd["field"]))
+    col.models.update_dict(nt)
+    return {"ok": True}
+
+
 def dump(cmd):
     col = col_of(cmd["device"])
     db = col.db
@@ -204,6 +262,13 @@ OPS = {
     "login": login,
     "sync": sync,
     "review": review,
+    "add_note": add_note,
+    "edit_note": edit_note,
+    "tag_note": tag_note,
+    "delete_note": delete_note,
+    "add_deck": add_deck,
+    "set_new_per_day": set_new_per_day,
+    "add_field": add_field,
     "dump": dump,
     "add_media": add_media,
     "remove_media": remove_media,

@@ -53,6 +53,7 @@ pub fn run_oracle(script: &str, args: &[&str], input: &str) -> String {
     );
     String::from_utf8(out.stdout).expect("oracle printed non-UTF-8")
 }
+pub mod devices;
 pub mod http;
 pub mod original_app;
 pub mod spawn;

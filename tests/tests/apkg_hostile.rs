@@ -39,9 +39,7 @@ fn dump(col: &Collection) -> Vec<String> {
         .collect::<Result<_, _>>()
         .unwrap();
     for t in tables {
-        let mut stmt = conn
-            .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid"))
-            .unwrap();
+        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
         let n = stmt.column_count();
         let rows = stmt
             .query_map([], |r| {
@@ -53,9 +51,12 @@ fn dump(col: &Collection) -> Vec<String> {
                     .collect::<Result<Vec<_>, _>>()
             })
             .unwrap();
-        for r in rows {
-            out.push(format!("{t}: {}", r.unwrap().join("|")));
-        }
+        // Sorted: a canonical order for rowid and WITHOUT ROWID tables alike.
+        let mut rows: Vec<String> = rows
+            .map(|r| format!("{t}: {}", r.unwrap().join("|")))
+            .collect();
+        rows.sort();
+        out.extend(rows);
     }
     out
 }

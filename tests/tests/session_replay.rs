@@ -98,7 +98,8 @@ fn run(c: &Collection, op: &Op) -> Result<(), CollectionError> {
     Ok(())
 }
 
-/// Every table, every row, ordered by rowid (every Anki table is a rowid table).
+/// Every table, every row, in a canonical order (sorted: not every private table is a rowid
+/// table, and a replay inserts in changeset order).
 fn dump(conn: &rusqlite::Connection) -> Vec<String> {
     let tables = {
         let mut st = conn
@@ -111,9 +112,7 @@ fn dump(conn: &rusqlite::Connection) -> Vec<String> {
     };
     let mut out = Vec::new();
     for t in tables {
-        let mut st = conn
-            .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid"))
-            .unwrap();
+        let mut st = conn.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
         let n = st.column_count();
         let rows = st
             .query_map([], |r| {
@@ -123,7 +122,9 @@ fn dump(conn: &rusqlite::Connection) -> Vec<String> {
                 Ok(format!("{t}: {}", vals.join(" | ")))
             })
             .unwrap();
-        out.extend(rows.map(Result::unwrap));
+        let mut rows: Vec<String> = rows.map(Result::unwrap).collect();
+        rows.sort();
+        out.extend(rows);
     }
     out
 }

@@ -6,9 +6,7 @@
 //! What the client does in each scenario is asserted exactly (its outcome, or its error kind),
 //! and the proxy's log asserts which protocol calls it took.
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 
 use javumbo_api::axum::Router;
@@ -16,73 +14,13 @@ use javumbo_api::axum::body::{Body, Bytes};
 use javumbo_api::axum::extract::{Request, State};
 use javumbo_api::axum::http::StatusCode;
 use javumbo_api::axum::response::{IntoResponse, Response};
+use javumbo_tests::devices::Devices;
 use javumbo_tests::http::{ApiClient, register_login};
 use javumbo_tests::spawn::spawn_local_process;
-use javumbo_tests::{anki_python, workspace_root};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "password123";
-
-/// The official client, one JSON command per line.
-struct Devices {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Devices {
-    fn start() -> Self {
-        let mut child = Command::new(anki_python())
-            .arg(workspace_root().join("tests/oracle/sync_driver.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the sync driver");
-        let stdin = child.stdin.take().expect("stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        Self {
-            child,
-            stdin,
-            stdout,
-        }
-    }
-
-    fn run(&mut self, cmd: Value) -> Value {
-        writeln!(self.stdin, "{cmd}").expect("write command");
-        self.stdin.flush().expect("flush");
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("read answer");
-        assert!(!line.is_empty(), "the driver died on {cmd}");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
-    }
-
-    fn ok(&mut self, cmd: Value) -> Value {
-        let out = self.run(cmd.clone());
-        assert!(out.get("error").is_none(), "{cmd} failed: {out}");
-        out
-    }
-
-    fn sync(&mut self, device: &str, full: Option<&str>) -> Value {
-        self.run(json!({"op": "sync", "device": device, "full": full}))
-    }
-
-    fn dump(&mut self, device: &str) -> Value {
-        let mut d = self.ok(json!({"op": "dump", "device": device}));
-        // `col.mod` is the one stamp a client moves by itself after a full sync (it does against
-        // Anki's own server too); crt and scm must match.
-        d["col"][1] = Value::Null;
-        d
-    }
-}
-
-impl Drop for Devices {
-    fn drop(&mut self) {
-        let _ = writeln!(self.stdin, r#"{{"op":"quit"}}"#);
-        let _ = self.child.wait();
-    }
-}
 
 /// A proxy in front of javumbo-local that logs every sync call: `"<path> <status>"`.
 #[derive(Clone)]
@@ -90,6 +28,8 @@ struct Proxy {
     upstream: String,
     http: reqwest::Client,
     log: Arc<Mutex<Vec<String>>>,
+    /// When set, every container process is SIGKILLed right after this call is answered.
+    kill_after: Arc<Mutex<Option<String>>>,
 }
 
 impl Proxy {
@@ -98,6 +38,7 @@ impl Proxy {
             upstream: upstream.to_owned(),
             http: reqwest::Client::new(),
             log: Arc::default(),
+            kill_after: Arc::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -108,6 +49,43 @@ impl Proxy {
             let _ = javumbo_api::axum::serve(listener, app).await;
         });
         (format!("http://{addr}/"), proxy)
+    }
+
+    /// SIGKILL every container process of javumbo-local and wait until the gateway has
+    /// started new ones: whatever they held in memory is gone.
+    async fn kill_containers(&self) {
+        let list = |http: reqwest::Client, url: String| async move {
+            let v: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+            v["containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|c| c["pid"].as_u64())
+                .collect::<Vec<_>>()
+        };
+        let url = format!("{}/_local/containers", self.upstream);
+        let killed = list(self.http.clone(), url.clone()).await;
+        assert!(!killed.is_empty());
+        for pid in &killed {
+            let ok = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "kill -9 {pid}");
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let now = list(self.http.clone(), url.clone()).await;
+            if now.len() == killed.len() && now.iter().all(|p| !killed.contains(p)) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "containers not restarted"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// The calls since the last `take`.
@@ -135,6 +113,17 @@ async fn forward(State(p): State<Proxy>, req: Request) -> Response {
     let headers = resp.headers().clone();
     let bytes = resp.bytes().await.expect("upstream body");
     p.log.lock().push(format!("{path} {}", status.as_u16()));
+    let kill = {
+        let mut k = p.kill_after.lock();
+        if k.as_deref() == Some(path.as_str()) {
+            k.take()
+        } else {
+            None
+        }
+    };
+    if kill.is_some() {
+        p.kill_containers().await;
+    }
     let mut out = (status, Body::from(bytes)).into_response();
     for (k, v) in &headers {
         if k != "content-length" && k != "transfer-encoding" {
@@ -142,6 +131,28 @@ async fn forward(State(p): State<Proxy>, req: Request) -> Response {
         }
     }
     out
+}
+
+/// A sync that must be a normal one: it completes without error and with every call a 200,
+/// and the device is then in step (its next sync is one `meta`, NO_CHANGES: the sanity check
+/// passed and no full sync was forced). Returns the device's collection.
+fn normal_sync(dev: &mut Devices, proxy: &Proxy, device: &str) -> Value {
+    proxy.take();
+    let out = dev.sync(device, None);
+    assert!(out.get("error").is_none(), "{device}: {out}");
+    // The client reports a completed normal sync as NO_CHANGES (nothing more required); the
+    // calls show it was one.
+    assert_eq!(out["required"], "NO_CHANGES", "{device}: {out}");
+    let log = proxy.take();
+    assert!(log.iter().all(|l| l.ends_with(" 200")), "{device}: {log:?}");
+    assert!(
+        log.iter().any(|l| l == "/sync/finish 200"),
+        "{device}: {log:?}"
+    );
+    let out = dev.sync(device, None);
+    assert_eq!(out["required"], "NO_CHANGES", "{device} in step: {out}");
+    assert_eq!(calls(&proxy.take()), ["/sync/meta 200"]);
+    dev.dump(device)
 }
 
 fn calls(log: &[String]) -> Vec<&str> {
@@ -218,8 +229,8 @@ async fn official_clients_sync_with_javumbo() {
         "{cards}"
     );
 
-    // A review in the web app. A's next sync must not lose it: the server changed outside a
-    // sync, so the client is told a full sync is needed (never a silent normal sync).
+    // A review in the web app reaches A and B by normal syncs: the card row and the revlog
+    // row the devices get are the server's. Then each device is in step: one `meta`.
     let r = api
         .put("/api/decks/current")
         .bearer_auth(&token)
@@ -239,12 +250,7 @@ async fn official_clients_sync_with_javumbo() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text());
     let revlog_before = a["revlog"].as_array().unwrap().len();
-    let out = dev.sync("A", None);
-    assert_eq!(out["required"], "FULL_SYNC", "{out}");
-    assert_eq!(calls(&proxy.take()), ["/sync/meta 200"]);
-    let out = dev.sync("A", Some("download"));
-    assert_eq!(out["did"], "download", "{out}");
-    let a = dev.dump("A");
+    let a = normal_sync(&mut dev, &proxy, "A");
     assert_eq!(
         a["revlog"].as_array().unwrap().len(),
         revlog_before + 1,
@@ -258,36 +264,151 @@ async fn official_clients_sync_with_javumbo() {
             .any(|r| r[1] == card_id),
         "the web review's revlog row is A's"
     );
-    let out = dev.sync("B", Some("download"));
-    assert_eq!(
-        (out["required"].clone(), out["did"].clone()),
-        (json!("FULL_SYNC"), json!("download"))
-    );
-    assert_eq!(dev.dump("B"), a, "B has the web review too");
+    let b = normal_sync(&mut dev, &proxy, "B");
+    assert_eq!(b, a, "B has the web review too");
 
-    // A reviews on the device: javumbo cannot merge that yet, so the sanity check fails, the
-    // client rolls back and marks itself for a full sync; its next sync offers it, A uploads,
-    // and nothing is lost.
+    // A's day on the device: a review, a new note in a new deck, an edit, a tag, a deletion
+    // and a preset change, all by one normal sync; B gets them by another; the web API sees
+    // them.
     dev.ok(json!({"op": "review", "device": "A"}));
-    let out = dev.sync("A", None);
-    // The Python binding reports Anki's SanityCheckFailed as OTHER with the sanity message
-    // (rslib/src/backend/error.rs); what proves the failed check is the next sync: full.
-    assert_eq!(out["kind"], "SyncErrorKind.OTHER", "{out}");
+    dev.ok(json!({"op": "add_deck", "device": "A", "name": "Spanish::Phrases"}));
+    let added = dev.ok(
+        json!({"op": "add_note", "device": "A", "deck": "Spanish::Phrases",
+        "front": "¿qué tal?", "back": "how are you?", "tags": ["phrases"]}),
+    )["note"]
+        .as_i64()
+        .unwrap();
+    let notes: Vec<i64> = a["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n[0].as_i64().unwrap())
+        .collect();
+    let (edited, doomed) = (notes[0], notes[1]);
+    dev.ok(json!({"op": "edit_note", "device": "A", "note": edited, "front": "hablar (edited)"}));
+    dev.ok(json!({"op": "tag_note", "device": "A", "note": edited, "tag": "irregular"}));
+    dev.ok(json!({"op": "delete_note", "device": "A", "note": doomed}));
+    dev.ok(json!({"op": "set_new_per_day", "device": "A", "preset": "Sync preset", "value": 44}));
+    let a = normal_sync(&mut dev, &proxy, "A");
+    let b = normal_sync(&mut dev, &proxy, "B");
+    assert_eq!(b, a, "A's changes reached B");
+    assert!(a["notes"].as_array().unwrap().iter().any(|n| n[0] == added));
     assert!(
-        out["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("Check Database")),
-        "{out}"
+        !a["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n[0] == doomed)
     );
+    assert!(a["tags"].as_array().unwrap().contains(&json!("irregular")));
+    let (note, _) = javumbo_tests::http::get(&api, &token, &format!("/api/notes/{added}")).await;
+    assert_eq!(note["fields"][0]["value"], "¿qué tal?", "{note}");
+    let (note, _) = javumbo_tests::http::get(&api, &token, &format!("/api/notes/{edited}")).await;
+    assert_eq!(note["fields"][0]["value"], "hablar (edited)", "{note}");
+    assert!(
+        note["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("irregular"))
+    );
+    let r = api
+        .get(&format!("/api/notes/{doomed}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "A's deletion reached the web"
+    );
+    let (decks, _) = javumbo_tests::http::get(&api, &token, "/api/decks").await;
+    assert!(decks.to_string().contains("Spanish::Phrases"), "{decks}");
+
+    // Edits on both sides: the later one wins, as on Anki's server. A edits a note, then the
+    // web edits it a second later (note `mod` is in seconds): after both devices sync, all
+    // three hold the web's text. And a note the web deletes goes from both devices.
+    dev.ok(json!({"op": "edit_note", "device": "A", "note": edited, "front": "from A"}));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = api
+        .put(&format!("/api/notes/{edited}"))
+        .bearer_auth(&token)
+        .json(&json!({"fields": ["from the web", "to speak 0"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text());
+    let r = api
+        .delete(&format!("/api/notes/{added}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text());
+    let a = normal_sync(&mut dev, &proxy, "A");
+    let b = normal_sync(&mut dev, &proxy, "B");
+    assert_eq!(b, a);
+    let text = a["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n[0] == edited)
+        .map(|n| n[5].as_str().unwrap().to_owned())
+        .unwrap();
+    assert!(text.starts_with("from the web"), "{text}");
+    assert!(!a["notes"].as_array().unwrap().iter().any(|n| n[0] == added));
+    let (note, _) = javumbo_tests::http::get(&api, &token, &format!("/api/notes/{edited}")).await;
+    assert_eq!(note["fields"][0]["value"], "from the web", "{note}");
+
+    // Every container SIGKILLed between the device's chunks and `finish`: the sync's state
+    // and the staged chunks were journaled, so the next call, on a new container, goes on;
+    // nothing is lost or applied twice.
+    dev.ok(json!({"op": "review", "device": "B"}));
+    let late = dev.ok(
+        json!({"op": "add_note", "device": "B", "deck": "Spanish::Nouns",
+        "front": "la casa", "back": "the house"}),
+    )["note"]
+        .as_i64()
+        .unwrap();
+    *proxy.kill_after.lock() = Some("/sync/applyChunk".into());
+    let b = normal_sync(&mut dev, &proxy, "B");
+    assert!(proxy.kill_after.lock().is_none(), "the kill happened");
+    let a = normal_sync(&mut dev, &proxy, "A");
+    assert_eq!(a, b, "B's changes made across the kill reached A");
+    assert_eq!(
+        a["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n[0] == late)
+            .count(),
+        1
+    );
+    let metrics: Value = reqwest::get(format!("{}/_local/metrics", local.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        metrics["container_restarts"].as_u64().unwrap() >= 1,
+        "{metrics}"
+    );
+
+    // A schema change on a device (a field added) needs a full sync, as with Anki's server:
+    // A uploads, B downloads, nothing lost.
+    dev.ok(json!({"op": "add_field", "device": "A", "notetype": "Basic", "field": "Notes"}));
     let out = dev.sync("A", Some("upload"));
     assert_eq!(
         (out["required"].clone(), out["did"].clone()),
-        (json!("FULL_SYNC"), json!("upload"))
+        (json!("FULL_SYNC"), json!("upload")),
+        "{out}"
     );
     let a = dev.dump("A");
     let out = dev.sync("B", Some("download"));
     assert_eq!(out["did"], "download", "{out}");
-    assert_eq!(dev.dump("B"), a, "A's device review reached B");
+    assert_eq!(dev.dump("B"), a, "A's schema change reached B");
+    proxy.take();
 
     // Media sync: files added on A reach the web app and B; a file uploaded through the web
     // app reaches both devices; a deletion on B reaches A and the web app.

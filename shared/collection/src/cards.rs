@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::coljson::{ColJson, JsonObject};
 use crate::notes::{FIELD_SEP, NewNote};
 use crate::render::{CardRendering, Renderer};
+use crate::sync_state::{GraveKind, add_grave};
 use crate::{Collection, CollectionError, Result, storage};
 
 /// Largest accepted field, in bytes. Anki has no hard limit, but a flashcard side over 100 KB
@@ -251,18 +252,27 @@ impl Collection {
     /// cards went.
     pub(crate) fn delete_cards(&self, doomed: Doomed) -> Result<i64> {
         let conn = self.conn();
+        // Graves first (the rows must still be there), so devices learn of the deletion.
         let (nids, deleted) = match doomed {
-            Doomed::Card(id) => (
-                storage::cards::note_ids_of_card(conn, id)?,
-                storage::cards::delete(conn, id)?,
-            ),
-            Doomed::Deck(did) => (
-                storage::cards::note_ids_in_deck(conn, did)?,
-                storage::cards::delete_in_deck(conn, did)?,
-            ),
+            Doomed::Card(id) => {
+                let nids = storage::cards::note_ids_of_card(conn, id)?;
+                if !nids.is_empty() {
+                    add_grave(conn, id, GraveKind::Card, -1)?;
+                }
+                (nids, storage::cards::delete(conn, id)?)
+            }
+            Doomed::Deck(did) => {
+                crate::sync_state::add_card_graves_in_deck(conn, did)?;
+                (
+                    storage::cards::note_ids_in_deck(conn, did)?,
+                    storage::cards::delete_in_deck(conn, did)?,
+                )
+            }
         };
         for nid in nids {
-            storage::notes::delete_if_orphan(conn, nid)?;
+            if storage::notes::delete_if_orphan(conn, nid)? > 0 {
+                add_grave(conn, nid, GraveKind::Note, -1)?;
+            }
         }
         Ok(deleted as i64)
     }

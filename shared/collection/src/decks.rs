@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::cards::Doomed;
 use crate::coljson::{ColJson, JsonObject, json_i64};
 use crate::schema::{DEFAULT_DECK_ID, deck_json};
+use crate::sync_state::{GraveKind, add_grave};
 use crate::{Collection, CollectionError, Result, storage};
 
 /// Longest deck name we accept, in characters (the whole `A::B` path).
@@ -303,8 +304,8 @@ impl Collection {
     }
 
     /// Delete a deck and its subdecks with all their cards. Notes left without cards go too;
-    /// review history stays (Anki keeps revlog rows of deleted cards). No `graves` rows are
-    /// written: the server never syncs with AnkiWeb and the journal cannot carry them.
+    /// review history stays (Anki keeps revlog rows of deleted cards). Every deleted card, note
+    /// and deck leaves a grave for the devices that sync (`crate::sync_state`).
     pub fn delete_deck(&self, id: i64) -> Result<DeletedDeck> {
         if id == DEFAULT_DECK_ID {
             return Err(CollectionError::InvalidInput(
@@ -333,6 +334,9 @@ impl Collection {
                 obj.insert("usn".into(), (-1).into());
             }
             c.write_json(ColJson::Decks, &decks)?;
+            for did in doomed.iter().filter(|&&d| d != DEFAULT_DECK_ID) {
+                add_grave(c.conn(), *did, GraveKind::Deck, -1)?;
+            }
 
             let mut conf = c.read_json(ColJson::Conf)?;
             let current = json_i64(&conf, "curDeck").unwrap_or(DEFAULT_DECK_ID);
@@ -525,7 +529,29 @@ mod tests {
             1,
             "history is kept"
         );
+        // Anki's own table stays empty; the server's graves name both decks, their two cards
+        // and the two notes left without cards, unstamped until a sync stamps them.
         assert_eq!(count(&col, "SELECT count(*) FROM graves"), 0);
+        let graves: Vec<(i64, i64)> = col
+            .conn()
+            .prepare("SELECT type, oid FROM javumbo_graves WHERE usn = -1 ORDER BY type, oid")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(graves.iter().filter(|g| g.0 == 0).count(), 2);
+        assert_eq!(graves.iter().filter(|g| g.0 == 1).count(), 2);
+        let mut decks: Vec<i64> = vec![gone.id, sub.id];
+        decks.sort();
+        assert_eq!(
+            graves
+                .iter()
+                .filter(|g| g.0 == 2)
+                .map(|g| g.1)
+                .collect::<Vec<_>>(),
+            decks
+        );
         assert_eq!(col.current_deck_id().unwrap(), DEFAULT_DECK_ID);
         let conf = col.read_json(ColJson::Conf).unwrap();
         assert_eq!(conf["activeDecks"], serde_json::json!([DEFAULT_DECK_ID]));

@@ -39,6 +39,7 @@ pub mod schema;
 pub mod starter;
 pub mod stats;
 pub mod storage;
+pub mod sync_state;
 #[cfg(test)]
 mod testutil;
 
@@ -90,6 +91,7 @@ impl Collection {
             c.conn.execute_batch(media::MEDIA_DDL)?;
             c.conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
             c.conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
+            c.conn.execute_batch(sync_state::SYNC_STATE_DDL)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
             }
@@ -117,6 +119,7 @@ impl Collection {
         conn.execute_batch(media::MEDIA_DDL)?;
         conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
         conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
+        conn.execute_batch(sync_state::SYNC_STATE_DDL)?;
         Ok(Self::with_connection(conn, clock))
     }
 
@@ -129,6 +132,7 @@ impl Collection {
             c.conn.execute_batch(media::MEDIA_DDL)?;
             c.conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
             c.conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
+            c.conn.execute_batch(sync_state::SYNC_STATE_DDL)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
             }

@@ -24,10 +24,11 @@ use crate::ids::{IdTable, new_guid};
 use crate::notetypes::{NoteType, NoteTypeKind};
 use crate::storage::cards::Card;
 use crate::storage::notes::Note;
+use crate::sync_state::GraveKind;
 use crate::{Collection, CollectionError, Result, storage};
 
 /// Anki's field separator inside `notes.flds`.
-pub(crate) const FIELD_SEP: char = '\u{1f}';
+pub const FIELD_SEP: char = '\u{1f}';
 /// Largest note (all fields together), in bytes: every edit is journaled whole, so a note stays
 /// far below the journal's entry size. Each field is also bounded by [`MAX_FIELD_BYTES`].
 pub const MAX_NOTE_BYTES: usize = 512 * 1024;
@@ -536,10 +537,12 @@ impl Collection {
     /// Delete a note and all its cards. Review history stays, as in Anki.
     pub fn delete_note(&self, id: i64) -> Result<()> {
         self.atomic(|c| {
+            crate::sync_state::add_card_graves_of_note(c.conn(), id)?;
             storage::cards::delete_of_note(c.conn(), id)?;
             if storage::notes::delete(c.conn(), id)? == 0 {
                 return Err(note_not_found(id));
             }
+            crate::sync_state::add_grave(c.conn(), id, GraveKind::Note, -1)?;
             c.touch()
         })
     }

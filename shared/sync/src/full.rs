@@ -7,13 +7,9 @@
 //! in that one transaction (one changeset; rows that did not change cost nothing), a download
 //! journals its `usn` increment.
 //!
-//! # Until normal sync lands
-//! javumbo does not merge changes yet. The server's `ls` column (which Anki's server leaves
-//! alone) marks the collection clean: `ls == mod` right after a full upload, a full download or
-//! a finished sync. A web or API write moves `mod` on, so [`meta`] finds `ls != mod`, bumps the
-//! schema stamp (`scm`, journaled) and every client is asked for a full sync instead of a
-//! normal sync that would miss the server's changes (see `crate::normal` for the other half,
-//! and `docs/ARCHITECTURE.md#sync`).
+//! Every one of them ends a sync in progress, as Anki's server does (`crate::normal`). Rows
+//! the server changed outside a sync (`usn = -1`) are stamped before a download, so the
+//! downloaded copy holds Anki's usns.
 
 use std::path::{Path, PathBuf};
 
@@ -28,19 +24,14 @@ use crate::messages::SyncMeta;
 
 /// The `meta` answer for the collection: stamps from the `col` row, `empty` when it has no
 /// cards (the client may then upload without asking). `media_usn` is the caller's (media lives
-/// in its own store). When the collection changed outside a sync since the last one, this is a
-/// write: the schema stamp moves to `now_ms` (see the module docs).
+/// in its own store). A sync in progress is discarded (a write only then).
 pub fn meta(col: &Collection, now_ms: i64, media_usn: i32) -> Result<SyncMeta, CollectionError> {
+    crate::normal::abort(col)?;
     let conn = col.conn();
-    let (modified, mut schema, usn, last_sync): (i64, i64, i32, i64) =
-        conn.query_row("SELECT mod, scm, usn, ls FROM col WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    let (modified, schema, usn): (i64, i64, i32) =
+        conn.query_row("SELECT mod, scm, usn FROM col WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
-    if last_sync != modified {
-        // Never move the stamp backwards, and never leave it where a client already is.
-        schema = now_ms.max(schema + 1);
-        conn.execute("UPDATE col SET scm = ?1, ls = mod WHERE id = 1", [schema])?;
-    }
     let has_card = conn
         .query_row("SELECT 1 FROM cards LIMIT 1", [], |_| Ok(()))
         .optional()?
@@ -151,13 +142,14 @@ fn check_stored_format(conn: &Connection) -> Result<(), SyncError> {
 /// so it is all or nothing and journaled as one changeset. May run more than once (the session
 /// layer retries a lost fence), so it only reads `upload`.
 ///
-/// `graves` is left alone: javumbo writes no graves yet, and a table without a primary key is
-/// invisible to the changeset journal (`docs/ARCHITECTURE.md#changesets`).
+/// The server's graves go (both sides now hold the same collection, as after Anki's full
+/// upload), and so does any sync in progress.
 pub fn apply_upload(col: &Collection, upload: &Path) -> Result<(), CollectionError> {
+    crate::normal::abort(col)?;
     apply_upload_rows(col, upload)?;
-    // Clean: the server holds exactly what the client has.
-    col.conn()
-        .execute("UPDATE col SET ls = mod WHERE id = 1", [])?;
+    let conn = col.conn();
+    conn.execute("DELETE FROM javumbo_graves", [])?;
+    conn.execute("UPDATE col SET ls = mod WHERE id = 1", [])?;
     Ok(())
 }
 
@@ -193,8 +185,10 @@ fn apply_upload_rows(col: &Collection, upload: &Path) -> Result<(), CollectionEr
 /// the collection in `journal_mode=delete` (the 26.9.3 client accepts schema 11 and upgrades
 /// it locally). Runs inside the caller's transaction, so the copy includes the increment.
 pub fn download(col: &Collection) -> Result<Vec<u8>, CollectionError> {
+    crate::normal::abort(col)?;
     let conn = col.conn();
-    // Clean afterwards: the client will hold exactly what the server has.
+    let usn: i64 = conn.query_row("SELECT usn FROM col WHERE id = 1", [], |r| r.get(0))?;
+    crate::normal::stamp_pending(col, usn)?;
     conn.execute("UPDATE col SET usn = usn + 1, ls = mod WHERE id = 1", [])?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("download.anki2");

@@ -4,12 +4,12 @@
 //!
 //! - [`header`]: the `anki-sync` request header and the version rules.
 //! - [`codec`]: zstd request bodies (bounded) and responses with their original size.
-//! - [`messages`]: the JSON bodies of every `/sync/*` method, built or not.
+//! - [`messages`]: the JSON bodies of every `/sync/*` method.
 //! - [`error`]: [`SyncError`], the failures the official client understands, with their status.
 //! - [`keys`]: device keys (Anki's "host key"): generation, the stored hash, parsing.
 //! - [`full`]: `meta`, full upload and full download on a javumbo [`Collection`].
-//! - [`normal`]: the part of normal sync that is built (config-only syncs; anything more is
-//!   refused in a way that makes the client fall back to a full sync).
+//! - [`normal`]: normal (incremental) sync: the session and the client's changes staged in the
+//!   collection, merged with Anki's rules at `finish`.
 //!
 //! [`Collection`]: javumbo_collection::Collection
 

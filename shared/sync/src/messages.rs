@@ -1,5 +1,4 @@
 //! The JSON bodies of every `/sync/*` method, as the version-11 client sends and expects them.
-//! Declared for the methods javumbo does not implement yet too, so normal sync slots in.
 //! Objects the protocol carries as schema-11 JSON (note types, decks, presets, config) stay
 //! [`serde_json::Value`]; table rows are positional arrays (revlog 9 fields, cards 18, notes 11).
 

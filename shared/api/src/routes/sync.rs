@@ -5,10 +5,9 @@
 //! every collection write goes through the session manager like any other request. Failures are
 //! [`SyncFailure`]s: Anki's status codes with a plain-text body, which the client understands.
 //!
-//! Normal (incremental) sync is built only as far as `javumbo_sync::normal` says: a sync that
-//! changes nothing but config completes; a server changed by the web app asks for a full sync at
-//! `meta`; a client with changes javumbo cannot merge yet fails the sanity check, which makes it
-//! roll back and offer a full sync next time.
+//! Normal (incremental) sync is `javumbo_sync::normal`: each step is one collection operation
+//! through the session manager, so a sync spanning many requests and containers is journaled
+//! like any write, and the client's changes are applied in one operation at `finish`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,9 +21,8 @@ use axum::routing::{delete, get, post};
 use javumbo_session::{DeviceKey, Failed, RequestError, StoreError, Username};
 use javumbo_sync::codec::ORIGINAL_SIZE_HEADER;
 use javumbo_sync::messages::{
-    ApplyChangesRequest, ApplyChunkRequest, ApplyGravesRequest, Chunk, EmptyInput, Graves,
-    HostKeyRequest, HostKeyResponse, MetaRequest, SanityCheckRequest, SanityCheckStatus,
-    StartRequest, UPLOAD_OK,
+    ApplyChangesRequest, ApplyChunkRequest, ApplyGravesRequest, EmptyInput, HostKeyRequest,
+    HostKeyResponse, MetaRequest, SanityCheckRequest, SanityCheckStatus, StartRequest, UPLOAD_OK,
 };
 use javumbo_sync::{HostKey, NewDeviceKey, SYNC_HEADER, SyncError, SyncHeader};
 use serde::Serialize;
@@ -52,7 +50,7 @@ pub fn routes(config: &ApiConfig) -> Router<AppState> {
         .route("/sync/applyChunk", post(apply_chunk))
         .route("/sync/sanityCheck2", post(sanity_check))
         .route("/sync/finish", post(finish))
-        .route("/sync/abort", post(ack))
+        .route("/sync/abort", post(abort))
         .route("/msync/{method}", post(super::msync::media))
         // Route-level, so it overrides the API's 1 MiB default for these routes only.
         .layer(DefaultBodyLimit::max(config.sync.max_request_bytes));
@@ -337,43 +335,46 @@ async fn download(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Normal sync: config-only syncs complete; anything more ends in a failed sanity check, which
-// makes the client fall back to a full sync (`javumbo_sync::normal`)
+// Normal sync (`javumbo_sync::normal`): every step a journaled collection operation, the
+// client's changes staged and applied at `finish`
 // ---------------------------------------------------------------------------------------------
 
-/// Mark the collection as holding client changes javumbo cannot merge yet.
-async fn taint(state: &AppState, user: &Username) -> Result<(), SyncFailure> {
-    state
+/// Run one step of the sync whose session key the request carries.
+async fn step<T, F>(state: &AppState, req: &SyncRequest, op: F) -> Result<T, SyncFailure>
+where
+    T: Send + 'static,
+    F: Fn(&javumbo_collection::Collection, &str) -> Result<T, javumbo_collection::CollectionError>
+        + Send
+        + Sync
+        + 'static,
+{
+    let (user, _) = req.device()?;
+    let skey = req.header.session_key.clone();
+    let served = state
         .sessions
-        .with_collection(user, javumbo_sync::normal::taint)
+        .with_collection(&user, move |col| op(col, &skey))
         .await?;
-    tracing::info!(user = %user, "client sent changes normal sync cannot merge yet: full sync required");
-    Ok(())
+    Ok(served.value)
 }
 
 async fn start(State(state): State<AppState>, req: SyncRequest) -> Result<SyncBody, SyncFailure> {
-    let (user, _) = req.device()?;
     let body: StartRequest = req.json()?;
-    if body
-        .deprecated_client_graves
-        .as_ref()
-        .is_some_and(|g| !javumbo_sync::normal::graves_are_empty(g))
-    {
-        taint(&state, &user).await?;
-    }
-    // A clean server has deleted nothing since the last sync.
-    Ok(SyncBody::json(&Graves::default())?)
+    let graves = step(&state, &req, move |col, skey| {
+        javumbo_sync::normal::start(col, skey, &body)
+    })
+    .await?;
+    Ok(SyncBody::json(&graves)?)
 }
 
 async fn apply_graves(
     State(state): State<AppState>,
     req: SyncRequest,
 ) -> Result<SyncBody, SyncFailure> {
-    let (user, _) = req.device()?;
     let body: ApplyGravesRequest = req.json()?;
-    if !javumbo_sync::normal::graves_are_empty(&body.chunk) {
-        taint(&state, &user).await?;
-    }
+    step(&state, &req, move |col, skey| {
+        javumbo_sync::normal::apply_graves(col, skey, &body.chunk)
+    })
+    .await?;
     Ok(SyncBody::json(&())?)
 }
 
@@ -381,36 +382,28 @@ async fn apply_changes(
     State(state): State<AppState>,
     req: SyncRequest,
 ) -> Result<SyncBody, SyncFailure> {
-    let (user, _) = req.device()?;
     let body: ApplyChangesRequest = req.json()?;
-    let changes = Arc::new(body.changes);
-    let served = state
-        .sessions
-        .with_collection(&user, move |col| {
-            javumbo_sync::normal::apply_changes(col, &changes)
-        })
-        .await?;
-    Ok(SyncBody::json(&served.value)?)
+    let ours = step(&state, &req, move |col, skey| {
+        javumbo_sync::normal::apply_changes(col, skey, &body.changes)
+    })
+    .await?;
+    Ok(SyncBody::json(&ours)?)
 }
 
-async fn chunk(req: SyncRequest) -> Result<SyncBody, SyncFailure> {
-    req.device()?;
-    // A clean server has no rows newer than the client's last sync.
-    Ok(SyncBody::json(&Chunk {
-        done: true,
-        ..Chunk::default()
-    })?)
+async fn chunk(State(state): State<AppState>, req: SyncRequest) -> Result<SyncBody, SyncFailure> {
+    let chunk = step(&state, &req, javumbo_sync::normal::chunk).await?;
+    Ok(SyncBody::json(&chunk)?)
 }
 
 async fn apply_chunk(
     State(state): State<AppState>,
     req: SyncRequest,
 ) -> Result<SyncBody, SyncFailure> {
-    let (user, _) = req.device()?;
     let body: ApplyChunkRequest = req.json()?;
-    if !javumbo_sync::normal::chunk_is_empty(&body.chunk) {
-        taint(&state, &user).await?;
-    }
+    step(&state, &req, move |col, skey| {
+        javumbo_sync::normal::apply_chunk(col, skey, &body.chunk)
+    })
+    .await?;
     Ok(SyncBody::json(&())?)
 }
 
@@ -418,40 +411,31 @@ async fn sanity_check(
     State(state): State<AppState>,
     req: SyncRequest,
 ) -> Result<SyncBody, SyncFailure> {
-    let (user, _) = req.device()?;
     let body: SanityCheckRequest = req.json()?;
-    let client = Arc::new(body.client);
-    let served = state
-        .sessions
-        .with_collection(&user, move |col| {
-            javumbo_sync::normal::sanity_check(col, &client)
-        })
-        .await?;
-    if served.value.status == SanityCheckStatus::Bad {
-        tracing::info!(user = %user, "sanity check bad: the client will ask for a full sync");
+    let answer = step(&state, &req, move |col, skey| {
+        javumbo_sync::normal::sanity_check(col, skey, &body.client)
+    })
+    .await?;
+    if answer.status == SanityCheckStatus::Bad {
+        tracing::info!(client = ?answer.client, server = ?answer.server,
+            "sanity check bad: the client will ask for a full sync");
     }
-    Ok(SyncBody::json(&served.value)?)
+    Ok(SyncBody::json(&answer)?)
 }
 
 async fn finish(State(state): State<AppState>, req: SyncRequest) -> Result<SyncBody, SyncFailure> {
-    let (user, _) = req.device()?;
     let now = state.clock.now_ms();
-    let served = state
-        .sessions
-        .with_collection(&user, move |col| javumbo_sync::normal::finish(col, now))
-        .await?;
-    match served.value {
-        Some(new_mod) => Ok(SyncBody::json(&new_mod)?),
-        None => Err(SyncError::Conflict(
-            "the collection changed on the server during this sync; please sync again".into(),
-        )
-        .into()),
-    }
+    let new_mod = step(&state, &req, move |col, skey| {
+        javumbo_sync::normal::finish(col, skey, now)
+    })
+    .await?;
+    Ok(SyncBody::json(&new_mod)?)
 }
 
-/// `abort`: nothing is staged, so there is nothing to discard.
-async fn ack(req: SyncRequest) -> Result<SyncBody, SyncFailure> {
-    req.device()?;
+/// `abort`: the session and what it staged are discarded, whatever its key (Anki's server
+/// drops its state too).
+async fn abort(State(state): State<AppState>, req: SyncRequest) -> Result<SyncBody, SyncFailure> {
+    step(&state, &req, |col, _| javumbo_sync::normal::abort(col)).await?;
     Ok(SyncBody::json(&())?)
 }
 

@@ -75,13 +75,13 @@ pub fn set_tags(conn: &Connection, id: i64, tags: &str, mtime: i64) -> Result<()
     Ok(())
 }
 
-/// Delete note `id` if no card is left on it.
-pub fn delete_if_orphan(conn: &Connection, id: i64) -> Result<()> {
-    conn.prepare_cached(
-        "DELETE FROM notes WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM cards WHERE nid = ?1)",
-    )?
-    .execute([id])?;
-    Ok(())
+/// Delete note `id` if no card is left on it; how many rows went (0 or 1).
+pub fn delete_if_orphan(conn: &Connection, id: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM notes WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM cards WHERE nid = ?1)",
+        )?
+        .execute([id])?)
 }
 
 pub fn max_id(conn: &Connection) -> Result<Option<i64>> {

@@ -126,24 +126,43 @@ fn meta_reports_the_stamps_and_emptiness() {
 }
 
 #[test]
-fn a_change_outside_sync_makes_meta_ask_for_a_full_sync() {
+fn a_change_outside_sync_leads_to_a_normal_sync() {
     let dir = tempfile::tempdir().unwrap();
     let col = collection(dir.path(), "c.anki2", true);
-    col.conn().execute("UPDATE col SET ls = mod", []).unwrap();
     let clean = meta(&col, T0_MS + 10, 0).unwrap();
-    // A web review moves `mod` on and leaves `ls`.
+    // A web review moves `mod` on: the client sees a newer server and syncs normally; the
+    // schema stamp stays, so no full sync is asked for.
     col.conn()
         .execute("UPDATE col SET mod = mod + 1000", [])
         .unwrap();
     let dirty = meta(&col, T0_MS + 20, 0).unwrap();
-    assert_ne!(
-        dirty.schema, clean.schema,
-        "a new schema stamp forces a full sync"
+    assert_eq!(dirty.schema, clean.schema);
+    assert_eq!(dirty.modified, clean.modified + 1000);
+}
+
+#[test]
+fn a_download_stamps_what_the_server_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let col = collection(dir.path(), "c.anki2", true);
+    let pending = "SELECT count(*) FROM notes WHERE usn = -1";
+    let before: i64 = col.conn().query_row(pending, [], |r| r.get(0)).unwrap();
+    assert!(before > 0, "the starter deck's notes are unstamped");
+    let file = download(&col).unwrap();
+    let out = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(out.path(), file).unwrap();
+    let copy = Connection::open(out.path()).unwrap();
+    let (stamped, usn): (i64, i64) = copy
+        .query_row(
+            "SELECT (SELECT count(*) FROM notes WHERE usn = 0), usn FROM col",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (stamped, usn),
+        (before, 1),
+        "stamped with the usn before the increment"
     );
-    assert!(dirty.schema > clean.schema);
-    // Once bumped, the collection is clean again: the stamp stays put.
-    let again = meta(&col, T0_MS + 30, 0).unwrap();
-    assert_eq!(again.schema, dirty.schema);
 }
 
 #[test]
