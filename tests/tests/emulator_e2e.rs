@@ -13,6 +13,8 @@
 //!   on SNS; the real `flush-handler` folds the journal into S3 and marks the session flushed,
 //!   and the next request, on whichever container, waits for that and takes over a new session.
 //!   The test reads the flush-handler's outcomes back from the emulator's CloudWatch Logs.
+//! * official Anki clients syncing through API Gateway and the `sync` function: full upload,
+//!   full download, then normal syncs carrying a web review and a device review.
 //!
 //! Requests are sequential (the make stage runs `--test-threads=1`), so the write counts that
 //! trigger each flush are exact. Every API response is held to `docs/openapi.yaml` by
@@ -22,6 +24,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use javumbo_tests::devices::Devices;
 use javumbo_tests::http::{ApiClient, new_user_study_flow, register_login};
 use javumbo_tests::spawn::{E2E_URL_ENV, remote_base, unique_username};
 use reqwest::{Client, Method, StatusCode};
@@ -29,6 +32,8 @@ use serde_json::{Value, json};
 
 /// The emulator's AWS endpoint; derived from the API URL when unset.
 const AWS_ENDPOINT_ENV: &str = "JAVUMBO_E2E_AWS_ENDPOINT";
+/// The password `register_login` gives every user.
+const PASSWORD: &str = "password123";
 
 /// The API base URL, or `None` after saying why the test does nothing.
 fn emulator_api() -> Option<String> {
@@ -531,4 +536,102 @@ async fn cross_container_session_and_sns_flush() {
         "a flush request was not answered"
     );
     assert_eq!(emf_sum(&emf, "Errors5xx"), 0);
+}
+
+/// Official Anki 26.9.3 clients sync through API Gateway and the `sync` function: a full
+/// upload from one device, a full download on a second, then a review in the web app and one
+/// on a device reach the others by normal syncs. Each step of a sync may reach another
+/// container; the sync's state and the device's changes live in the journaled collection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_clients_sync_on_the_emulator() {
+    let Some(base) = emulator_api() else { return };
+    let u = User::new(&base, "sync").await;
+    let endpoint = format!("{base}/");
+    let user = u.name.clone();
+    let blocking = |f: Box<dyn FnOnce(&mut Devices) + Send>, mut dev: Devices| {
+        tokio::task::spawn_blocking(move || {
+            f(&mut dev);
+            dev
+        })
+    };
+    let dev = blocking(
+        Box::new(move |dev: &mut Devices| {
+            for d in ["A", "B"] {
+                dev.ok(json!({"op": "create", "device": d, "populated": d == "A"}));
+                dev.ok(
+                    json!({"op": "login", "device": d, "user": user, "password": PASSWORD,
+                    "endpoint": endpoint}),
+                );
+            }
+            let out = dev.sync("A", Some("upload"));
+            assert_eq!(out["did"], "upload", "{out}");
+            let out = dev.sync("B", Some("auto"));
+            assert_eq!(out["did"], "download", "{out}");
+            assert_eq!(dev.dump("A"), dev.dump("B"));
+        }),
+        Devices::start(),
+    )
+    .await
+    .unwrap();
+
+    // A review in the web app.
+    use Method as M;
+    let (decks, _) = u.ok(M::GET, "/api/decks", None, StatusCode::OK).await;
+    let verbs = decks["decks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "Spanish::Verbs")
+        .unwrap_or_else(|| panic!("A's deck: {decks}"))["id"]
+        .clone();
+    u.ok(
+        M::PUT,
+        "/api/decks/current",
+        Some(json!({"deckId": verbs})),
+        StatusCode::OK,
+    )
+    .await;
+    let (card, _) = u.ok(M::GET, "/api/review", None, StatusCode::OK).await;
+    let card_id = card["cardId"].clone();
+    u.ok(
+        M::POST,
+        "/api/review",
+        Some(json!({"cardId": card_id, "ease": 3, "timeTaken": 3000})),
+        StatusCode::OK,
+    )
+    .await;
+
+    let dev = blocking(
+        Box::new(move |dev: &mut Devices| {
+            let before = dev.dump("A")["revlog"].as_array().unwrap().len();
+            let out = dev.sync("A", None);
+            assert!(out.get("error").is_none(), "{out}");
+            let a = dev.dump("A");
+            assert_eq!(
+                a["revlog"].as_array().unwrap().len(),
+                before + 1,
+                "web review on A"
+            );
+            assert!(
+                a["revlog"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r[1] == card_id)
+            );
+            dev.ok(json!({"op": "review", "device": "A"}));
+            for d in ["A", "B"] {
+                let out = dev.sync(d, None);
+                assert!(out.get("error").is_none(), "{d}: {out}");
+                assert_eq!(out["required"], "NO_CHANGES", "{d}: {out}");
+            }
+            assert_eq!(dev.dump("A"), dev.dump("B"), "A's review reached B");
+            let out = dev.sync("A", None);
+            assert_eq!(out["required"], "NO_CHANGES", "in step: {out}");
+        }),
+        dev,
+    )
+    .await
+    .unwrap();
+    drop(dev);
 }
