@@ -550,8 +550,8 @@ fn merge_changes(col: &Collection, s: &Session, c: &UnchunkedChanges) -> Result<
             let mut obj = obj.clone();
             if let Some(o) = obj.as_object_mut() {
                 o.insert("usn".into(), s.server_usn.into());
-                if which == ColJson::Decks {
-                    unique_deck_name(&map, id, o, col.clock().now_secs());
+                if which != ColJson::Dconf {
+                    unique_name(&map, id, o, col.clock().now_secs());
                 }
             }
             map.insert(key, obj);
@@ -593,14 +593,15 @@ fn merge_changes(col: &Collection, s: &Session, c: &UnchunkedChanges) -> Result<
     Ok(())
 }
 
-/// Anki's `ensure_deck_name_unique`: a deck arriving under a name another deck has gets `+`
-/// appended until it is unique (and is then modified now).
-fn unique_deck_name(decks: &JsonObject, id: i64, deck: &mut JsonObject, now_secs: i64) {
-    let Some(mut name) = deck.get("name").and_then(Value::as_str).map(str::to_owned) else {
+/// Anki's `ensure_deck_name_unique` and `ensure_notetype_name_unique`: a deck or note type
+/// arriving under a name another one has gets `+` appended until it is unique (and is then
+/// modified now).
+fn unique_name(existing: &JsonObject, id: i64, obj: &mut JsonObject, now_secs: i64) {
+    let Some(mut name) = obj.get("name").and_then(Value::as_str).map(str::to_owned) else {
         return;
     };
     let taken = |name: &str| {
-        decks.iter().any(|(k, v)| {
+        existing.iter().any(|(k, v)| {
             k != &id.to_string()
                 && v.get("name")
                     .and_then(Value::as_str)
@@ -613,8 +614,8 @@ fn unique_deck_name(decks: &JsonObject, id: i64, deck: &mut JsonObject, now_secs
         changed = true;
     }
     if changed {
-        deck.insert("name".into(), name.into());
-        deck.insert("mod".into(), now_secs.into());
+        obj.insert("name".into(), name.into());
+        obj.insert("mod".into(), now_secs.into());
     }
 }
 
@@ -779,6 +780,13 @@ fn merge_chunk(col: &Collection, s: &Session, c: &ParsedChunk) -> Result<()> {
             .ok_or_else(|| bad("note missing notetype"))?;
         let sort_idx = nt.get("sortf").and_then(Value::as_u64).unwrap_or(0) as usize;
         let fields: Vec<&str> = note.flds.split(FIELD_SEP).collect();
+        let expected = array_len(nt, "flds").max(1);
+        if fields.len() != expected {
+            return Err(bad(format!(
+                "note has {} fields, expected {expected}",
+                fields.len()
+            )));
+        }
         let sort = fields.get(sort_idx).copied().unwrap_or("");
         conn.prepare_cached(
             "INSERT OR REPLACE INTO notes (id, guid, mid, mod, usn, tags, flds, sfld, csum, \

@@ -368,6 +368,19 @@ fn malformed_rows_and_schema_changes_are_refused() {
     start(&col, "k", &start_req(0, false)).unwrap();
     apply_chunk(&col, "k", &client_rows(9_000, 12345, 1, "x")).unwrap();
     assert!(finish(&col, "k", T0_MS).is_err());
+    // A note with more fields than its note type (Anki: "note has 3 fields, expected 2").
+    let basic = col
+        .read_json(ColJson::Models)
+        .unwrap()
+        .values()
+        .find(|m| m["name"] == "Basic")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    start(&col, "k", &start_req(0, false)).unwrap();
+    apply_chunk(&col, "k", &client_rows(9_000, basic, 1, "x\u{1f}extra")).unwrap();
+    let err = finish(&col, "k", T0_MS).unwrap_err();
+    assert!(err.to_string().contains("expected 2"), "{err}");
 }
 
 #[test]
@@ -480,4 +493,41 @@ fn what_the_client_deleted_is_not_sent_back() {
     .unwrap();
     let rows = all_chunks(&col, "b");
     assert!(rows.notes.is_empty() && rows.cards.is_empty(), "{rows:?}");
+}
+
+#[test]
+fn a_deck_or_note_type_arriving_under_a_taken_name_gets_a_plus() {
+    let col = server();
+    let models = col.read_json(ColJson::Models).unwrap();
+    let mut nt = models
+        .values()
+        .find(|m| m["name"] == "Basic")
+        .unwrap()
+        .clone();
+    nt["id"] = json!(777);
+    let decks = col.read_json(ColJson::Decks).unwrap();
+    let mut deck = decks.values().next().unwrap().clone();
+    let name = deck["name"].as_str().unwrap().to_uppercase();
+    deck["id"] = json!(888);
+    deck["name"] = json!(name);
+    start(&col, "k", &start_req(0, false)).unwrap();
+    apply_changes(
+        &col,
+        "k",
+        &UnchunkedChanges {
+            notetypes: vec![nt],
+            decks_and_config: (vec![deck], vec![]),
+            ..UnchunkedChanges::default()
+        },
+    )
+    .unwrap();
+    finish(&col, "k", T0_MS + 1_000).unwrap();
+    assert_eq!(
+        col.read_json(ColJson::Models).unwrap()["777"]["name"],
+        "Basic+"
+    );
+    assert_eq!(
+        col.read_json(ColJson::Decks).unwrap()["888"]["name"],
+        json!(format!("{name}+"))
+    );
 }
