@@ -80,6 +80,8 @@ const SIZING: Record<FunctionKey, Sizing> = {
 const USER_DBS = 'user_dbs/';
 const JOURNAL_SPILL = 'journal/';
 const MEDIA = 'media/';
+/** Large exports and imports on their way through presigned URLs; expire after a day. */
+const TRANSFERS = 'transfers/';
 
 /**
  * DynamoDB actions by need, named one by one (the CDK grant helpers add actions nobody here uses).
@@ -155,6 +157,14 @@ export class JavumboStack extends Stack {
           expiredObjectDeleteMarker: true,
           abortIncompleteMultipartUploadAfter: Duration.days(7),
         },
+        {
+          // A large export or import lives here only while its presigned URL does (minutes);
+          // whatever a client never fetched or processed goes after a day.
+          id: 'expire-transfers',
+          prefix: TRANSFERS,
+          expiration: Duration.days(1),
+          noncurrentVersionExpiration: Duration.days(1),
+        },
       ],
     });
 
@@ -192,6 +202,17 @@ export class JavumboStack extends Stack {
       this.web = new StaticWeb(this, 'Web', { webDir: cfg.webDir });
     }
     const corsOrigins = this.web ? [...cfg.corsOrigins, this.web.url] : cfg.corsOrigins;
+    if (corsOrigins.length > 0) {
+      // Browsers fetch large exports from, and PUT large imports to, presigned URLs of this
+      // bucket (docs/ARCHITECTURE.md#large-transfers): only from the app's origins.
+      this.dataBucket.addCorsRule({
+        allowedMethods: [s3.HttpMethods.GET, s3.HttpMethods.PUT],
+        allowedOrigins: corsOrigins,
+        allowedHeaders: ['*'],
+        exposedHeaders: ['Content-Disposition', 'ETag'],
+        maxAge: 3600,
+      });
+    }
 
     // ---- functions ----------------------------------------------------------------------------
     const environment: Record<string, string> = {
@@ -392,11 +413,12 @@ export class JavumboStack extends Stack {
     this.jwtSecret.grantRead(f.auth);
 
     // Collection functions: snapshot + journal spill; crud (/api/media), export (packages with
-    // media) and sync (Anki's media sync, /msync) also read and write the media blobs.
+    // media) and sync (Anki's media sync, /msync) also read and write the media blobs; export
+    // also the large packages it hands out or takes in through presigned URLs (transfers/).
     const collection: [lambda.Function, readonly string[]][] = [
       [f.review, [USER_DBS, JOURNAL_SPILL]],
       [f.crud, [USER_DBS, JOURNAL_SPILL, MEDIA]],
-      [f.export, [USER_DBS, JOURNAL_SPILL, MEDIA]],
+      [f.export, [USER_DBS, JOURNAL_SPILL, MEDIA, TRANSFERS]],
       [f.sync, [USER_DBS, JOURNAL_SPILL, MEDIA]],
     ];
     for (const [fn, prefixes] of collection) {

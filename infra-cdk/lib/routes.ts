@@ -68,6 +68,9 @@ export const ROUTES: readonly RouteSpec[] = [
   // export
   { method: 'GET', path: '/api/export', fn: 'export' },
   { method: 'POST', path: '/api/import', fn: 'export' },
+  { method: 'POST', path: '/api/import/uploads', fn: 'export' },
+  { method: 'PUT', path: '/api/import/uploads/{id}', fn: 'export' },
+  { method: 'POST', path: '/api/import/uploads/{id}/process', fn: 'export' },
   // sync: Anki's protocol for official clients (endpoint = the API's origin + "/"), its media
   // half, Anki's health check, and the device keys API.
   ...[

@@ -92,6 +92,11 @@ const BLOBS_RW_MEDIA = [
   ...expand(OBJECT_RW, ['bucket/user_dbs/*', 'bucket/journal/*', 'bucket/media/*']),
   ...listing(['s3:ListBucket'], ['user_dbs', 'journal', 'media']),
 ];
+/** Export also hands out and takes in large packages through presigned URLs (`transfers/`). */
+const BLOBS_RW_TRANSFERS = [
+  ...expand(OBJECT_RW, ['bucket/user_dbs/*', 'bucket/journal/*', 'bucket/media/*', 'bucket/transfers/*']),
+  ...listing(['s3:ListBucket'], ['user_dbs', 'journal', 'media', 'transfers']),
+];
 const collection = (blobs: string[]): string[] => [
   'dynamodb:GetItem on users',
   ...expand(STATE_RW, ['sessions', 'journal']),
@@ -114,7 +119,7 @@ const EXPECTED: Record<FunctionKey, string[]> = {
   ],
   review: collection(BLOBS_RW),
   crud: collection(BLOBS_RW_MEDIA),
-  export: collection(BLOBS_RW_MEDIA),
+  export: collection(BLOBS_RW_TRANSFERS),
   // A collection function that also writes device keys on the user's item, and syncs media.
   sync: [
     ...expand(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['users']),

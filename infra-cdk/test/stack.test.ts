@@ -37,6 +37,11 @@ describe('durable state', () => {
             NoncurrentVersionExpiration: { NoncurrentDays: 35 },
             AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
           }),
+          Match.objectLike({
+            Status: 'Enabled',
+            Prefix: 'transfers/',
+            ExpirationInDays: 1,
+          }),
         ],
       },
     });
@@ -261,8 +266,8 @@ describe('HTTP API', () => {
       assert.ok(fnId, `missing route ${routeKey(spec)}`);
       assert.ok(fnId.startsWith(FN_PREFIX[spec.fn]), `${routeKey(spec)} -> ${fnId}, want ${spec.fn}`);
     }
-    // 48 API routes, 17 of Anki's sync protocol (12 methods, media GET/POST, /health, keys).
-    assert.equal(ROUTES.length, 65);
+    // 51 API routes, 17 of Anki's sync protocol (12 methods, media GET/POST, /health, keys).
+    assert.equal(ROUTES.length, 68);
   });
 
   it('the account routes go to auth; those that check a password get the credential throttle', () => {

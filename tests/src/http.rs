@@ -26,6 +26,16 @@ pub struct ApiClient {
     via_gateway: bool,
 }
 
+/// Redirects are not followed: a 303 (a large export's download link) is an answer of the API,
+/// held to the contract like any other.
+fn client(timeout: Option<Duration>) -> Client {
+    let mut b = Client::builder().redirect(reqwest::redirect::Policy::none());
+    if let Some(t) = timeout {
+        b = b.timeout(t);
+    }
+    b.build().expect("http client")
+}
+
 impl ApiClient {
     /// The API itself, nothing in front of it (the in-process app).
     pub fn direct(base: &str) -> Self {
@@ -49,7 +59,7 @@ impl ApiClient {
             .map(|u| u.path().trim_end_matches('/').to_owned())
             .unwrap_or_default();
         Self {
-            http: Client::new(),
+            http: client(None),
             base,
             base_path,
             via_gateway,
@@ -58,10 +68,7 @@ impl ApiClient {
 
     /// The same API with a per-request timeout (for requests a dying container may strand).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.http = Client::builder()
-            .timeout(timeout)
-            .build()
-            .expect("http client");
+        self.http = client(Some(timeout));
         self
     }
 

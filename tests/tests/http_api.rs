@@ -1401,3 +1401,155 @@ async fn idempotency_keys_replay_writes_and_never_apply_twice() {
     }
     assert_eq!(total(t.clone()).await, before + 1);
 }
+
+/// `package` (a legacy .apkg) with one more media file, `name` holding `bytes`.
+fn with_media(package: &[u8], name: &str, bytes: &[u8]) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut src = zip::ZipArchive::new(std::io::Cursor::new(package)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut media: serde_json::Map<String, Value> = serde_json::Map::new();
+    for i in 0..src.len() {
+        let mut f = src.by_index(i).unwrap();
+        let entry = f.name().unwrap().into_owned();
+        let mut data = Vec::new();
+        f.read_to_end(&mut data).unwrap();
+        if entry == "media" {
+            media = serde_json::from_slice(&data).unwrap_or_default();
+            continue;
+        }
+        out.start_file(entry, stored).unwrap();
+        out.write_all(&data).unwrap();
+    }
+    let slot = media.len().to_string();
+    media.insert(slot.clone(), json!(name));
+    out.start_file(slot, stored).unwrap();
+    out.write_all(bytes).unwrap();
+    out.start_file("media", stored).unwrap();
+    out.write_all(Value::Object(media).to_string().as_bytes())
+        .unwrap();
+    out.finish().unwrap().into_inner()
+}
+
+/// Issue 12 §6: a package larger than a Lambda request or answer (6 MB) goes in through an
+/// upload URL and comes out through a download link on the AWS stores (presigned S3 URLs; the
+/// emulator run of this file), and through javumbo's own upload URL and an inline answer on the
+/// embedded store. Another user cannot process the upload, a processed upload is gone, and a
+/// forged upload URL is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_packages_travel_through_upload_and_download_urls() {
+    let api = Api::new().await;
+    let owner = api.user(&api.name("uploader")).await;
+    let resp = api
+        .client
+        .get("/api/export")
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    // 7 MB that do not compress (xorshift), so the package stays above 6 MB.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let picture: Vec<u8> = (0..7_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let big = with_media(resp.bytes(), "big picture.jpg", &picture);
+    assert!(big.len() > 7_000_000);
+
+    let (status, offer, _) = api
+        .call(Method::POST, "/api/import/uploads", Some(&owner), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{offer}");
+    let id = offer["uploadId"].as_str().unwrap().to_owned();
+    let raw_url = offer["uploadUrl"].as_str().unwrap().to_owned();
+    let absolute = |u: &str| {
+        if u.starts_with("http") {
+            u.to_owned()
+        } else {
+            format!("{}{u}", api.client.base())
+        }
+    };
+    let plain = reqwest::Client::new();
+    let put = plain
+        .put(absolute(&raw_url))
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.status());
+
+    let other = api.user(&api.name("bystander")).await;
+    let process = format!("/api/import/uploads/{id}/process");
+    let (status, v, _) = api.call(Method::POST, &process, Some(&other), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another user's upload: {v}");
+    let (status, v, _) = api.call(Method::POST, &process, Some(&owner), None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["media"], 1, "{v}");
+    let (status, _, _) = api.call(Method::POST, &process, Some(&owner), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a processed upload is gone");
+
+    // The export now holds the picture: a download link on S3, the bytes inline locally.
+    let resp = api
+        .client
+        .get("/api/export")
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
+    let package = match resp.status() {
+        StatusCode::OK => resp.bytes().to_vec(),
+        StatusCode::SEE_OTHER => {
+            let link = resp.json();
+            let location = resp.headers()["location"].to_str().unwrap().to_owned();
+            assert_eq!(link["downloadUrl"], json!(location));
+            let got = plain.get(&location).send().await.unwrap();
+            assert_eq!(got.status(), StatusCode::OK);
+            let bytes = got.bytes().await.unwrap().to_vec();
+            assert_eq!(link["size"], json!(bytes.len()));
+            bytes
+        }
+        other => panic!("export answered {other}"),
+    };
+    assert!(package.len() > 7_000_000, "{} bytes", package.len());
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(package)).unwrap();
+    let media: Value = {
+        use std::io::Read;
+        let mut s = String::new();
+        zip.by_name("media")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        serde_json::from_str(&s).unwrap()
+    };
+    assert!(media.to_string().contains("big picture.jpg"), "{media}");
+
+    // The embedded store's own upload URL: its token is its only credential.
+    if !raw_url.starts_with("http") {
+        let forged = raw_url.replace("token=", "token=x");
+        let r = plain
+            .put(absolute(&forged))
+            .body(b"PK".to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let elsewhere = raw_url.replace(&id, &"0".repeat(32));
+        let r = plain
+            .put(absolute(&elsewhere))
+            .body(b"PK".to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::UNAUTHORIZED,
+            "a token names its upload"
+        );
+    }
+}

@@ -62,6 +62,8 @@ pub struct ApiConfig {
     pub sync: SyncLimits,
     /// How many password hashes run at once, and how many wait.
     pub hashing: HashingLimits,
+    /// Large exports and imports through the blob store (`crate::routes::transfers`).
+    pub transfers: crate::routes::transfers::TransferLimits,
 }
 
 /// Password hashing is the one request cost an unauthenticated client can trigger at will:
@@ -138,6 +140,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("sync", &self.sync)
             .field("hashing", &self.hashing)
+            .field("transfers", &self.transfers)
             .finish()
     }
 }
@@ -185,6 +188,7 @@ impl ApiConfig {
             trust_forwarded_for: false,
             sync: SyncLimits::default(),
             hashing: HashingLimits::default(),
+            transfers: Default::default(),
         })
     }
 }

@@ -100,6 +100,30 @@ pub trait BlobStore: Send + Sync + 'static {
         let _ = key;
         Err(StoreError::Other("this store cannot purge".into()))
     }
+    /// A URL that lets whoever holds it read `key` with a plain GET (no other credential) for
+    /// `ttl`, saved as `download_name`: how a large export leaves a function whose answers are
+    /// bounded (Lambda's 6 MB). `None` when the store has no such URLs (the embedded store: the
+    /// API serves the bytes itself).
+    async fn presigned_get(
+        &self,
+        key: &str,
+        ttl: std::time::Duration,
+        download_name: &str,
+    ) -> StoreResult<Option<String>> {
+        let _ = (key, ttl, download_name);
+        Ok(None)
+    }
+    /// A URL that lets whoever holds it write `key` with a plain PUT for `ttl`: how a large
+    /// import reaches the store without passing through a bounded function. `None` when the
+    /// store has no such URLs.
+    async fn presigned_put(
+        &self,
+        key: &str,
+        ttl: std::time::Duration,
+    ) -> StoreResult<Option<String>> {
+        let _ = (key, ttl);
+        Ok(None)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

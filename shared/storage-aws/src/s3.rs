@@ -230,6 +230,48 @@ impl BlobStore for S3BlobStore {
     async fn purge(&self, key: &str) -> StoreResult<u64> {
         Ok(self.purge_inner(key).await?)
     }
+
+    async fn presigned_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+        download_name: &str,
+    ) -> StoreResult<Option<String>> {
+        let config = presigning(ttl)?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_disposition(format!("attachment; filename=\"{download_name}\""))
+            .presigned(config)
+            .await
+            .map_err(|e| sdk_error("s3", "GetObject (presign)", e))?;
+        Ok(Some(req.uri().to_owned()))
+    }
+
+    async fn presigned_put(&self, key: &str, ttl: Duration) -> StoreResult<Option<String>> {
+        let config = presigning(ttl)?;
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| sdk_error("s3", "PutObject (presign)", e))?;
+        Ok(Some(req.uri().to_owned()))
+    }
+}
+
+fn presigning(ttl: Duration) -> Result<aws_sdk_s3::presigning::PresigningConfig> {
+    aws_sdk_s3::presigning::PresigningConfig::expires_in(ttl).map_err(|e| {
+        AwsStoreError::Unavailable {
+            service: "s3",
+            operation: "presign",
+            message: e.to_string(),
+        }
+    })
 }
 
 /// Deletes in flight at once during a purge.

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use javumbo_apkg::{ApkgError, ExportFormat, ImportLimits, IncomingMedia, Package, export_package};
 use javumbo_collection::media::MEDIA_QUOTA_BYTES;
 use javumbo_collection::{Collection, MediaError, MediaFile};
+use javumbo_session::Username;
 use javumbo_session::media::{get_media, put_media};
 use serde::Deserialize;
 
@@ -29,7 +30,7 @@ struct ExportQuery {
 /// `POST /api/import?kind=…&confirmReplace=…`: `kind=colpkg` (or a multipart file named
 /// `*.colpkg`) replaces the whole collection and needs `confirmReplace=true`.
 #[derive(Debug, Default, Deserialize)]
-struct ImportQuery {
+pub(super) struct ImportQuery {
     kind: Option<String>,
     #[serde(rename = "confirmReplace")]
     confirm_replace: Option<bool>,
@@ -37,6 +38,7 @@ struct ImportQuery {
 
 pub fn routes(config: &ApiConfig) -> Router<AppState> {
     Router::new()
+        .merge(super::transfers::routes(config))
         .route("/api/export", get(export))
         // Route-level, so it overrides the 1 MiB default for this route only.
         .route(
@@ -78,6 +80,13 @@ async fn export(
     let (bytes, sid) =
         run_operation(&s, &user, move |col| export_package(col, format, &media)).await?;
     let filename = format!("{}_export_{}.apkg", user, timestamp(s.clock.now_secs()));
+    let bytes = Bytes::from(bytes);
+    if bytes.len() > s.config.transfers.inline_max_bytes
+        && let Some(link) =
+            super::transfers::download_link(&s, &user, bytes.clone(), &filename, &sid).await?
+    {
+        return Ok(link);
+    }
     let mut resp = (StatusCode::OK, bytes).into_response();
     let h = resp.headers_mut();
     h.insert(
@@ -99,6 +108,19 @@ async fn import(
     req: Request,
 ) -> Reply {
     let upload = read_package(req).await?;
+    let max = s.config.max_import_bytes;
+    import_upload(&s, &user, q, upload, max).await
+}
+
+/// Import `upload` (a body, or a package uploaded through `crate::routes::transfers`) as the
+/// query says, the package held to `max_package_bytes`.
+pub(super) async fn import_upload(
+    s: &AppState,
+    user: &Username,
+    q: ImportQuery,
+    upload: Upload,
+    max_package_bytes: usize,
+) -> Reply {
     let colpkg = match q.kind.as_deref() {
         Some("colpkg") => true,
         Some("apkg") => false,
@@ -125,7 +147,7 @@ async fn import(
         return Err(ApiError::BadRequest("Empty upload: send an .apkg file".into()).into());
     }
     let limits = ImportLimits {
-        max_package_bytes: s.config.max_import_bytes as u64,
+        max_package_bytes: max_package_bytes as u64,
         ..ImportLimits::default()
     };
     // Unpacking, decompressing and reading the package is the expensive part: done once,
@@ -140,7 +162,7 @@ async fn import(
     let mut media = Vec::new();
     for m in package.take_media() {
         let size = m.data.len() as u64;
-        let sha256 = put_media(&*s.sessions.ports().blobs, &user, Bytes::from(m.data))
+        let sha256 = put_media(&*s.sessions.ports().blobs, user, Bytes::from(m.data))
             .await
             .map_err(ApiError::from)?;
         media.push(IncomingMedia {
@@ -152,7 +174,7 @@ async fn import(
     }
     let package = Arc::new(package);
     let media = Arc::new(media);
-    let (summary, sid) = write_operation(&s, &user, move |col| {
+    let (summary, sid) = write_operation(s, user, move |col| {
         col.atomic(|c| {
             let imported = if colpkg {
                 package.replace_with_media(c, &media)
@@ -181,10 +203,10 @@ fn index_media(col: &Collection, files: &[MediaFile]) -> Result<(), ApkgError> {
 }
 
 /// The upload and what the multipart form said about it.
-struct Upload {
-    bytes: Bytes,
-    filename_is_colpkg: bool,
-    confirm_replace: bool,
+pub(super) struct Upload {
+    pub(super) bytes: Bytes,
+    pub(super) filename_is_colpkg: bool,
+    pub(super) confirm_replace: bool,
 }
 
 /// The upload: multipart field `file` (the React client's form; a `confirmReplace` field may

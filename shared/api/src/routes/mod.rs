@@ -11,6 +11,7 @@ pub mod notes;
 pub mod review;
 pub mod study;
 pub mod sync;
+pub mod transfers;
 
 use axum::Json;
 use axum::http::StatusCode;

@@ -117,6 +117,26 @@ export async function request(method, path, opts = {}) {
   }
 }
 
+/** Above this, a package goes through an upload URL (API Gateway and Lambda bound a body). */
+const LARGE_UPLOAD_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A large import: an upload URL from the API (the blob store's own on AWS), the file PUT there
+ * with no Authorization (the URL is the credential), then the API imports it.
+ */
+async function importLarge(file) {
+  const offer = await request('POST', '/api/import/uploads');
+  const url = /^https?:/i.test(offer.uploadUrl) ? offer.uploadUrl : base() + offer.uploadUrl;
+  let res;
+  try {
+    res = await fetch(url, { method: offer.method || 'PUT', body: file });
+  } catch {
+    throw new ApiError(0, t('error.network'));
+  }
+  if (!res.ok) throw new ApiError(res.status, await errorMessage(res));
+  return request('POST', `/api/import/uploads/${encodeURIComponent(offer.uploadId)}/process`);
+}
+
 async function errorMessage(res) {
   let message = '';
   try {
@@ -160,9 +180,13 @@ export const api = {
   nextCard: () => request('GET', '/api/review'),
   answer: (cardId, ease, timeTaken, noteId) =>
     request('POST', '/api/review', { json: { cardId, ease, timeTaken, noteId } }),
+  // A large export answers 303 to a short-lived download URL of the blob store, which fetch
+  // follows by itself (dropping the Authorization header, as browsers do across origins).
   exportPackage: () => request('GET', '/api/export', { raw: true }),
   importPackage: (file) =>
-    request('POST', '/api/import', { body: file, contentType: 'application/octet-stream' }),
+    file.size > LARGE_UPLOAD_BYTES
+      ? importLarge(file)
+      : request('POST', '/api/import', { body: file, contentType: 'application/octet-stream' }),
   settings: () => request('GET', '/api/settings'),
   updateSettings: (changes) => request('PUT', '/api/settings', { json: changes }),
   presets: () => request('GET', '/api/presets'),
