@@ -60,7 +60,7 @@ const SIZING: Record<FunctionKey, Sizing> = {
     memoryMb: 2048,
     ephemeralMb: 2048,
     timeout: Duration.seconds(28),
-    description: 'javumbo export/import: builds and reads .apkg packages (up to 10 MiB) in memory',
+    description: 'javumbo export/import: builds and reads .apkg packages in memory (bodies up to 10 MiB; larger ones through S3 transfers, up to 256 MiB)',
   },
   sync: {
     memoryMb: 2048,

@@ -70,6 +70,14 @@ impl Collection {
         })
     }
 
+    /// [`Self::unbury_if_day_rolled_over`] at the current time: what Anki's sync server does
+    /// when a sync starts.
+    pub fn unbury_if_new_day(&self) -> Result<()> {
+        let conf = self.read_json(ColJson::Conf)?;
+        let timing = self.timing_at(&conf, self.clock().now_secs())?;
+        self.unbury_if_day_rolled_over(&conf, &timing)
+    }
+
     /// Anki's `unbury_if_day_rolled_over`: when `lastUnburied` is before today (or more than a
     /// week ahead, a clock that went backwards), every buried card goes back to its queue. This
     /// includes cards that arrived buried in an imported collection.

@@ -158,6 +158,9 @@ pub fn stamp_pending(col: &Collection, usn: i64) -> Result<()> {
 /// and the server's graves the client has not seen. AnkiDroid's legacy graves are staged.
 pub fn start(col: &Collection, skey: &str, req: &StartRequest) -> Result<Graves> {
     abort(col)?;
+    // As Anki's server: yesterday's buried cards come back first (not marked for sync: each
+    // side unburies on its own).
+    col.unbury_if_new_day()?;
     let server_usn = col_usn(col)?;
     stamp_pending(col, server_usn)?;
     col.conn().execute(

@@ -531,3 +531,20 @@ fn a_deck_or_note_type_arriving_under_a_taken_name_gets_a_plus() {
         json!(format!("{name}+"))
     );
 }
+
+#[test]
+fn a_sync_start_unburies_yesterday_s_buried_cards() {
+    let col = server();
+    let cid = one(&col, "SELECT id FROM cards ORDER BY id LIMIT 1");
+    col.conn()
+        .execute("UPDATE cards SET queue = -3 WHERE id = ?1", [cid])
+        .unwrap();
+    let mut conf = col.read_json(ColJson::Conf).unwrap();
+    conf.insert("lastUnburied".into(), json!(-5));
+    col.write_json(ColJson::Conf, &conf).unwrap();
+    start(&col, "k", &start_req(0, false)).unwrap();
+    assert_eq!(
+        one(&col, &format!("SELECT queue FROM cards WHERE id = {cid}")),
+        0
+    );
+}
