@@ -1488,9 +1488,20 @@ async fn large_packages_travel_through_upload_and_download_urls() {
     let process = format!("/api/import/uploads/{id}/process");
     let (status, v, _) = api.call(Method::POST, &process, Some(&other), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "another user's upload: {v}");
-    let (status, v, _) = api.call(Method::POST, &process, Some(&owner), None).await;
-    assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!(v["media"], 1, "{v}");
+    let keyed = || {
+        api.client
+            .post(&process)
+            .bearer_auth(&owner)
+            .header("idempotency-key", "process-the-big-one")
+    };
+    let first = keyed().send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK, "{}", first.text());
+    assert_eq!(first.json()["media"], 1, "{}", first.text());
+    // Its answer lost, the client sends it again with the same key: the first answer again.
+    let again = keyed().send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK, "{}", again.text());
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json(), first.json());
     let (status, _, _) = api.call(Method::POST, &process, Some(&owner), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "a processed upload is gone");
 

@@ -254,11 +254,18 @@ async fn process(
     }
     let key = upload_key(&user, &id);
     let blobs = &s.sessions.ports().blobs;
-    let blob = blobs
-        .get(&key)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(missing)?;
+    let Some(blob) = blobs.get(&key).await.map_err(ApiError::from)? else {
+        // Gone: processed already, or never there. A retry of a processing whose answer was
+        // lost carries the same Idempotency-Key, which replays the recorded answer; anything
+        // else is the 404.
+        let (written, sid) = super::write_operation(&s, &user, |_| {
+            Err::<javumbo_apkg::ImportSummary, _>(javumbo_collection::CollectionError::NotFound(
+                "Upload not found (expired, or already processed)".into(),
+            ))
+        })
+        .await?;
+        return Ok(super::session_json(StatusCode::OK, &sid, written));
+    };
     let max = s.config.transfers.max_upload_bytes;
     if blob.bytes.len() > max {
         blobs.delete(&key).await.map_err(ApiError::from)?;
