@@ -64,6 +64,8 @@ pub struct ApiConfig {
     pub hashing: HashingLimits,
     /// Large exports and imports through the blob store (`crate::routes::transfers`).
     pub transfers: crate::routes::transfers::TransferLimits,
+    /// Requests one container serves at once (`crate::in_flight`).
+    pub in_flight: crate::in_flight::InFlightLimits,
 }
 
 /// Password hashing is the one request cost an unauthenticated client can trigger at will:
@@ -141,6 +143,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("sync", &self.sync)
             .field("hashing", &self.hashing)
             .field("transfers", &self.transfers)
+            .field("in_flight", &self.in_flight)
             .finish()
     }
 }
@@ -189,6 +192,7 @@ impl ApiConfig {
             sync: SyncLimits::default(),
             hashing: HashingLimits::default(),
             transfers: Default::default(),
+            in_flight: Default::default(),
         })
     }
 }

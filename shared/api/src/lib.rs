@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod in_flight;
 pub mod jwt;
 pub mod password;
 pub mod routes;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     /// Every password hash and verification runs here (bounded: `config.hashing`).
     pub hashing: Arc<password::HashPool>,
+    /// The container's request slots (bounded: `config.in_flight`).
+    pub in_flight: in_flight::InFlight,
     pub clock: SharedClock,
 }
 
@@ -66,10 +69,12 @@ impl AppState {
     ) -> Self {
         let throttle = Arc::new(LoginThrottle::new(config.throttle));
         let hashing = Arc::new(password::HashPool::new(config.hashing));
+        let in_flight = in_flight::InFlight::new(config.in_flight);
         Self {
             sessions,
             users,
             hashing,
+            in_flight,
             config: Arc::new(config),
             throttle,
             clock,
@@ -127,6 +132,11 @@ fn finish(routes: Router<AppState>, state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::scope,
+        ))
+        // Outside the layers that buffer a body: a request waiting for a slot holds nothing.
+        .layer(middleware::from_fn_with_state(
+            state.in_flight.clone(),
+            in_flight::limit,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
