@@ -670,12 +670,50 @@ fn parse_chunk(c: &Chunk) -> Result<ParsedChunk> {
             _ => Err(bad(format!("a {what} row must have {n} fields"))),
         }
     };
+    // The ranges Anki's own rows have (its server refuses a row that does not fit them): what
+    // the scheduler may meet in a collection, so nothing out of them reaches it.
+    const I32: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
+    const U32: (i64, i64) = (0, u32::MAX as i64);
+    const U16: (i64, i64) = (0, u16::MAX as i64);
+    const U8: (i64, i64) = (0, u8::MAX as i64);
+    const ANY: (i64, i64) = (i64::MIN, i64::MAX);
+    // [id, cid, usn, ease, ivl, lastIvl, factor, time, type]
+    const REVLOG: [(i64, i64); 9] = [ANY, ANY, ANY, (0, 4), I32, I32, U32, U32, (0, 5)];
+    // [id, nid, did, ord, mod, usn, type, queue, due, ivl, factor, reps, lapses, left, odue,
+    //  odid, flags]
+    const CARD: [(i64, i64); 17] = [
+        ANY,
+        ANY,
+        ANY,
+        U16,
+        ANY,
+        ANY,
+        (0, 3),
+        (-3, 4),
+        I32,
+        U32,
+        U16,
+        U32,
+        U32,
+        U32,
+        I32,
+        ANY,
+        U8,
+    ];
+    let checked = |v: &Value, (lo, hi): (i64, i64), what: &str| -> Result<i64> {
+        let n = int(v).ok_or_else(|| bad(format!("{what} fields are integers")))?;
+        if (lo..=hi).contains(&n) {
+            Ok(n)
+        } else {
+            Err(bad(format!("a {what} field is out of range: {n}")))
+        }
+    };
     let mut out = ParsedChunk::default();
     for row in &c.revlog {
         let f = fields(row, 9, "revlog")?;
         let mut ints = [0; 9];
         for (i, v) in f.iter().enumerate() {
-            ints[i] = int(v).ok_or_else(|| bad("revlog fields are integers"))?;
+            ints[i] = checked(v, REVLOG[i], "revlog")?;
         }
         out.revlog.push(RevlogRow(ints));
     }
@@ -683,7 +721,7 @@ fn parse_chunk(c: &Chunk) -> Result<ParsedChunk> {
         let f = fields(row, 18, "card")?;
         let mut ints = [0; 17];
         for (i, v) in f[..17].iter().enumerate() {
-            ints[i] = int(v).ok_or_else(|| bad("card fields are integers"))?;
+            ints[i] = checked(v, CARD[i], "card")?;
         }
         let data = text(&f[17]).ok_or_else(|| bad("card data is text"))?;
         out.cards.push(CardRow { ints, data });

@@ -345,6 +345,43 @@ fn malformed_rows_and_schema_changes_are_refused() {
         ..Chunk::default()
     };
     assert!(apply_chunk(&col, "k", &bad_card).is_err());
+    // Values Anki's rows cannot hold (its server refuses them too): an interval of 2^40 days,
+    // a negative ease factor, a revlog ease of 9.
+    for bad_row in [
+        json!([
+            1,
+            2,
+            1,
+            0,
+            5,
+            0,
+            2,
+            2,
+            5,
+            1_i64 << 40,
+            2500,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+            ""
+        ]),
+        json!([1, 2, 1, 0, 5, 0, 2, 2, 5, 10, -1, 1, 0, 0, 0, 0, 0, ""]),
+    ] {
+        let chunk = Chunk {
+            cards: vec![bad_row],
+            ..Chunk::default()
+        };
+        let err = apply_chunk(&col, "k", &chunk).unwrap_err();
+        assert!(err.to_string().contains("out of range"), "{err}");
+    }
+    let bad_revlog = Chunk {
+        revlog: vec![json!([1, 2, 0, 9, 1, 0, 2500, 100, 1])],
+        ..Chunk::default()
+    };
+    assert!(apply_chunk(&col, "k", &bad_revlog).is_err());
     // A note type with a field more, not older than ours: a schema change.
     let models = col.read_json(ColJson::Models).unwrap();
     let mut nt = models.values().next().unwrap().clone();
