@@ -300,3 +300,12 @@ pub fn spawn_local_process_with(containers: u16, isolate: &str, extra: &[&str]) 
         data,
     }
 }
+
+/// SIGKILL a process (a `javumbo-local` container), as a crash would.
+pub fn kill9(pid: u64) {
+    let ok = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill -9 {pid}");
+}

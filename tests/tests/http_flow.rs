@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use javumbo_tests::http::{ApiClient, get, new_user_study_flow, register_login};
-use javumbo_tests::spawn::{skip_on_remote, spawn_local_process, target};
+use javumbo_tests::spawn::{kill9, skip_on_remote, spawn_local_process, target};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -157,13 +157,7 @@ async fn sigkilled_container_process_loses_nothing_acknowledged() {
             .await
             .unwrap()
             .json();
-        let pid = v["containers"][0]["pid"].as_u64().expect("live container");
-        let ok = std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -9 {pid}");
+        kill9(v["containers"][0]["pid"].as_u64().expect("live container"));
     });
     let (acked, _failed) = add_cards_concurrently(&api, &t, 3, 10, acks).await;
     killer.await.unwrap();

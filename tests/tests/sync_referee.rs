@@ -16,7 +16,7 @@ use javumbo_api::axum::http::StatusCode;
 use javumbo_api::axum::response::{IntoResponse, Response};
 use javumbo_tests::devices::Devices;
 use javumbo_tests::http::{ApiClient, register_login};
-use javumbo_tests::spawn::spawn_local_process;
+use javumbo_tests::spawn::{kill9, spawn_local_process};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
@@ -66,13 +66,8 @@ impl Proxy {
         let url = format!("{}/_local/containers", self.upstream);
         let killed = list(self.http.clone(), url.clone()).await;
         assert!(!killed.is_empty());
-        for pid in &killed {
-            let ok = std::process::Command::new("kill")
-                .args(["-9", &pid.to_string()])
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "kill -9 {pid}");
+        for &pid in &killed {
+            kill9(pid);
         }
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {

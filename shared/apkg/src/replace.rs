@@ -49,10 +49,7 @@ pub(crate) fn replace(col: &Collection, package: &Path) -> Result<ImportSummary,
     }
     // Devices synced with the collection that is gone: a new schema stamp makes their next
     // sync a full one (Anki's "one-way sync"), and the old graves and any sync in progress go.
-    conn.execute_batch(
-        "DELETE FROM javumbo_graves; DELETE FROM javumbo_sync_session; \
-         DELETE FROM javumbo_sync_stage;",
-    )?;
+    javumbo_collection::sync_state::forget_sync_history(conn)?;
     conn.execute(
         "UPDATE col SET scm = max(?1, scm + 1) WHERE id = 1",
         [col.clock().now_ms()],

@@ -262,7 +262,7 @@ impl Collection {
                 (nids, storage::cards::delete(conn, id)?)
             }
             Doomed::Deck(did) => {
-                crate::sync_state::add_card_graves_in_deck(conn, did)?;
+                crate::sync_state::add_card_graves(conn, crate::sync_state::CardsOf::Deck(did))?;
                 (
                     storage::cards::note_ids_in_deck(conn, did)?,
                     storage::cards::delete_in_deck(conn, did)?,

@@ -537,7 +537,7 @@ impl Collection {
     /// Delete a note and all its cards. Review history stays, as in Anki.
     pub fn delete_note(&self, id: i64) -> Result<()> {
         self.atomic(|c| {
-            crate::sync_state::add_card_graves_of_note(c.conn(), id)?;
+            crate::sync_state::add_card_graves(c.conn(), crate::sync_state::CardsOf::Note(id))?;
             storage::cards::delete_of_note(c.conn(), id)?;
             if storage::notes::delete(c.conn(), id)? == 0 {
                 return Err(note_not_found(id));

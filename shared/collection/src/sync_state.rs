@@ -48,22 +48,43 @@ pub fn add_grave(conn: &Connection, oid: i64, kind: GraveKind, usn: i64) -> Resu
     Ok(())
 }
 
-/// Graves for every card of note `nid` (before they are deleted).
-pub(crate) fn add_card_graves_of_note(conn: &Connection, nid: i64) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO javumbo_graves (oid, type, usn) \
-         SELECT id, 0, -1 FROM cards WHERE nid = ?1",
-    )?
-    .execute([nid])?;
+/// Whose cards are about to be deleted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CardsOf {
+    Note(i64),
+    Deck(i64),
+}
+
+/// Graves for every card of a note or a deck (before they are deleted), unstamped.
+pub(crate) fn add_card_graves(conn: &Connection, of: CardsOf) -> Result<()> {
+    // Column names cannot be parameters: one statement per owner.
+    let (sql, id) = match of {
+        CardsOf::Note(nid) => (
+            "INSERT OR REPLACE INTO javumbo_graves (oid, type, usn) \
+             SELECT id, 0, -1 FROM cards WHERE nid = ?1",
+            nid,
+        ),
+        CardsOf::Deck(did) => (
+            "INSERT OR REPLACE INTO javumbo_graves (oid, type, usn) \
+             SELECT id, 0, -1 FROM cards WHERE did = ?1",
+            did,
+        ),
+    };
+    conn.prepare_cached(sql)?.execute([id])?;
     Ok(())
 }
 
-/// Graves for every card of deck `did` (before they are deleted).
-pub(crate) fn add_card_graves_in_deck(conn: &Connection, did: i64) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO javumbo_graves (oid, type, usn) \
-         SELECT id, 0, -1 FROM cards WHERE did = ?1",
-    )?
-    .execute([did])?;
+/// Discard the sync in progress and what it staged. Returns whether there was one.
+pub fn clear_sync_session(conn: &Connection) -> Result<bool> {
+    let had = conn.execute("DELETE FROM javumbo_sync_session", [])? > 0;
+    conn.execute("DELETE FROM javumbo_sync_stage", [])?;
+    Ok(had)
+}
+
+/// The collection was replaced whole (a full upload, a `.colpkg` restore): its graves and any
+/// sync in progress belong to the collection that is gone.
+pub fn forget_sync_history(conn: &Connection) -> Result<()> {
+    conn.execute("DELETE FROM javumbo_graves", [])?;
+    clear_sync_session(conn)?;
     Ok(())
 }

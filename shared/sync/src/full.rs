@@ -145,10 +145,9 @@ fn check_stored_format(conn: &Connection) -> Result<(), SyncError> {
 /// The server's graves go (both sides now hold the same collection, as after Anki's full
 /// upload), and so does any sync in progress.
 pub fn apply_upload(col: &Collection, upload: &Path) -> Result<(), CollectionError> {
-    crate::normal::abort(col)?;
     apply_upload_rows(col, upload)?;
     let conn = col.conn();
-    conn.execute("DELETE FROM javumbo_graves", [])?;
+    javumbo_collection::sync_state::forget_sync_history(conn)?;
     conn.execute("UPDATE col SET ls = mod WHERE id = 1", [])?;
     Ok(())
 }

@@ -101,10 +101,7 @@ fn active(col: &Collection, skey: &str) -> Result<Session> {
 
 /// Discard the sync in progress and what it staged, if any. Returns whether there was one.
 pub fn abort(col: &Collection) -> Result<bool> {
-    let conn = col.conn();
-    let had = conn.execute("DELETE FROM javumbo_sync_session", [])? > 0;
-    conn.execute("DELETE FROM javumbo_sync_stage", [])?;
-    Ok(had)
+    javumbo_collection::sync_state::clear_sync_session(col.conn())
 }
 
 fn col_usn(col: &Collection) -> Result<i64> {
@@ -664,12 +661,12 @@ fn text(v: &Value) -> Option<String> {
 }
 
 fn parse_chunk(c: &Chunk) -> Result<ParsedChunk> {
-    let fields = |row: &Value, n: usize, what: &str| -> Result<Vec<Value>> {
+    fn fields<'a>(row: &'a Value, n: usize, what: &str) -> Result<&'a [Value]> {
         match row.as_array() {
-            Some(a) if a.len() == n => Ok(a.clone()),
+            Some(a) if a.len() == n => Ok(a),
             _ => Err(bad(format!("a {what} row must have {n} fields"))),
         }
-    };
+    }
     // The ranges Anki's own rows have (its server refuses a row that does not fit them): what
     // the scheduler may meet in a collection, so nothing out of them reaches it.
     const I32: (i64, i64) = (i32::MIN as i64, i32::MAX as i64);
