@@ -28,6 +28,8 @@ counters!(
     blob_delete,
     table_read,
     table_write,
+    // Estimated DynamoDB write units of the session store's writes (the cost model's line).
+    table_write_units,
     journal_commit,
     journal_read,
     journal_bytes,

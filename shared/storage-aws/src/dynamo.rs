@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::primitives::Blob as DdbBlob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update, WriteRequest,
+    WriteRequest,
 };
 use bytes::Bytes;
 use javumbo_session::{
@@ -24,7 +24,9 @@ use javumbo_session::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::error::{AwsStoreError, Result, describe, sdk_error};
+use crate::error::{AwsStoreError, Result, sdk_error};
+
+mod tail;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -236,7 +238,12 @@ fn session_from_item(item: &Item) -> Result<SessionItem> {
         snapshot_seq: get_n(item, SNAPSHOT_SEQ)?,
         requested_by: get_opt_s(item, REQUESTED_BY)?,
         last_access: get_n(item, LAST_ACCESS)?,
-        expires_at: get_n(item, EXPIRES_AT)?,
+        // An item holding a journal tail keeps its lease out of the TTL attribute.
+        expires_at: if item.contains_key(EXPIRES_AT) {
+            get_n(item, EXPIRES_AT)?
+        } else {
+            get_n(item, tail::LEASE_UNTIL)?
+        },
     })
 }
 
@@ -309,6 +316,8 @@ pub struct DynamoStore {
     sessions_table: String,
     journal_table: String,
     metrics: Arc<Metrics>,
+    /// Each user's session-item tail as last seen here ([`tail`]).
+    tails: tail::TailMemo,
 }
 
 impl DynamoStore {
@@ -325,6 +334,7 @@ impl DynamoStore {
             sessions_table: sessions_table.into(),
             journal_table: journal_table.into(),
             metrics,
+            tails: tail::TailMemo::default(),
         }
     }
 
@@ -452,107 +462,6 @@ impl DynamoStore {
         }
     }
 
-    async fn commit_inner(
-        &self,
-        username: &Username,
-        fence: &Fence,
-        entry: &JournalEntry,
-        last_access: i64,
-        expires_at: i64,
-    ) -> Result<()> {
-        Metrics::incr(&self.metrics.journal_commit);
-        if entry.seq != fence.seq + 1 {
-            return Err(AwsStoreError::ConditionFailed);
-        }
-        let key = HashMap::from([(USERNAME.to_owned(), s(username.storage_key()))]);
-        let update = Update::builder()
-            .table_name(&self.sessions_table)
-            .set_key(Some(key))
-            .condition_expression("#o = :owner AND #e = :epoch AND #q = :seq AND #st = :active")
-            .update_expression("SET #q = :next, #la = :la, #ex = :ex")
-            .expression_attribute_names("#o", OWNER)
-            .expression_attribute_names("#e", EPOCH)
-            .expression_attribute_names("#q", SEQ)
-            .expression_attribute_names("#st", STATUS)
-            .expression_attribute_names("#la", LAST_ACCESS)
-            .expression_attribute_names("#ex", EXPIRES_AT)
-            .expression_attribute_values(":owner", s(&fence.owner))
-            .expression_attribute_values(":epoch", n(fence.epoch))
-            .expression_attribute_values(":seq", n(fence.seq))
-            .expression_attribute_values(":active", s(SessionStatus::Active.as_str()))
-            .expression_attribute_values(":next", n(entry.seq))
-            .expression_attribute_values(":la", n(last_access))
-            .expression_attribute_values(":ex", n(expires_at))
-            .build()
-            .map_err(AwsStoreError::build("session Update"))?;
-        // The fence already rules out an existing entry at `seq + 1`; the condition keeps a
-        // bug elsewhere from silently overwriting history.
-        let put = Put::builder()
-            .table_name(&self.journal_table)
-            .set_item(Some(entry_to_item(username, entry)))
-            .condition_expression("attribute_not_exists(#q)")
-            .expression_attribute_names("#q", SEQ)
-            .build()
-            .map_err(AwsStoreError::build("journal Put"))?;
-        Metrics::incr(&self.metrics.table_write);
-        let res = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .client_request_token(commit_token(username, entry))
-            .send()
-            .await;
-        let err = match res {
-            Ok(_) => return Ok(()),
-            Err(e) => e,
-        };
-        match err.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(tc)) => {
-                let codes: Vec<&str> = tc
-                    .cancellation_reasons()
-                    .iter()
-                    .filter_map(|r| r.code())
-                    .collect();
-                if codes.contains(&"ConditionalCheckFailed") {
-                    // Past the token's window, a retry of a commit that landed fails its fence;
-                    // the journal says whether it was ours.
-                    if self.already_committed(username, entry).await? {
-                        return Ok(());
-                    }
-                    return Err(AwsStoreError::ConditionFailed);
-                }
-                // TransactionConflict / throttling: nothing applied, but the fence may still
-                // hold, so this is "try again", not "no".
-                Err(AwsStoreError::Unavailable {
-                    service: "dynamodb",
-                    operation: "TransactWriteItems",
-                    message: format!("transaction cancelled: {codes:?}"),
-                })
-            }
-            Some(TransactWriteItemsError::IdempotentParameterMismatchException(_)) => {
-                if self.already_committed(username, entry).await? {
-                    return Ok(());
-                }
-                Err(AwsStoreError::Rejected {
-                    service: "dynamodb",
-                    operation: "TransactWriteItems",
-                    message: describe(&err),
-                })
-            }
-            _ => Err(sdk_error("dynamodb", "TransactWriteItems", err)),
-        }
-    }
-
-    async fn already_committed(&self, username: &Username, entry: &JournalEntry) -> Result<bool> {
-        let key = HashMap::from([
-            (USERNAME.to_owned(), s(username.storage_key())),
-            (SEQ.to_owned(), n(entry.seq)),
-        ]);
-        let found = self.get_item(&self.journal_table, key, "GetItem").await?;
-        Ok(found.is_some_and(|it| get_s(&it, REQUEST_ID).is_ok_and(|r| r == entry.request_id)))
-    }
-
     /// Items of `username`'s journal with `lo <= seq <= hi`, all pages.
     async fn query_journal(
         &self,
@@ -615,6 +524,7 @@ impl DynamoStore {
                 })
                 .collect::<Result<_>>()?;
             let mut attempt = 0u32;
+            Metrics::add(&self.metrics.table_write_units, pending.len() as u64);
             while !pending.is_empty() {
                 Metrics::incr(&self.metrics.table_write);
                 let out = self
@@ -989,57 +899,12 @@ impl DeviceKeyStore for DynamoStore {
 #[async_trait]
 impl SessionStore for DynamoStore {
     async fn get(&self, username: &Username) -> StoreResult<Option<SessionItem>> {
-        let key = HashMap::from([(USERNAME.to_owned(), s(username.storage_key()))]);
-        let item = self.get_item(&self.sessions_table, key, "GetItem").await?;
+        let item = self.session_item(username).await?;
         Ok(item.as_ref().map(session_from_item).transpose()?)
     }
 
     async fn put(&self, item: &SessionItem, expect: SessionExpect) -> StoreResult<()> {
-        let mut names = HashMap::from([("#u".to_owned(), USERNAME.to_owned())]);
-        let mut values = HashMap::new();
-        let condition = match &expect {
-            SessionExpect::Absent => "attribute_not_exists(#u)".to_owned(),
-            SessionExpect::Version {
-                epoch,
-                seq,
-                status,
-                owner,
-            } => {
-                names.insert("#e".into(), EPOCH.into());
-                names.insert("#q".into(), SEQ.into());
-                names.insert("#st".into(), STATUS.into());
-                names.insert("#o".into(), OWNER.into());
-                values.insert(":epoch".into(), n(epoch));
-                values.insert(":seq".into(), n(seq));
-                values.insert(":status".into(), s(status.as_str()));
-                let owner_cond = match owner {
-                    Some(o) => {
-                        values.insert(":owner".into(), s(o));
-                        "#o = :owner"
-                    }
-                    None => "attribute_not_exists(#o)",
-                };
-                format!(
-                    "attribute_exists(#u) AND #e = :epoch AND #q = :seq AND #st = :status AND {owner_cond}"
-                )
-            }
-        };
-        let new_item = session_to_item(item);
-        match self
-            .conditional_put(
-                &self.sessions_table,
-                new_item.clone(),
-                &condition,
-                names,
-                values,
-            )
-            .await?
-        {
-            Ok(()) => Ok(()),
-            // The exact item we meant to write is there: our first attempt landed.
-            Err(Some(found)) if found == new_item => Ok(()),
-            Err(_) => Err(AwsStoreError::ConditionFailed.into()),
-        }
+        Ok(self.put_session(item, expect).await?)
     }
 
     async fn commit(
@@ -1065,15 +930,11 @@ impl SessionStore for DynamoStore {
         if after >= upto {
             return Ok(Vec::new());
         }
-        let items = self.query_journal(username, after + 1, upto, false).await?;
-        Ok(items
-            .iter()
-            .map(entry_from_item)
-            .collect::<Result<Vec<_>>>()?)
+        Ok(self.journal_inner(username, after, upto).await?)
     }
 
     async fn trim_journal(&self, username: &Username, upto: u64) -> StoreResult<()> {
-        Ok(self.trim_inner(username, upto).await?)
+        Ok(self.trim_with_tail(username, upto).await?)
     }
 
     async fn delete_session(&self, username: &Username) -> StoreResult<()> {
@@ -1085,6 +946,7 @@ impl SessionStore for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("dynamodb", "DeleteItem", e))?;
+        self.tails.set(username, None);
         Ok(())
     }
 }

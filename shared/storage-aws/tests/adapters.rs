@@ -33,6 +33,7 @@ fn reset(m: &Metrics) {
         &m.blob_delete,
         &m.table_read,
         &m.table_write,
+        &m.table_write_units,
         &m.journal_commit,
         &m.journal_read,
         &m.bus_publish,
@@ -71,43 +72,97 @@ async fn session_item_layout_matches_the_table_design() {
         .await
         .unwrap();
 
-    let raw = env
-        .clients
-        .dynamodb
-        .get_item()
-        .table_name(&env.cfg.sessions_table)
-        .key("username", AttributeValue::S(u.to_string()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
-    // DynamoDB TTL only honours a Number attribute holding epoch seconds.
-    assert_eq!(
-        raw.get("expires_at"),
-        Some(&AttributeValue::N("1900000000".into()))
-    );
+    let (envr, ur) = (&env, &u);
+    let raw_session = move || async move {
+        envr.clients
+            .dynamodb
+            .get_item()
+            .table_name(&envr.cfg.sessions_table)
+            .key("username", AttributeValue::S(ur.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap()
+    };
+    let raw_entry = move |seq: u64| async move {
+        envr.clients
+            .dynamodb
+            .get_item()
+            .table_name(&envr.cfg.journal_table)
+            .key("username", AttributeValue::S(ur.to_string()))
+            .key("seq", AttributeValue::N(seq.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+    };
+    // A small entry rides in the session item (its tail) until the next commit moves it to
+    // the journal table; meanwhile the item has no TTL attribute, so DynamoDB cannot expire
+    // the only copy of an acknowledged write.
+    let raw = raw_session().await;
     assert_eq!(raw.get("seq"), Some(&AttributeValue::N("1".into())));
     assert_eq!(raw.get("status"), Some(&AttributeValue::S("active".into())));
+    assert_eq!(raw.get("tail_seq"), Some(&AttributeValue::N("1".into())));
+    assert!(matches!(
+        raw.get("tail_payload"),
+        Some(AttributeValue::B(_))
+    ));
+    assert_eq!(
+        raw.get("expires_at"),
+        None,
+        "no TTL while the item holds a tail"
+    );
+    assert_eq!(
+        raw.get("lease_until"),
+        Some(&AttributeValue::N("1900000000".into()))
+    );
+    assert!(raw_entry(1).await.is_none());
 
-    let j = env
-        .clients
-        .dynamodb
-        .get_item()
-        .table_name(&env.cfg.journal_table)
-        .key("username", AttributeValue::S(u.to_string()))
-        .key("seq", AttributeValue::N("1".into()))
-        .consistent_read(true)
-        .send()
+    env.ports
+        .sessions
+        .commit(
+            &u,
+            &fence("c-a", 1, 1),
+            &journal_entry(2, "r2"),
+            6,
+            1_900_000_001,
+        )
         .await
-        .unwrap()
-        .item
         .unwrap();
+    let j = raw_entry(1)
+        .await
+        .expect("entry 1 moved to the journal table");
     assert!(
         matches!(j.get("payload"), Some(AttributeValue::B(_))),
         "payload is binary: {j:?}"
     );
+    assert_eq!(
+        raw_session().await.get("tail_seq"),
+        Some(&AttributeValue::N("2".into()))
+    );
+
+    // Replacing the item (a flush, a claim) moves the tail out first and brings the TTL back.
+    let mut flushed = session_item(&u, "c-a", 1);
+    flushed.seq = 2;
+    flushed.expires_at = 1_900_000_002;
+    let current = env.ports.sessions.get(&u).await.unwrap().unwrap();
+    env.ports
+        .sessions
+        .put(&flushed, SessionExpect::matching(&current))
+        .await
+        .unwrap();
+    assert!(raw_entry(2).await.is_some());
+    let raw = raw_session().await;
+    // DynamoDB TTL only honours a Number attribute holding epoch seconds.
+    assert_eq!(
+        raw.get("expires_at"),
+        Some(&AttributeValue::N("1900000002".into()))
+    );
+    assert_eq!(raw.get("tail_seq"), None);
+    assert_eq!(raw.get("lease_until"), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,7 +259,10 @@ async fn each_operation_costs_one_store_call() {
         .await
         .unwrap();
     time("session put", t);
-    assert_eq!(calls(m), BTreeMap::from([("table_write", 1)]));
+    assert_eq!(
+        calls(m),
+        BTreeMap::from([("table_write", 1), ("table_write_units", 1)])
+    );
 
     let key = unique_key("snap");
     let mut etag = String::new();
@@ -226,9 +284,18 @@ async fn each_operation_costs_one_store_call() {
             .await
             .unwrap();
         time("commit", t);
+        // The previous entry moves from the session item to the journal table (one put),
+        // then one conditional update carries this one: 2 write units, where a transaction
+        // of both would cost 4.
+        let writes = if seq == 1 { 1 } else { 2 };
         assert_eq!(
             calls(m),
-            BTreeMap::from([("journal_commit", 1), ("table_read", 1), ("table_write", 1)])
+            BTreeMap::from([
+                ("journal_commit", 1),
+                ("table_read", 1),
+                ("table_write", writes),
+                ("table_write_units", writes),
+            ])
         );
 
         reset(m);
