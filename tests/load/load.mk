@@ -1,7 +1,9 @@
 # Load tests and benchmarks (`javumbo-load`). Included from the root Makefile:
 #     include tests/load/load.mk
 # `make bench` measures the standard set and writes bench/REPORT.md (committed); each run's
-# full report (JSON, HTML, markdown, SVG) stays in bench/runs/<name>/.
+# full report (JSON, HTML, markdown, SVG) stays in bench/runs/<name>/. Every --spawn-local run
+# also records the server's RSS (it and its container processes); memory-100 checks the
+# "100 users, 1 container, < 300 MB" target.
 
 LOAD_TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 LOAD_BIN        := $(LOAD_TARGET_DIR)/release/javumbo-load
@@ -26,6 +28,8 @@ bench-runs: bench-build
 	  --title "single user, 1 container (embedded adapters)" --report $(BENCH_RUNS)/single-user
 	-$(LOAD_BIN) $(LOAD_FLAGS) --spawn-local 1 --users 200 --duration 30 --scenario study --reviews 50 \
 	  --title "saturation, 1 container, 200 users" --report $(BENCH_RUNS)/saturation-1
+	-$(LOAD_BIN) $(LOAD_FLAGS) --spawn-local 1 --users 100 --duration 30 --scenario mix \
+	  --title "memory, 1 container, 100 users" --report $(BENCH_RUNS)/memory-100
 	-$(LOAD_BIN) $(LOAD_FLAGS) --spawn-local 8 --users 200 --duration 30 --scenario study --reviews 50 \
 	  --title "saturation, 8 containers, 200 users" --report $(BENCH_RUNS)/saturation-8
 	-$(LOAD_BIN) $(LOAD_FLAGS) --spawn-local 8 --users 200 --duration 900 --max-requests 100000 \
@@ -47,6 +51,7 @@ bench-emulator: bench-build
 
 bench: bench-runs bench-emulator bench-micro
 	$(LOAD_BIN) bench-report --out bench/REPORT.md --criterion $(LOAD_TARGET_DIR)/criterion \
-	  $(BENCH_RUNS)/single-user $(BENCH_RUNS)/saturation-1 $(BENCH_RUNS)/saturation-8 $(BENCH_RUNS)/fault-8 \
+	  $(BENCH_RUNS)/single-user $(BENCH_RUNS)/saturation-1 $(BENCH_RUNS)/memory-100 \
+	  $(BENCH_RUNS)/saturation-8 $(BENCH_RUNS)/fault-8 \
 	  $$(test -d $(BENCH_RUNS)/emulator && echo $(BENCH_RUNS)/emulator)
 	@echo "wrote bench/REPORT.md"

@@ -113,8 +113,8 @@ pub fn render(out_dir: &Path, runs: &[(PathBuf, Report)], micro: &[MicroBench]) 
          every number below comes from the run directories listed with it. The machine is the \
          project's 2-core development box, shared with other work while measuring, so absolute \
          throughput is a floor, not a ceiling.\n\n## Summary\n\n\
-         | run | users | duration s | requests | req/s | errors | p99 ms | blob GET/session | blob PUT/session | cache hit | takeovers | audit |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+         | run | users | duration s | requests | req/s | errors | p99 ms | blob GET/session | blob PUT/session | cache hit | takeovers | peak RSS MB | audit |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for (_, r) in runs {
         let st = r.store.as_ref();
@@ -128,7 +128,7 @@ pub fn render(out_dir: &Path, runs: &[(PathBuf, Report)], micro: &[MicroBench]) 
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {:.1} | {} | {:.0} | {} | {:.2} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.1} | {} | {:.0} | {} | {:.2} | {} | {} | {} | {} | {} | {} |",
             r.title,
             r.users,
             r.duration_s,
@@ -140,6 +140,7 @@ pub fn render(out_dir: &Path, runs: &[(PathBuf, Report)], micro: &[MicroBench]) 
             opt(st.and_then(|x| x.blob_put_per_session), 2),
             pct(st.and_then(|x| x.cache_hit_rate)),
             st.map_or("n/a".into(), |x| x.takeovers.to_string()),
+            opt(r.rss.as_ref().map(|x| x.peak_total_mb), 1),
             audit
         );
     }
@@ -181,6 +182,10 @@ fn ns(v: f64) -> String {
         format!("{v:.0} ns")
     }
 }
+
+/// The memory target's run directory in `load.mk`, and its limit (MiB, as RSS is reported).
+const MEMORY_RUN_DIR: &str = "memory-100";
+const MEMORY_LIMIT_MB: f64 = 300.0;
 
 fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "**not met**" }
@@ -231,6 +236,32 @@ fn targets(runs: &[(PathBuf, Report)]) -> String {
             s,
             "| S3: 1 GET per study session, ≤ 1 PUT at its end | {get:.2} GET, {put:.2} PUT per session | {} |",
             verdict(get <= 1.0 && put <= 1.0)
+        );
+    }
+    // `make bench`'s memory run: by its directory, else by its title.
+    if let Some(r) = runs
+        .iter()
+        .find(|(d, _)| d.file_name().is_some_and(|n| n == MEMORY_RUN_DIR))
+        .or_else(|| runs.iter().find(|(_, r)| r.title.starts_with("memory")))
+        .map(|(_, r)| r)
+    {
+        let (ok, text) = match &r.rss {
+            Some(m) => (
+                m.peak_total_mb < MEMORY_LIMIT_MB,
+                format!(
+                    "{:.1} MB peak RSS ({} users; server + containers, {} processes; {:.1} MB at the end)",
+                    m.peak_total_mb,
+                    r.users,
+                    m.max_processes(),
+                    m.end_total_mb
+                ),
+            ),
+            None => (false, "RSS not recorded".into()),
+        };
+        let _ = writeln!(
+            s,
+            "| 100 concurrent users, 1 container: peak RSS < 300 MB | {text} | {} |",
+            verdict(ok)
         );
     }
     if let Some(r) = find("fault") {
@@ -304,5 +335,53 @@ mod tests {
         ));
         assert!(md.contains("120000 operations, lost 0"));
         assert!(md.contains("](runs/sat/throughput.svg)"));
+        // No RSS recorded: the summary says n/a and no memory target row appears.
+        assert!(
+            md.contains("| n/a | n/a | n/a | n/a | n/a | clean (0 writes) |"),
+            "{md}"
+        );
+        assert!(!md.contains("peak RSS < 300 MB"));
+    }
+
+    #[test]
+    fn memory_target_reads_the_memory_run() {
+        use crate::rss::{RssReport, RssSample};
+        let run = |mb: u64| Report {
+            title: "memory, 1 container, 100 users".into(),
+            users: 100,
+            rss: Some(RssReport::from_samples(
+                7,
+                0.0,
+                vec![
+                    RssSample {
+                        t_s: 0.0,
+                        total_kb: 10 * 1024,
+                        max_kb: 10 * 1024,
+                        processes: 2,
+                    },
+                    RssSample {
+                        t_s: 0.25,
+                        total_kb: mb * 1024,
+                        max_kb: mb * 700,
+                        processes: 2,
+                    },
+                ],
+            )),
+            ..Report::default()
+        };
+        let dir = PathBuf::from("bench/runs/memory-100");
+        let md = render(Path::new("bench"), &[(dir.clone(), run(120))], &[]);
+        assert!(
+            md.contains("| 100 concurrent users, 1 container: peak RSS < 300 MB | 120.0 MB peak RSS (100 users; server + containers, 2 processes; 120.0 MB at the end) | met |"),
+            "{md}"
+        );
+        assert!(md.contains("| n/a | 120.0 | skipped |"), "{md}");
+        assert!(md.contains("![server RSS](runs/memory-100/rss.svg)"));
+        let md = render(Path::new("bench"), &[(dir.clone(), run(300))], &[]);
+        assert!(md.contains("300.0 MB peak RSS") && md.contains("| **not met** |"));
+        let mut unsampled = run(1);
+        unsampled.rss = None;
+        let md = render(Path::new("bench"), &[(dir, unsampled)], &[]);
+        assert!(md.contains("| RSS not recorded | **not met** |"));
     }
 }

@@ -57,6 +57,11 @@ pub struct RunArgs {
     /// this binary, then target/release and target/debug of the current directory, then PATH).
     #[arg(long, env = "JAVUMBO_LOCAL_BIN")]
     pub server_bin: Option<PathBuf>,
+    /// Pid of the running server behind --target, to record its memory (VmRSS of it and all
+    /// its descendant processes, every 250 ms; Linux /proc). With --spawn-local the spawned
+    /// server is sampled without it.
+    #[arg(long, value_name = "PID", conflicts_with = "spawn_local")]
+    pub server_pid: Option<u32>,
     /// Extra argument passed verbatim to javumbo-local (repeatable).
     #[arg(long = "server-arg", allow_hyphen_values = true)]
     pub server_args: Vec<String>,

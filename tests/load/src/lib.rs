@@ -9,6 +9,7 @@
 //! - [`audit`]: the end-of-run integrity check of every ledger against the final state, read
 //!   through the API and through the exported `.apkg` ([`apkg`]).
 //! - [`spawn`]: starting `javumbo-local` with fault switches, killing containers, `/_local/metrics`.
+//! - [`rss`]: the server's resident memory (it and its container processes) over a run.
 //! - [`report`]: the JSON / HTML / markdown reports with SVG pictures.
 //! - [`bench`]: `make bench`'s combined `bench/REPORT.md`.
 //! - [`runner`]: ties it together: ramp-up, rate limit, progress bar, stop conditions.
@@ -22,6 +23,7 @@ pub mod error;
 pub mod ledger;
 pub mod metrics;
 pub mod report;
+pub mod rss;
 pub mod runner;
 pub mod scenario;
 pub mod spawn;

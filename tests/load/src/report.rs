@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::AuditReport;
 use crate::error::Result;
 use crate::metrics::{Second, Snapshot};
+use crate::rss::{RssReport, kb_to_mb};
 use crate::svg;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -110,6 +111,9 @@ pub struct Report {
     pub timeline: Vec<Second>,
     pub errors_by_kind: BTreeMap<String, u64>,
     pub store: Option<StoreReport>,
+    /// The server's memory over the run, when its pid was known and /proc readable.
+    #[serde(default)]
+    pub rss: Option<RssReport>,
     pub audit: Option<AuditReport>,
     pub passed: bool,
 }
@@ -184,6 +188,56 @@ impl Report {
         svg::throughput("Throughput over time", &ok, &err)
     }
 
+    /// Server RSS over time (None when it was not sampled).
+    pub fn rss_svg(&self) -> Option<String> {
+        let r = self.rss.as_ref()?;
+        let total: Vec<(f64, f64)> = r
+            .samples
+            .iter()
+            .map(|x| (x.t_s, kb_to_mb(x.total_kb)))
+            .collect();
+        let largest: Vec<(f64, f64)> = r
+            .samples
+            .iter()
+            .map(|x| (x.t_s, kb_to_mb(x.max_kb)))
+            .collect();
+        let marker = (r.load_started_s > 0.0).then_some((r.load_started_s, "load starts"));
+        Some(svg::lines(
+            "Server memory (RSS) over time",
+            "RSS MB",
+            &[
+                svg::Line {
+                    label: "total (server + containers)",
+                    colour: "#2a6fdb",
+                    points: &total,
+                },
+                svg::Line {
+                    label: "largest process",
+                    colour: "#d33",
+                    points: &largest,
+                },
+            ],
+            marker,
+        ))
+    }
+
+    /// One sentence on the server's memory (markdown; also used in the HTML).
+    pub fn rss_text(&self) -> String {
+        let Some(r) = &self.rss else {
+            return "Server RSS: n/a (not sampled: no --spawn-local or --server-pid, or /proc unreadable).".into();
+        };
+        format!(
+            "Server RSS (pid {} and its descendants, up to {} processes, every {} ms from account set-up to the end of the load): peak **{:.1} MB** ({:.1} MB once the load started; largest single process {:.1} MB), **{:.1} MB** at the end of the run. MB = MiB.",
+            r.pid,
+            r.max_processes(),
+            r.interval_ms,
+            r.peak_total_mb,
+            r.peak_load_mb,
+            r.peak_process_mb,
+            r.end_total_mb
+        )
+    }
+
     pub fn route_svg(r: &RouteReport) -> String {
         svg::histogram(&format!("Latency: {}", r.route), &r.buckets)
     }
@@ -233,6 +287,21 @@ impl Report {
         }
         if self.containers_killed > 0 {
             let _ = writeln!(s, "containers killed: {}", self.containers_killed);
+        }
+        match &self.rss {
+            Some(r) => {
+                let _ = writeln!(
+                    s,
+                    "server RSS: peak {:.1} MB, end {:.1} MB, largest process {:.1} MB ({} samples)",
+                    r.peak_total_mb,
+                    r.end_total_mb,
+                    r.peak_process_mb,
+                    r.samples.len()
+                );
+            }
+            None => {
+                let _ = writeln!(s, "server RSS: n/a");
+            }
         }
         match &self.audit {
             Some(a) => {
@@ -289,6 +358,10 @@ impl Report {
         );
         s.push_str(&self.route_table());
         let _ = writeln!(s, "\n![throughput]({picture_prefix}throughput.svg)\n");
+        let _ = writeln!(s, "{}\n", self.rss_text());
+        if self.rss.is_some() {
+            let _ = writeln!(s, "![server RSS]({picture_prefix}rss.svg)\n");
+        }
         if !self.errors_by_kind.is_empty() {
             s.push_str("| error | count |\n|---|---:|\n");
             for (k, v) in &self.errors_by_kind {
@@ -428,6 +501,11 @@ impl Report {
         }
         s.push_str("</table><h2>Throughput</h2>");
         s.push_str(&self.throughput_svg());
+        s.push_str("<h2>Server memory</h2>");
+        s.push_str(&md_paragraphs(&self.rss_text()));
+        if let Some(chart) = self.rss_svg() {
+            s.push_str(&chart);
+        }
         s.push_str("<h2>Errors</h2>");
         if self.errors_by_kind.is_empty() {
             s.push_str("<p>none</p>");
@@ -457,6 +535,9 @@ impl Report {
         std::fs::write(dir.join("report.html"), self.html())?;
         std::fs::write(dir.join("report.md"), self.markdown("#", ""))?;
         std::fs::write(dir.join("throughput.svg"), self.throughput_svg())?;
+        if let Some(chart) = self.rss_svg() {
+            std::fs::write(dir.join("rss.svg"), chart)?;
+        }
         for (i, r) in self.routes.iter().enumerate() {
             std::fs::write(dir.join(format!("latency-{i}.svg")), Self::route_svg(r))?;
         }
@@ -487,6 +568,7 @@ mod tests {
 
     use super::*;
     use crate::metrics::{Metrics, Outcome};
+    use crate::rss::RssSample;
 
     fn sample() -> Report {
         let m = Metrics::new();
@@ -535,6 +617,51 @@ mod tests {
                 .unwrap();
         assert_eq!(back.requests, 51);
         assert!(dir.path().join("latency-1.svg").exists());
+    }
+
+    #[test]
+    fn report_shows_the_server_rss() {
+        let mut r = sample();
+        assert!(r.markdown("#", "").contains("Server RSS: n/a"));
+        assert!(!r.markdown("#", "").contains("rss.svg"));
+        assert!(r.rss_svg().is_none());
+        let at = |t_s, mb: u64| RssSample {
+            t_s,
+            total_kb: mb * 1024,
+            max_kb: mb * 512,
+            processes: 3,
+        };
+        r.rss = Some(RssReport::from_samples(
+            4242,
+            1.0,
+            vec![at(0.0, 40), at(1.0, 90), at(1.25, 250), at(2.0, 120)],
+        ));
+        let md = r.markdown("##", "runs/m/");
+        assert!(md.contains("peak **250.0 MB**"), "{md}");
+        assert!(md.contains("**120.0 MB** at the end"));
+        assert!(md.contains("up to 3 processes"));
+        assert!(md.contains("![server RSS](runs/m/rss.svg)"));
+        let chart = r.rss_svg().unwrap();
+        assert_eq!(chart.matches("<polyline").count(), 2);
+        assert!(chart.contains("load starts") && chart.contains(">2 s<"));
+        let html = r.html();
+        assert!(html.contains("Server memory") && html.contains("Server memory (RSS) over time"));
+        assert!(
+            r.summary()
+                .contains("server RSS: peak 250.0 MB, end 120.0 MB")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        r.write(dir.path()).unwrap();
+        assert!(dir.path().join("rss.svg").exists());
+        let back: Report =
+            serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap())
+                .unwrap();
+        let rss = back.rss.unwrap();
+        assert_eq!(rss.samples.len(), 4);
+        assert_eq!(rss.peak_total_mb, 250.0);
+        // Reports written before RSS was recorded still load.
+        let old: Report = serde_json::from_str(r#"{"title":"old","target":"x","settings":null,"duration_s":1.0,"users":1,"users_failed_setup":0,"requests":0,"errors":0,"throughput_rps":0.0,"sessions":0,"flushes_ok":0,"containers_killed":0,"overall":{"count":0,"p50_ms":0.0,"p90_ms":0.0,"p99_ms":0.0,"p999_ms":0.0,"max_ms":0.0,"mean_ms":0.0},"routes":[],"timeline":[],"errors_by_kind":{},"store":null,"audit":null,"passed":true}"#).unwrap();
+        assert!(old.rss.is_none());
     }
 
     #[test]

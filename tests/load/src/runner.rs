@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::report::{Report, StoreReport};
+use crate::rss::RssSampler;
 use crate::scenario::{ScenarioCtx, StopSignal, Student, list_cards, list_decks};
 use crate::spawn::{LocalServer, fault_args, fetch_metrics, find_server_bin, wait_healthy};
 
@@ -54,7 +55,13 @@ pub async fn run(args: RunArgs) -> Result<Report> {
             ));
         }
     };
-    let outcome = drive(&args, &plan, &http, &url, server.as_ref()).await;
+    // Whose memory to record: the spawned server, or the one --server-pid names.
+    let rss_root = server
+        .as_ref()
+        .map(LocalServer::pid)
+        .filter(|p| *p != 0)
+        .or(args.server_pid);
+    let outcome = drive(&args, &plan, &http, &url, server.as_ref(), rss_root).await;
     if let Some(s) = server {
         s.shutdown().await;
     }
@@ -67,7 +74,10 @@ async fn drive(
     http: &reqwest::Client,
     url: &str,
     server: Option<&LocalServer>,
+    rss_root: Option<u32>,
 ) -> Result<Report> {
+    // From before account set-up to the end of the load (not the audit); dropped on error.
+    let rss = rss_root.map(RssSampler::start);
     let metrics = Arc::new(Metrics::new());
     let limiter = args.rate.map(|r| Arc::new(RateLimiter::new(r)));
     let prefix = args.user_prefix.clone().unwrap_or_else(default_prefix);
@@ -168,6 +178,10 @@ async fn drive(
     stop.stop();
     faults.abort_all();
     let elapsed = started.elapsed().as_secs_f64();
+    let rss = rss.and_then(|r| r.finish(started));
+    if let (Some(pid), None) = (rss_root, &rss) {
+        eprintln!("javumbo-load: could not read the memory of pid {pid} from /proc: RSS n/a");
+    }
     ticker.abort();
     progress.finish_and_clear();
 
@@ -184,6 +198,7 @@ async fn drive(
         sessions,
         flushes_ok: ctx.flushes_ok.load(Ordering::Relaxed),
         containers_killed: killed.load(Ordering::Relaxed),
+        rss,
         ..Report::default()
     };
     metrics.with(|s| report.fill_from_metrics(s, elapsed));

@@ -188,22 +188,7 @@ pub async fn wait_healthy(http: &reqwest::Client, url: &str, within: Duration) -
 
 /// Direct children of `pid`, from /proc (Linux only; elsewhere no container can be killed).
 pub fn children_of(pid: u32) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut out: Vec<u32> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|p| parent_of(*p) == Some(pid))
-        .collect();
-    out.sort_unstable();
-    out
-}
-
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may contain spaces: parse after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
+    crate::rss::process_table().map_or_else(Vec::new, |t| crate::rss::children_in(pid, &t))
 }
 
 /// `/_local/metrics` as numbers (nested objects flattened with dots); None if not local mode.

@@ -116,6 +116,78 @@ pub fn throughput(title: &str, ok: &[u64], errors: &[u64]) -> String {
     s
 }
 
+/// One line of a [`lines`] chart: legend label, colour, `(x seconds, y)` points.
+pub struct Line<'a> {
+    pub label: &'a str,
+    pub colour: &'a str,
+    pub points: &'a [(f64, f64)],
+}
+
+/// Values over time with x in seconds (irregular spacing allowed), one polyline per series;
+/// `marker` draws a dashed vertical line with a label at that time.
+pub fn lines(
+    title: &str,
+    y_label: &str,
+    series: &[Line<'_>],
+    marker: Option<(f64, &str)>,
+) -> String {
+    let pts = || series.iter().flat_map(|l| l.points.iter());
+    let x_end = pts().map(|p| p.0).fold(0.0, f64::max).max(1.0);
+    let y_max = nice_max(pts().map(|p| p.1).fold(0.0, f64::max));
+    let mut s = frame(title, y_label, y_max);
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let x = |t: f64| LEFT + plot_w * t.clamp(0.0, x_end) / x_end;
+    let y = |v: f64| TOP + plot_h - plot_h * v / y_max;
+    if let Some((t, label)) = marker {
+        let _ = write!(
+            s,
+            r##"<line x1="{0:.1}" x2="{0:.1}" y1="{TOP}" y2="{1:.1}" stroke="#999" stroke-dasharray="4 3"/><text x="{2:.1}" y="{3:.1}" fill="#666">{4}</text>"##,
+            x(t),
+            TOP + plot_h,
+            x(t) + 3.0,
+            TOP + 10.0,
+            escape(label)
+        );
+    }
+    for line in series {
+        if line.points.is_empty() {
+            continue;
+        }
+        let p: Vec<String> = line
+            .points
+            .iter()
+            .map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v)))
+            .collect();
+        let _ = write!(
+            s,
+            r##"<polyline fill="none" stroke="{}" stroke-width="1.5" points="{}"/>"##,
+            line.colour,
+            p.join(" ")
+        );
+    }
+    let _ = write!(
+        s,
+        r##"<text x="{LEFT}" y="{0:.1}">0 s</text><text x="{1:.1}" y="{0:.1}" text-anchor="end">{2:.0} s</text>"##,
+        H - BOTTOM + 14.0,
+        W - RIGHT,
+        x_end
+    );
+    let n = series.len().max(1) as f64;
+    for (i, line) in series.iter().enumerate() {
+        let _ = write!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" fill="{}">{}</text>"##,
+            LEFT + plot_w * (i as f64 + 1.0) / (n + 1.0),
+            H - 6.0,
+            line.colour,
+            escape(line.label)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
 /// A latency histogram: one bar per bucket (`(upper bound in µs, count)`, log-spaced).
 pub fn histogram(title: &str, buckets: &[(u64, u64)]) -> String {
     let y_max = nice_max(buckets.iter().map(|b| b.1 as f64).fold(0.0, f64::max));
@@ -182,5 +254,39 @@ mod tests {
         assert_eq!(h.matches("<rect x=").count(), 3);
         assert!(h.ends_with("</svg>"));
         assert_eq!(duration_label(1500), "1.5ms");
+    }
+
+    #[test]
+    fn line_chart_scales_time_and_values() {
+        let total = [(0.0, 10.0), (5.0, 180.0), (10.0, 150.0)];
+        let one = [(0.0, 5.0), (10.0, 90.0)];
+        let l = lines(
+            "RSS <server>",
+            "MB",
+            &[
+                Line {
+                    label: "total",
+                    colour: "#2a6fdb",
+                    points: &total,
+                },
+                Line {
+                    label: "largest",
+                    colour: "#d33",
+                    points: &one,
+                },
+            ],
+            Some((5.0, "load")),
+        );
+        assert!(l.starts_with("<svg") && l.ends_with("</svg>"));
+        assert!(l.contains("&lt;server&gt;"));
+        assert_eq!(l.matches("<polyline").count(), 2);
+        assert!(l.contains("stroke-dasharray") && l.contains(">load<"));
+        // y axis up to 200, x axis to 10 s: the 180 MB point at the middle of the plot.
+        assert!(l.contains(">200<") && l.contains(">10 s<"));
+        assert!(l.contains(&format!(
+            "{:.1},{:.1}",
+            LEFT + (W - LEFT - RIGHT) / 2.0,
+            TOP + (H - TOP - BOTTOM) * 0.1
+        )));
     }
 }
