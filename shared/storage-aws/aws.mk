@@ -76,5 +76,5 @@ emulator-down:
 # features without the tests' (tokio's test-util...) and would build everything above tokio, the
 # AWS SDK included, a second time. deploy.sh zips them from $(CARGO_TARGET_DIR or target)/debug.
 test-emulator: deps-build $(MINISTACK_STAMP) deps-cdk $(ANKI_PY)
-	$(CARGO) test --workspace --locked --no-run
+	$(CARGO) build --workspace --all-targets --locked
 	CARGO="$(CARGO)" MAKE="$(MAKE)" JAVUMBO_ANKI_PYTHON=$(abspath $(ANKI_PY)) tests/emulator/test.sh

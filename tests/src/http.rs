@@ -24,6 +24,8 @@ pub struct ApiClient {
     /// The path part of `base` (a deployed API's stage prefix), not part of the contract's paths.
     base_path: String,
     via_gateway: bool,
+    /// `javumbo-local` (which also serves the web app) rather than the API alone.
+    serves_web: bool,
 }
 
 /// Redirects are not followed: a 303 (a large export's download link) is an answer of the API,
@@ -48,9 +50,12 @@ impl ApiClient {
         Self::new(base, true)
     }
 
-    /// The client for a test's [`Target`]: a deployed API is behind API Gateway.
+    /// The client for a test's [`Target`]: a deployed API is behind API Gateway, or behind
+    /// `javumbo-local`'s gateway, which also serves the web app.
     pub fn for_target(target: &Target) -> Self {
-        Self::new(&target.base, target.is_remote())
+        let mut client = Self::new(&target.base, target.is_remote());
+        client.serves_web = target.is_remote() && !target.behind_api_gateway();
+        client
     }
 
     fn new(base: &str, via_gateway: bool) -> Self {
@@ -63,6 +68,7 @@ impl ApiClient {
             base,
             base_path,
             via_gateway,
+            serves_web: false,
         }
     }
 
@@ -158,6 +164,7 @@ impl ApiRequest<'_> {
             headers: &headers,
             body: &body,
             via_gateway: self.client.via_gateway,
+            serves_web: self.client.serves_web,
         };
         if let Err(violation) = contract::contract().check(&exchange) {
             panic!("{violation}");

@@ -150,9 +150,20 @@ pub struct Target {
     pub app: Option<TestApp>,
 }
 
+/// `javumbo-local` when the remote target of `JAVUMBO_E2E_URL` is `javumbo-local --stores aws`
+/// rather than API Gateway (tests/emulator/test.sh runs the suites against both).
+pub const E2E_GATEWAY_ENV: &str = "JAVUMBO_E2E_GATEWAY";
+
 impl Target {
     pub fn is_remote(&self) -> bool {
         self.app.is_none()
+    }
+
+    /// A deployed API behind API Gateway, which answers some requests itself (`{"message"}`
+    /// for a path without a route or an oversized body) before any function runs.
+    pub fn behind_api_gateway(&self) -> bool {
+        self.is_remote()
+            && std::env::var(E2E_GATEWAY_ENV).map_or(true, |g| g.trim() != "javumbo-local")
     }
 
     /// A username for this test run: `stem` itself in-process (fresh storage per test), made

@@ -278,8 +278,11 @@ pub async fn serve_processes(
     let procs = Arc::new(Processes {
         slots: (0..n).map(|_| Arc::new(SlotAddr::default())).collect(),
         restarts: AtomicU64::new(0),
+        // A container's redirect (a large export's download link) is its answer to the client,
+        // not something the gateway should fetch.
         client: reqwest::Client::builder()
             .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(LocalError::HttpClient)?,
         proof: axum::http::HeaderValue::from_str(&javumbo_api::gateway_proof(

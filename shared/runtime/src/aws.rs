@@ -24,6 +24,12 @@ impl Aws {
         self.clients.ports(&self.config, metrics)
     }
 
+    /// Whether flush requests go to an SNS topic (else nobody listens unless the caller runs
+    /// a handler).
+    pub(crate) fn has_flush_topic(&self) -> bool {
+        self.config.flush_topic_arn.is_some()
+    }
+
     /// The `SecretString` of the secret `arn` (the JWT signing key).
     pub(crate) async fn secret(&self, arn: &str) -> Result<String, AwsStoreError> {
         self.clients.secret_string(arn).await

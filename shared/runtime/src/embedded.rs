@@ -93,10 +93,28 @@ pub fn open_ports(
     let store = SqliteStore::open(data.join("javumbo.sqlite3"), metrics.clone())
         .map_err(|e| err(e.into()))?;
     let store = Arc::new(store);
+    let ports = Ports {
+        blobs: Arc::new(blobs),
+        sessions: store.clone(),
+        users: store,
+        // Replaced below: the bus needs the finished ports.
+        bus: Arc::new(javumbo_storage_aws::NoTopicBus),
+    };
+    with_local_bus(ports, flush_work_dir(data), metrics, clock, faults).map_err(err)
+}
 
+/// `ports` with an in-process bus whose deliveries run the flush handler on those same ports
+/// (assembling snapshots under `work_dir`), and the `--fault-*` injector around them: the
+/// embedded stores, and `javumbo-local --stores aws` without an SNS topic.
+pub(crate) fn with_local_bus(
+    mut ports: Ports,
+    work_dir: PathBuf,
+    metrics: &Arc<Metrics>,
+    clock: &SharedClock,
+    faults: &FaultSettings,
+) -> Result<Ports, OpenCause> {
     // The handler needs the ports, which hold the bus: tie the knot once both exist.
     let ports_cell: Arc<OnceLock<Ports>> = Arc::new(OnceLock::new());
-    let work_dir = flush_work_dir(data);
     let handler: FlushHandler = {
         let (cell, clock, metrics) = (ports_cell.clone(), clock.clone(), metrics.clone());
         Arc::new(move |req| {
@@ -117,13 +135,8 @@ pub fn open_ports(
             })
         })
     };
-    let ports = Ports {
-        blobs: Arc::new(blobs),
-        sessions: store.clone(),
-        users: store,
-        bus: Arc::new(LocalBus::new(handler, metrics.clone())),
-    };
-    let ports = inject_faults(ports, faults).map_err(|e| err(e.into()))?;
+    ports.bus = Arc::new(LocalBus::new(handler, metrics.clone()));
+    let ports = inject_faults(ports, faults)?;
     let _ = ports_cell.set(ports.clone());
     Ok(ports)
 }

@@ -30,7 +30,7 @@ use javumbo_storage_aws::emf::EmfEmitter;
 
 pub use embedded::FaultsUnavailable;
 pub use logging::init_tracing;
-pub use settings::{Isolate, Profile, Secret, Settings, SettingsError};
+pub use settings::{Isolate, Profile, Secret, Settings, SettingsError, Stores};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -72,14 +72,18 @@ impl Runtime {
         Self::new(settings, Profile::Lambda, function).await
     }
 
-    /// The AWS backend is only ever selected for [`Profile::Lambda`]; `javumbo-local` always
-    /// runs on the embedded stores under `settings.data`.
+    /// A Lambda function runs on AWS when its environment names the stores; `javumbo-local`
+    /// on the embedded stores under `settings.data`, or on AWS with `--stores aws`.
     pub async fn new(
         settings: Settings,
         profile: Profile,
         function: &str,
     ) -> Result<Self, RuntimeError> {
-        let backend = if profile == Profile::Lambda && settings.aws.selected() {
+        let aws = match profile {
+            Profile::Lambda => settings.aws.selected(),
+            Profile::Local => settings.local.stores == Stores::Aws,
+        };
+        let backend = if aws {
             Backend::Aws(Box::new(aws::Aws::connect(settings.aws.config()?).await))
         } else {
             Backend::Embedded
@@ -154,6 +158,11 @@ impl Runtime {
             return Ok(s);
         }
         match (self.profile, &self.backend) {
+            // A long-running service on AWS shares the functions' key when it is named.
+            (Profile::Local, Backend::Aws(aws)) if self.settings.aws.jwt_secret_arn().is_some() => {
+                let arn = self.settings.aws.jwt_secret_arn().unwrap_or_default();
+                Ok(Secret::new(aws.secret(&arn).await?))
+            }
             (Profile::Local, _) => {
                 let data = &self.settings.data;
                 secret::load_or_create(data)
@@ -205,14 +214,37 @@ impl Runtime {
                 &self.clock,
                 &self.settings.faults,
             )?),
-            Backend::Aws(aws) => Ok(aws.ports(metrics.clone())),
+            Backend::Aws(aws) => {
+                let ports = aws.ports(metrics.clone());
+                if self.profile == Profile::Lambda || aws.has_flush_topic() {
+                    return Ok(ports);
+                }
+                // javumbo-local on AWS without a topic: its own flush handler, in process.
+                let data = &self.settings.data;
+                embedded::with_local_bus(
+                    ports,
+                    embedded::flush_work_dir(data),
+                    metrics,
+                    &self.clock,
+                    &self.settings.faults,
+                )
+                .map_err(|source| {
+                    RuntimeError::Open(embedded::OpenError {
+                        path: data.clone(),
+                        source,
+                    })
+                })
+            }
         }
     }
 
     fn reporter(&self, metrics: Arc<Metrics>) -> Reporter {
-        let emf = match self.backend {
-            Backend::Aws(_) => Some(Arc::new(EmfEmitter::new(self.function.as_str()))),
-            Backend::Embedded => None,
+        // EMF lines are for CloudWatch Logs; javumbo-local serves its sums at /_local/metrics.
+        let emf = match (&self.backend, self.profile) {
+            (Backend::Aws(_), Profile::Lambda) => {
+                Some(Arc::new(EmfEmitter::new(self.function.as_str())))
+            }
+            _ => None,
         };
         Reporter { emf, metrics }
     }

@@ -118,12 +118,26 @@ pub struct LocalSettings {
     /// Internal: run as one container process under a gateway, with this container id.
     #[arg(long, hide = true)]
     pub child: Option<String>,
+    /// `aws`: the same gateway and containers on S3/DynamoDB/SNS (named by the AWS settings
+    /// below, any endpoint), as a long-running service; flushes go to the SNS topic when one is
+    /// named (the flush-handler function), else run in this process.
+    #[arg(long, env = "JAVUMBO_STORES", value_enum, default_value_t = Stores::Embedded)]
+    pub stores: Stores,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Isolate {
     Threads,
     Processes,
+}
+
+/// Where `javumbo-local` keeps its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Stores {
+    /// The embedded stores under --data.
+    Embedded,
+    /// S3, DynamoDB and SNS (the Lambda functions' stores).
+    Aws,
 }
 
 /// The session manager's operator settings (the same on Lambda and locally); defaults are

@@ -51,6 +51,9 @@ pub struct Exchange<'a> {
     pub body: &'a [u8],
     /// The API sits behind a gateway that may answer by itself.
     pub via_gateway: bool,
+    /// The server also serves the web app (`javumbo-local`): its pages on paths the API has no
+    /// route for, and 405 there for other methods.
+    pub serves_web: bool,
 }
 
 pub struct Contract {
@@ -149,6 +152,16 @@ impl Contract {
     /// `Err` says what the response does wrong, naming the method, path and status.
     pub fn check(&self, x: &Exchange<'_>) -> Result<(), String> {
         let method = x.method.to_ascii_lowercase();
+        if x.serves_web && self.unrouted(x.path) {
+            let page = x.status == 200
+                && x.headers
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("text/html"));
+            if page || x.status == 405 {
+                return Ok(());
+            }
+        }
         let (what, expected) = self.expected(&method, x.path);
         let own = match lookup(&expected, x.status) {
             Some(spec) => spec.check(x),
@@ -216,6 +229,12 @@ impl Contract {
                 ),
             },
         }
+    }
+
+    /// No API route matches `path`.
+    fn unrouted(&self, path: &str) -> bool {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        !self.paths.iter().any(|p| p.matches(&segments))
     }
 
     fn gateway_refs(&self) -> BTreeMap<&str, &ResponseSpec> {
@@ -428,6 +447,7 @@ mod tests {
             headers: &h,
             body: &body,
             via_gateway,
+            serves_web: false,
         })
     }
 
@@ -495,6 +515,25 @@ mod tests {
     }
 
     #[test]
+    fn the_web_app_answers_only_where_the_api_has_no_route_and_only_on_javumbo_local() {
+        let html = headers("text/html; charset=utf-8", false);
+        let page = b"<!doctype html>".to_vec();
+        let ex = |path, serves_web| Exchange {
+            method: "GET",
+            path,
+            status: 200,
+            headers: &html,
+            body: &page,
+            via_gateway: true,
+            serves_web,
+        };
+        assert!(contract().check(&ex("/", true)).is_ok());
+        assert!(contract().check(&ex("/", false)).is_err());
+        // An API route answering with a page is still a violation.
+        assert!(contract().check(&ex("/api/decks", true)).is_err());
+    }
+
+    #[test]
     fn unrouted_requests_get_404_or_405_only() {
         let e = check("GET", "/nope", 400, json!({"error": "x"})).unwrap_err();
         assert!(e.contains("without a route"), "{e}");
@@ -523,6 +562,7 @@ mod tests {
                 headers: &h,
                 body: b"nope",
                 via_gateway: false,
+                serves_web: false,
             })
             .unwrap_err();
         assert!(e.contains("content type \"text/plain\""), "{e}");
@@ -540,6 +580,7 @@ mod tests {
                 headers: &h,
                 body: &body,
                 via_gateway: false,
+                serves_web: false,
             })
             .unwrap_err();
         assert!(e.contains("x-session-id"), "{e}");
