@@ -21,12 +21,19 @@ enum LocalError {
     HttpClient(#[source] reqwest::Error),
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let settings =
         Settings::from_args(Profile::Local, std::env::args_os()).unwrap_or_else(|e| e.exit());
     javumbo_runtime::init_tracing(Profile::Local, &settings);
-    match run(settings).await {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(settings.local.blocking_threads())
+        .build();
+    let result = match tokio {
+        Ok(tokio) => tokio.block_on(run(settings)),
+        Err(e) => Err(e.into()),
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("javumbo-local: {e}");

@@ -118,6 +118,17 @@ pub struct LocalSettings {
     /// Internal: run as one container process under a gateway, with this container id.
     #[arg(long, hide = true)]
     pub child: Option<String>,
+    /// Threads a process runs collection work on at once (SQLite, snapshot I/O, hashing); more
+    /// work queues. Each thread keeps its own allocator pages, so this bounds memory (100
+    /// concurrent users once grew 160 threads and 1 GB); 0: four per core.
+    #[arg(
+        long,
+        env = "JAVUMBO_BLOCKING_THREADS",
+        value_name = "N",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u16).range(0..=512)
+    )]
+    pub blocking_threads: u16,
     /// `aws`: the same gateway and containers on S3/DynamoDB/SNS (named by the AWS settings
     /// below, any endpoint), as a long-running service; flushes go to the SNS topic when one is
     /// named (the flush-handler function), else run in this process.
@@ -129,6 +140,16 @@ pub struct LocalSettings {
 pub enum Isolate {
     Threads,
     Processes,
+}
+
+impl LocalSettings {
+    /// `--blocking-threads`, with 0 resolved to four per core.
+    pub fn blocking_threads(&self) -> usize {
+        match self.blocking_threads {
+            0 => 4 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n.into(),
+        }
+    }
 }
 
 /// Where `javumbo-local` keeps its state.
