@@ -73,7 +73,7 @@ impl Collection {
     /// [`Self::unbury_if_day_rolled_over`] at the current time: what Anki's sync server does
     /// when a sync starts.
     pub fn unbury_if_new_day(&self) -> Result<()> {
-        let conf = self.read_json(ColJson::Conf)?;
+        let conf = self.read_json_shared(ColJson::Conf)?;
         let timing = self.timing_at(&conf, self.clock().now_secs())?;
         self.unbury_if_day_rolled_over(&conf, &timing)
     }

@@ -4,6 +4,9 @@
 //! the blob and every write replaces it whole, as Anki's legacy code did. Values we did not
 //! write (imported collections) are preserved: we only edit the keys we own.
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 pub use crate::storage::col::ColJson;
@@ -11,11 +14,56 @@ use crate::{Collection, CollectionError, Result, storage};
 
 pub type JsonObject = Map<String, Value>;
 
+/// Columns longer than this are parsed on every read rather than kept parsed (memory: a
+/// container keeps hundreds of collections open).
+const CACHE_MAX_TEXT: usize = 256 * 1024;
+
+/// The parsed JSON columns of `col`, each with the text it was parsed from. A read still
+/// fetches the column's text but compares it (a memcmp) instead of parsing it again: parsing
+/// `models` was the largest allocation hot spot of a review request (heaptrack). The text is
+/// the key, so a change by any path — an operation, a replayed changeset, a rollback, raw
+/// SQL — is seen.
+#[derive(Default)]
+pub(crate) struct JsonCache(RefCell<[Option<Parsed>; 5]>);
+
+/// A column's text and what it parses to.
+type Parsed = (String, Arc<JsonObject>);
+
+fn slot(which: ColJson) -> usize {
+    match which {
+        ColJson::Conf => 0,
+        ColJson::Models => 1,
+        ColJson::Decks => 2,
+        ColJson::Dconf => 3,
+        ColJson::Tags => 4,
+    }
+}
+
 impl Collection {
-    /// One JSON column of `col`, parsed. Anything but a JSON object is corruption.
+    /// One JSON column of `col`, parsed, to change. Anything but a JSON object is corruption.
     pub fn read_json(&self, which: ColJson) -> Result<JsonObject> {
+        Ok(JsonObject::clone(&*self.read_json_shared(which)?))
+    }
+
+    /// One JSON column of `col`, parsed, to read: shared with the cache, no copy.
+    pub fn read_json_shared(&self, which: ColJson) -> Result<Arc<JsonObject>> {
         let text = storage::col::read_json(self.conn(), which)?;
-        match serde_json::from_str::<Value>(&text) {
+        let cache = &self.json_cache().0;
+        if let Some((cached, parsed)) = &cache.borrow()[slot(which)]
+            && *cached == text
+        {
+            return Ok(Arc::clone(parsed));
+        }
+        let parsed = Arc::new(parse_object(which, &text)?);
+        let mut slots = cache.borrow_mut();
+        slots[slot(which)] = (text.len() <= CACHE_MAX_TEXT).then(|| (text, Arc::clone(&parsed)));
+        Ok(parsed)
+    }
+}
+
+fn parse_object(which: ColJson, text: &str) -> Result<JsonObject> {
+    {
+        match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => Ok(map),
             Ok(_) => Err(CollectionError::corrupt(format!(
                 "col.{} is not a JSON object",
@@ -27,7 +75,9 @@ impl Collection {
             )),
         }
     }
+}
 
+impl Collection {
     /// Replace one JSON column of `col` whole.
     pub fn write_json(&self, which: ColJson, value: &JsonObject) -> Result<()> {
         let text = serde_json::to_string(value)?;
@@ -42,7 +92,7 @@ impl Collection {
     /// Anki's "today": days since `crt` at the collection's rollover hour, in the student's
     /// time zone (see [`crate::day`]).
     pub fn timing(&self) -> Result<javumbo_scheduler::Timing> {
-        let conf = self.read_json(ColJson::Conf)?;
+        let conf = self.read_json_shared(ColJson::Conf)?;
         self.timing_at(&conf, self.clock().now_secs())
     }
 
@@ -67,6 +117,27 @@ pub(crate) fn json_i64(obj: &JsonObject, key: &str) -> Option<i64> {
 mod tests {
     use super::*;
     use crate::{CreateOptions, ManualClock};
+
+    #[test]
+    fn parsed_columns_are_reused_until_their_text_changes_by_any_path() {
+        let (col, _) = crate::testutil::empty();
+        let a = col.read_json_shared(ColJson::Conf).unwrap();
+        let b = col.read_json_shared(ColJson::Conf).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "unchanged text: parsed once");
+        // Behind the collection's back, as a replayed changeset or a rollback would.
+        col.conn()
+            .execute("UPDATE col SET conf = '{\"x\": 1}'", [])
+            .unwrap();
+        let c = col.read_json(ColJson::Conf).unwrap();
+        assert_eq!(c.get("x"), Some(&Value::from(1)));
+        assert!(!Arc::ptr_eq(
+            &a,
+            &col.read_json_shared(ColJson::Conf).unwrap()
+        ));
+        // Columns are cached apart.
+        assert!(col.read_json_shared(ColJson::Models).unwrap().len() > 1);
+        assert_eq!(col.read_json_shared(ColJson::Conf).unwrap().len(), 1);
+    }
 
     #[test]
     fn timing_uses_the_stored_offset_and_rollover() {

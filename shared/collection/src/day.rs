@@ -128,7 +128,7 @@ pub(crate) fn day_start(crt: i64, conf: &JsonObject, timing: &Timing) -> i64 {
 impl Collection {
     /// The student's time zone and rollover hour.
     pub fn day_settings(&self) -> Result<DaySettings> {
-        let conf = self.read_json(ColJson::Conf)?;
+        let conf = self.read_json_shared(ColJson::Conf)?;
         Ok(DaySettings {
             timezone: stored_timezone(&conf).map(|tz| tz.name().to_owned()),
             rollover_hour: stored_rollover(&conf),
@@ -184,7 +184,7 @@ impl Collection {
 
     /// Epoch seconds at which today (the student's day containing now) began.
     pub fn day_start_secs(&self) -> Result<i64> {
-        let conf = self.read_json(ColJson::Conf)?;
+        let conf = self.read_json_shared(ColJson::Conf)?;
         let now = self.clock().now_secs();
         Ok(day_start(
             self.crt()?,
@@ -224,7 +224,7 @@ mod tests {
         )
         .unwrap();
         col.set_timezone("Australia/Sydney").unwrap();
-        let conf = col.read_json(ColJson::Conf).unwrap();
+        let conf = col.read_json_shared(ColJson::Conf).unwrap();
         assert_eq!(conf["localOffset"], -660, "AEDT in January");
         assert_eq!(conf["creationOffset"], 0);
         assert_eq!(

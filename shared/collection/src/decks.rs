@@ -117,7 +117,7 @@ fn same_name(a: &str, b: &str) -> bool {
 
 impl Collection {
     pub(crate) fn deck_rows(&self) -> Result<Vec<DeckRow>> {
-        let map = self.read_json(ColJson::Decks)?;
+        let map = self.read_json_shared(ColJson::Decks)?;
         Ok(map
             .iter()
             .filter_map(|(k, v)| DeckRow::from_json(k, v))
@@ -163,7 +163,7 @@ impl Collection {
 
     /// `conf.curDeck`, falling back to Default when it is unset or names a deck that is gone.
     pub fn current_deck_id(&self) -> Result<i64> {
-        let conf = self.read_json(ColJson::Conf)?;
+        let conf = self.read_json_shared(ColJson::Conf)?;
         let rows = self.deck_rows()?;
         Ok(json_i64(&conf, "curDeck")
             .filter(|id| rows.iter().any(|d| d.id == *id))
@@ -452,7 +452,7 @@ mod tests {
         let child = col.create_deck("P::C").unwrap();
         col.set_current_deck(parent.id).unwrap();
         assert_eq!(col.current_deck_id().unwrap(), parent.id);
-        let conf = col.read_json(ColJson::Conf).unwrap();
+        let conf = col.read_json_shared(ColJson::Conf).unwrap();
         let mut active: Vec<i64> = conf["activeDecks"]
             .as_array()
             .unwrap()
@@ -553,7 +553,7 @@ mod tests {
             decks
         );
         assert_eq!(col.current_deck_id().unwrap(), DEFAULT_DECK_ID);
-        let conf = col.read_json(ColJson::Conf).unwrap();
+        let conf = col.read_json_shared(ColJson::Conf).unwrap();
         assert_eq!(conf["activeDecks"], serde_json::json!([DEFAULT_DECK_ID]));
 
         assert!(matches!(

@@ -63,6 +63,7 @@ pub use schema::CreateOptions;
 pub struct Collection {
     conn: Connection,
     clock: SharedClock,
+    json: coljson::JsonCache,
 }
 
 impl std::fmt::Debug for Collection {
@@ -144,7 +145,11 @@ impl Collection {
     fn with_connection(conn: Connection, clock: SharedClock) -> Self {
         // Room for every statement in `storage`, so the busiest ones are never evicted.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
-        Self { conn, clock }
+        Self {
+            conn,
+            clock,
+            json: coljson::JsonCache::default(),
+        }
     }
 
     pub fn conn(&self) -> &Connection {
@@ -153,6 +158,10 @@ impl Collection {
 
     pub fn clock(&self) -> &SharedClock {
         &self.clock
+    }
+
+    pub(crate) fn json_cache(&self) -> &coljson::JsonCache {
+        &self.json
     }
 
     pub fn into_connection(self) -> Connection {

@@ -267,7 +267,7 @@ impl Collection {
     /// The note type new notes get when none is named: the current one if it is a two-field
     /// normal type, else the oldest "Basic".
     pub fn default_note_type(&self) -> Result<NoteType> {
-        let conf = self.read_json(ColJson::Conf)?;
+        let conf = self.read_json_shared(ColJson::Conf)?;
         let all = self.note_types()?;
         let usable = |n: &&NoteType| {
             n.kind == NoteTypeKind::Normal && n.fields.len() == 2 && !n.templates.is_empty()

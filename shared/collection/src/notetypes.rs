@@ -165,14 +165,14 @@ pub(crate) fn parse_all(models: &JsonObject) -> Vec<NoteType> {
 impl Collection {
     /// The collection's note types, by name (then id).
     pub fn note_types(&self) -> Result<Vec<NoteType>> {
-        let mut all = parse_all(&self.read_json(ColJson::Models)?);
+        let mut all = parse_all(&*self.read_json_shared(ColJson::Models)?);
         all.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
         Ok(all)
     }
 
     /// One note type; `NotFound` when the collection has no note type `id`.
     pub fn note_type(&self, id: i64) -> Result<NoteType> {
-        self.read_json(ColJson::Models)?
+        self.read_json_shared(ColJson::Models)?
             .get(&id.to_string())
             .and_then(NoteType::from_json)
             .ok_or_else(|| CollectionError::NotFound(format!("note type {id} not found")))

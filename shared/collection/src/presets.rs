@@ -607,7 +607,7 @@ impl Collection {
 
     /// A deck's own limits ("This deck" / "Today only").
     pub fn deck_limits(&self, deck_id: i64) -> Result<DeckLimits> {
-        let decks = self.read_json(ColJson::Decks)?;
+        let decks = self.read_json_shared(ColJson::Decks)?;
         decks
             .get(&deck_id.to_string())
             .map(DeckLimits::from_deck_json)
@@ -722,7 +722,7 @@ mod tests {
             Err(CollectionError::NotFound(_))
         ));
         // The scheduler reads the same stored JSON.
-        let dconf = col.read_json(ColJson::Dconf).unwrap();
+        let dconf = col.read_json_shared(ColJson::Dconf).unwrap();
         let sched = javumbo_scheduler::DeckConfig::from_dconf_json(&dconf[&p.id.to_string()]);
         assert_eq!(sched.learn_steps, vec![2.5, 30.0]);
         assert_eq!(sched.leech_action, javumbo_scheduler::LeechAction::Suspend);
@@ -839,7 +839,7 @@ mod tests {
         let p = col.preset(1).unwrap();
         assert_eq!((p.new_per_day, p.review_order), (20, 0));
         col.update_preset(&p).unwrap();
-        let dconf = col.read_json(ColJson::Dconf).unwrap();
+        let dconf = col.read_json_shared(ColJson::Dconf).unwrap();
         assert_eq!(dconf["1"]["someAddon"], json!({"x": 1}));
     }
 

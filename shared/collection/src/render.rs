@@ -86,7 +86,7 @@ pub(crate) struct Renderer {
 
 impl Renderer {
     pub(crate) fn load(col: &Collection) -> Result<Self> {
-        let notetypes = parse_all(&col.read_json(ColJson::Models)?)
+        let notetypes = parse_all(&*col.read_json_shared(ColJson::Models)?)
             .into_iter()
             .map(|nt| {
                 let r = nt.for_rendering();

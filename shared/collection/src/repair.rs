@@ -426,8 +426,8 @@ impl Collection {
         let timing = self.timing()?;
         let today = timing.days_elapsed;
         let now = timing.now_secs;
-        let decks = self.read_json(ColJson::Decks)?;
-        let dconf = self.read_json(ColJson::Dconf)?;
+        let decks = self.read_json_shared(ColJson::Decks)?;
+        let dconf = self.read_json_shared(ColJson::Dconf)?;
         let steps_of = |did: i64| -> (i64, i64) {
             let conf = decks
                 .get(&did.to_string())

@@ -107,7 +107,7 @@ impl Collection {
             .into_iter()
             .find(|d| d.id == deck_id)
             .map_or(DEFAULT_DCONF_ID, |d| d.conf_id);
-        let dconf = self.read_json(ColJson::Dconf)?;
+        let dconf = self.read_json_shared(ColJson::Dconf)?;
         let value = dconf
             .get(&conf_id.to_string())
             .or_else(|| dconf.get(&DEFAULT_DCONF_ID.to_string()))
@@ -126,11 +126,11 @@ impl Collection {
     /// this writes when a session starts (a new day, a new deck, any change but an answer)
     /// and, like Anki, unburies yesterday's buried cards first.
     pub fn next_card(&self) -> Result<Study> {
-        let conf = self.read_json(ColJson::Conf)?;
+        let conf = self.read_json_shared(ColJson::Conf)?;
         let timing = self.timing_at(&conf, self.clock().now_secs())?;
         // Yesterday's buried cards come back first (a write, journaled like any other).
         self.atomic(|c| c.unbury_if_day_rolled_over(&conf, &timing))?;
-        let conf = self.read_json(ColJson::Conf)?;
+        let conf = self.read_json_shared(ColJson::Conf)?;
         let deck = self.deck_row(self.current_deck_id()?)?;
         let dids = storage::id_array(&self.subtree_ids(&deck)?);
         let conn = self.conn();
@@ -167,10 +167,10 @@ impl Collection {
     /// the deck's (see `queue/deck_counts.rs`). Like Anki's deck list, this unburies
     /// yesterday's buried cards first.
     pub fn due_counts(&self, deck_id: i64) -> Result<DueCounts> {
-        let conf = self.read_json(ColJson::Conf)?;
+        let conf = self.read_json_shared(ColJson::Conf)?;
         let timing = self.timing_at(&conf, self.clock().now_secs())?;
         self.atomic(|c| c.unbury_if_day_rolled_over(&conf, &timing))?;
-        let conf = self.read_json(ColJson::Conf)?;
+        let conf = self.read_json_shared(ColJson::Conf)?;
         let table = self.deck_table(&conf, &timing)?;
         let deck = table
             .find(deck_id)
@@ -230,7 +230,7 @@ impl Collection {
             // One clock read: the revlog id, `lrt` and the learning due all derive from it.
             let now_ms = c.clock().now_ms();
             let now_secs = now_ms.div_euclid(1000);
-            let col_conf = c.read_json(ColJson::Conf)?;
+            let col_conf = c.read_json_shared(ColJson::Conf)?;
             let timing = c.timing_at(&col_conf, now_secs)?;
             let session = c.session_before_answer(&col_conf, &timing)?;
             c.refresh_local_offset(&col_conf, now_secs)?;
@@ -360,7 +360,9 @@ pub struct DueCounts {
 impl Collection {
     /// The collection's learn-ahead limit (`collapseTime`), seconds.
     pub fn learn_ahead_secs(&self) -> Result<i64> {
-        Ok(crate::queue::learn_ahead(&self.read_json(ColJson::Conf)?))
+        Ok(crate::queue::learn_ahead(
+            &*self.read_json_shared(ColJson::Conf)?,
+        ))
     }
 }
 

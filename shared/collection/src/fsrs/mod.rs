@@ -96,7 +96,7 @@ struct DeckPresets(HashMap<i64, (i64, bool, Option<f32>)>);
 
 impl DeckPresets {
     fn read(col: &Collection) -> Result<Self> {
-        let decks = col.read_json(ColJson::Decks)?;
+        let decks = col.read_json_shared(ColJson::Decks)?;
         let map = decks
             .iter()
             .filter_map(|(k, v)| {
@@ -151,7 +151,7 @@ impl DeckPresets {
 impl Collection {
     /// A preset's dconf entry; a dangling id falls back to preset 1, as answering does.
     fn dconf_entry(&self, conf_id: i64) -> Result<Value> {
-        let dconf = self.read_json(ColJson::Dconf)?;
+        let dconf = self.read_json_shared(ColJson::Dconf)?;
         Ok(dconf
             .get(&conf_id.to_string())
             .or_else(|| dconf.get(&DEFAULT_DCONF_ID.to_string()))
@@ -166,7 +166,7 @@ impl Collection {
 
     /// A preset's FSRS fields (parameters, retentions, …).
     pub fn preset_fsrs(&self, conf_id: i64) -> Result<PresetFsrs> {
-        let dconf = self.read_json(ColJson::Dconf)?;
+        let dconf = self.read_json_shared(ColJson::Dconf)?;
         let entry = dconf
             .get(&conf_id.to_string())
             .ok_or_else(|| CollectionError::NotFound(format!("preset {conf_id} not found")))?;
@@ -241,7 +241,7 @@ impl Collection {
         conf: &DeckConfig,
         timing: &Timing,
     ) -> Result<[NextInterval; 4]> {
-        let col_conf = self.read_json(ColJson::Conf)?;
+        let col_conf = self.read_json_shared(ColJson::Conf)?;
         match self.card_fsrs(card, &col_conf, timing)? {
             Some(f) => next_intervals_fsrs(&card.sched(), conf, &f.settings, f.input, timing)
                 .map_err(CollectionError::Fsrs),
@@ -357,7 +357,7 @@ impl Collection {
     }
 
     fn update_memory_states(&self, conf_id: i64) -> Result<MemoryUpdate> {
-        let col_conf = self.read_json(ColJson::Conf)?;
+        let col_conf = self.read_json_shared(ColJson::Conf)?;
         let timing = self.timing_at(&col_conf, self.clock().now_secs())?;
         let now = self.clock().now_secs();
         let decks = DeckPresets::read(self)?;

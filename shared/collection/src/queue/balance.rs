@@ -104,7 +104,7 @@ impl Collection {
         let Some(&preset) = decks.preset_of.get(&card.home_deck_id()) else {
             return Ok(None);
         };
-        let dconf = self.read_json(ColJson::Dconf)?;
+        let dconf = self.read_json_shared(ColJson::Dconf)?;
         // Anki balances only presets it has: a deck on a missing preset is not balanced.
         let Some(p) = dconf
             .get(&preset.to_string())

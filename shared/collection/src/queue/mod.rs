@@ -185,7 +185,7 @@ impl Collection {
 
     /// Every deck with its preset and today's studied counts.
     pub(crate) fn deck_table(&self, conf: &JsonObject, timing: &Timing) -> Result<DeckTable> {
-        let decks_json = self.read_json(ColJson::Decks)?;
+        let decks_json = self.read_json_shared(ColJson::Decks)?;
         let mut decks: Vec<DeckInfo> = decks_json
             .iter()
             .filter_map(|(key, v)| {
@@ -206,7 +206,7 @@ impl Collection {
             })
             .collect();
         decks.sort_by_cached_key(|d| (crate::decks::sort_key(&d.name), d.id));
-        let dconf = self.read_json(ColJson::Dconf)?;
+        let dconf = self.read_json_shared(ColJson::Dconf)?;
         let presets = dconf
             .iter()
             .filter_map(|(k, v)| {
@@ -386,7 +386,7 @@ impl Collection {
         let Some(mut s) = session else {
             return self.write_session(None);
         };
-        let conf = self.read_json(ColJson::Conf)?;
+        let conf = self.read_json_shared(ColJson::Conf)?;
         let deck = self.deck_row(s.deck)?;
         let active = self.subtree_ids(&deck)?;
         let in_queue = active.contains(&before.deck_id);
