@@ -94,8 +94,25 @@ pub fn apply_changeset(conn: &Connection, changeset: &[u8]) -> rusqlite::Result<
     )
 }
 
+thread_local! {
+    /// One compression context per thread, reused by every commit: building one per changeset
+    /// (what `zstd::bulk::compress` does) allocated and initialised its tables each time. The
+    /// threads are the process's bounded blocking pool, so these are few.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 pub fn compress(raw: &[u8]) -> Result<Vec<u8>, SessionError> {
-    zstd::bulk::compress(raw, ZSTD_LEVEL).map_err(|e| InternalError::Zstd(e).into())
+    COMPRESSOR
+        .with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let compressor = match slot.as_mut() {
+                Some(c) => c,
+                None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+            };
+            compressor.compress(raw)
+        })
+        .map_err(|e| InternalError::Zstd(e).into())
 }
 
 pub fn decompress(data: &[u8]) -> Result<Vec<u8>, SessionError> {
