@@ -3,7 +3,8 @@
 #
 #   make deps-aws       venvs: .cache/venv-ministack (the emulator), .cache/venv-lambda (cargo-lambda)
 #   make test-aws       the AWS adapters' tests (conformance suite on a ministack the tests start)
-#   make package        target/lambda/<bin>/bootstrap.zip for the five functions (cargo lambda)
+#   make package        target/lambda/<bin>/bootstrap.zip for the six functions (cargo lambda,
+#                       Cargo profile `lambda`: built in target/<triple>/lambda)
 #   make emulator-up    ministack on a free loopback port + the CDK stack deployed into it; the
 #                       API base URL is the last line printed and .emulator/url
 #   make emulator-down  stop it
@@ -11,7 +12,8 @@
 #                       (always); part of `make test`
 #
 # Knobs: LAMBDA_ARCH=x86_64|arm64 (arm64 needs the aarch64 std, which cargo-lambda fetches with
-# rustup and which may not be obtainable offline).
+# rustup and which may not be obtainable offline); LAMBDA_PROFILE=lambda (the workspace
+# Cargo.toml's size-tuned profile; see the comment there).
 
 MINISTACK_VENV   := $(CACHE)/venv-ministack
 LAMBDA_VENV      := $(CACHE)/venv-lambda
@@ -20,6 +22,7 @@ CARGO_LAMBDA_VER := 1.9.2
 MINISTACK_STAMP  := $(MINISTACK_VENV)/.ministack-$(MINISTACK_VER).stamp
 LAMBDA_STAMP     := $(LAMBDA_VENV)/.cargo-lambda-$(CARGO_LAMBDA_VER).stamp
 LAMBDA_ARCH      ?= x86_64
+LAMBDA_PROFILE   ?= lambda
 LAMBDA_DIR       := target/lambda
 LAMBDA_BINS      := javumbo-auth javumbo-review javumbo-crud javumbo-export javumbo-sync-fn javumbo-flush-handler
 
@@ -49,13 +52,17 @@ test-aws: deps-build $(MINISTACK_STAMP)
 # rusqlite's `session` feature runs bindgen on sqlite3.h; under zig, cargo-zigbuild adds
 # -nostdinc to bindgen's clang args, which then cannot find the compiler's own stdarg.h:
 # zig's copy of those headers is added back explicitly.
+# `--profile`, not `--release`: given --release, cargo-lambda adds `--config profile.release.*`
+# settings the manifest leaves unset (panic = "abort" among them, which would turn a panicking
+# request into a dead execution environment instead of a 500) and `-C target-cpu=haswell`; with
+# a named profile it adds nothing, so Cargo.toml's [profile.lambda] is exactly what is built.
 ZIG_CLANG_INCLUDE = $(shell $(LAMBDA_VENV)/bin/python -c 'import ziglang,os; print(os.path.join(os.path.dirname(ziglang.__file__),"lib","include"))' 2>/dev/null)
 package: deps-build $(LAMBDA_STAMP)
 	@if [ "$(LAMBDA_ARCH)" = arm64 ]; then \
 	  echo "building for arm64: needs the aarch64-unknown-linux-gnu std (rustup target add); x86_64 is the default"; fi
 	PATH="$(abspath $(LAMBDA_VENV))/bin:$$PATH" AWS_LC_SYS_NO_JITTER_ENTROPY=1 \
 	  BINDGEN_EXTRA_CLANG_ARGS="-isystem $(ZIG_CLANG_INCLUDE)" \
-	  $(CARGO) lambda build --release --locked --output-format zip --lambda-dir $(LAMBDA_DIR) \
+	  $(CARGO) lambda build --profile $(LAMBDA_PROFILE) --locked --output-format zip --lambda-dir $(LAMBDA_DIR) \
 	  $(if $(filter arm64,$(LAMBDA_ARCH)),--arm64,--x86-64) \
 	  $(foreach b,$(LAMBDA_BINS),-p $(b))
 	@for b in $(LAMBDA_BINS); do ls -l $(LAMBDA_DIR)/$$b/bootstrap.zip; done

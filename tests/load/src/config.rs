@@ -28,6 +28,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Combine the `report.json` of several runs into one markdown benchmark report.
     BenchReport(BenchReportArgs),
+    /// Time Lambda bootstraps' cold starts against a local Lambda Runtime API.
+    ColdStart(ColdStartArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -155,8 +157,46 @@ pub struct BenchReportArgs {
     /// A remark about the measuring conditions, printed under the summary (repeatable).
     #[arg(long)]
     pub note: Vec<String>,
+    /// A `cold-start` run directory (its cold-start.json), for the "Lambda cold start" section.
+    #[arg(long, value_name = "DIR")]
+    pub cold_start: Option<PathBuf>,
+    /// `make package`'s output (`<DIR>/<function>/bootstrap.zip`), for the "Lambda zip sizes"
+    /// section.
+    #[arg(long, value_name = "DIR")]
+    pub lambda_dir: Option<PathBuf>,
     /// Run directories (each holding a report.json), in the order to present them.
     pub runs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ColdStartArgs {
+    /// Bootstraps to start: `PATH` or `NAME=PATH`. A `.zip` is unpacked (its `bootstrap`); an
+    /// unnamed `bootstrap`/`bootstrap.zip` is named after its directory, as `make package`
+    /// lays them out (target/lambda/<function>/bootstrap.zip).
+    #[arg(required = true, value_name = "BOOTSTRAP")]
+    pub bootstraps: Vec<String>,
+    /// Measured cold starts per function (each a fresh process).
+    #[arg(long, default_value_t = 20)]
+    pub runs: u32,
+    /// Discarded starts per function before measuring (page cache, first exec).
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u32,
+    /// AWS_LAMBDA_FUNCTION_MEMORY_SIZE declared to the functions (nothing enforces it).
+    #[arg(long, default_value_t = 1024)]
+    pub memory_mb: u32,
+    /// Extra environment of the functions, KEY=VALUE (repeatable; overrides the defaults).
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Send every function this JSON payload instead of its default event (e.g. an API
+    /// Gateway v2 `POST /api/register`, to time a request that does real work).
+    #[arg(long, value_name = "FILE")]
+    pub event: Option<PathBuf>,
+    /// Seconds each phase (init, an invocation) may take before the run counts as failed.
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout: f64,
+    /// Write cold-start.json and report.md here.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Scenario weights for the mix, in `ScenarioKind` order (study, crud, stats, adversarial).

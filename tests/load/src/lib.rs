@@ -12,12 +12,15 @@
 //! - [`rss`]: the server's resident memory (it and its container processes) over a run.
 //! - [`report`]: the JSON / HTML / markdown reports with SVG pictures.
 //! - [`bench`]: `make bench`'s combined `bench/REPORT.md`.
+//! - [`coldstart`]: `cold-start`, the Lambda bootstraps' init and first-invocation times,
+//!   against the minimal local Lambda Runtime API of [`runtime_api`].
 //! - [`runner`]: ties it together: ramp-up, rate limit, progress bar, stop conditions.
 
 pub mod apkg;
 pub mod audit;
 pub mod bench;
 pub mod client;
+pub mod coldstart;
 pub mod config;
 pub mod error;
 pub mod ledger;
@@ -25,6 +28,7 @@ pub mod metrics;
 pub mod report;
 pub mod rss;
 pub mod runner;
+pub mod runtime_api;
 pub mod scenario;
 pub mod spawn;
 pub mod svg;

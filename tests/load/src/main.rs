@@ -1,11 +1,12 @@
 //! `javumbo-load`: see `javumbo_load` (lib.rs) for the map, `--help` for the options.
-//! Exit status: 0 clean, 1 the audit found lost/duplicated/phantom writes, 2 the harness failed.
+//! Exit status: 0 clean, 1 the audit found lost/duplicated/phantom writes (cold-start: a
+//! bootstrap failed a run), 2 the harness failed.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use javumbo_load::config::{Cli, Command};
-use javumbo_load::{bench, runner};
+use javumbo_load::{bench, coldstart, runner};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Some(Command::BenchReport(args)) => bench::write_bench_report(&args).map(|()| true),
         Some(Command::Run(args)) => rt.block_on(run(*args)),
+        Some(Command::ColdStart(args)) => rt.block_on(coldstart::run(&args)),
         None => rt.block_on(run(cli.run)),
     };
     match outcome {

@@ -62,6 +62,9 @@ pub struct StoreReport {
     pub takeovers: f64,
     pub takeover_timeouts: f64,
     pub takeover_wait_ms_mean: Option<f64>,
+    /// DynamoDB write units per journal commit (only the AWS adapters count write units).
+    #[serde(default)]
+    pub write_units_per_commit: Option<f64>,
 }
 
 impl StoreReport {
@@ -87,6 +90,8 @@ impl StoreReport {
             takeovers,
             takeover_timeouts: get("takeover_timeout"),
             takeover_wait_ms_mean: (takeovers > 0.0).then(|| get("takeover_wait_ms") / takeovers),
+            write_units_per_commit: (get("table_write_units") > 0.0 && get("journal_commit") > 0.0)
+                .then(|| get("table_write_units") / get("journal_commit")),
             counters,
         }
     }
@@ -418,6 +423,12 @@ impl Report {
             st.takeover_timeouts,
             opt(st.takeover_wait_ms_mean, 1)
         );
+        if let Some(wru) = st.write_units_per_commit {
+            let _ = writeln!(
+                s,
+                "DynamoDB write units per acknowledged write (journal commit): **{wru:.2}**.\n"
+            );
+        }
         for (k, v) in &st.counters {
             let _ = writeln!(s, "| {k} | {v} |");
         }
@@ -674,6 +685,8 @@ mod tests {
             ("cache_miss".into(), 10.0),
             ("takeover".into(), 4.0),
             ("takeover_wait_ms".into(), 100.0),
+            ("journal_commit".into(), 40.0),
+            ("table_write_units".into(), 82.0),
         ]
         .into();
         let st = StoreReport::from_delta(&before, &after, 20);
@@ -681,5 +694,9 @@ mod tests {
         assert_eq!(st.blob_put_per_session, Some(0.75));
         assert_eq!(st.cache_hit_rate, Some(0.9));
         assert_eq!(st.takeover_wait_ms_mean, Some(25.0));
+        assert_eq!(st.write_units_per_commit, Some(2.05));
+        // The embedded store counts no write units.
+        let local = StoreReport::from_delta(&before, &[("journal_commit".into(), 5.0)].into(), 1);
+        assert_eq!(local.write_units_per_commit, None);
     }
 }
