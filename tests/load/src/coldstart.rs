@@ -8,9 +8,12 @@
 //!
 //! Every run is a fresh process with a fresh, empty data directory (Lambda's `/tmp` of a new
 //! execution environment), started with the environment Lambda sets and the stack's settings
-//! for the embedded stores (no `JAVUMBO_BACKEND`: the AWS SDK's client construction is not
-//! measured). The API functions get an API Gateway HTTP API (payload v2) `GET` of their health
-//! route; the flush handler an SNS batch with one flush request for a user that does not exist.
+//! for the embedded stores (no `JAVUMBO_BACKEND`). To include the AWS SDK clients' construction,
+//! add `--env JAVUMBO_BACKEND=aws` with the table/bucket names, credentials and an
+//! `AWS_ENDPOINT_URL`: init needs no network (the JWT secret given directly), invocations that
+//! touch a store then do. The API functions get an API Gateway HTTP API (payload v2) `GET` of
+//! their health route; the flush handler an SNS batch with one flush request for a user that
+//! does not exist.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
