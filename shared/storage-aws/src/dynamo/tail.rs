@@ -188,6 +188,24 @@ fn tail_condition(
     }
 }
 
+/// The placeholders every tail-moving update names: the lease and TTL attributes and the
+/// tail's own (`#ts` is the condition's, see [`tail_condition`]).
+fn tail_attr_names() -> HashMap<String, String> {
+    [
+        ("#la", LAST_ACCESS),
+        ("#lu", LEASE_UNTIL),
+        ("#ex", EXPIRES_AT),
+        ("#ts", TAIL_SEQ),
+        ("#tr", TAIL_RID),
+        ("#ta", TAIL_AT),
+        ("#tf", TAIL_FP),
+        ("#tp", TAIL_PAYLOAD),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
 /// What a failed fenced write found.
 enum Found {
     /// No item.
@@ -379,15 +397,7 @@ impl DynamoStore {
         let mut names = HashMap::new();
         let mut values = HashMap::new();
         let condition = Self::fence_condition(fence, copied, &mut names, &mut values);
-        names.extend([
-            ("#la".to_owned(), LAST_ACCESS.to_owned()),
-            ("#lu".to_owned(), LEASE_UNTIL.to_owned()),
-            ("#ex".to_owned(), EXPIRES_AT.to_owned()),
-            ("#tr".to_owned(), TAIL_RID.to_owned()),
-            ("#ta".to_owned(), TAIL_AT.to_owned()),
-            ("#tf".to_owned(), TAIL_FP.to_owned()),
-            ("#tp".to_owned(), TAIL_PAYLOAD.to_owned()),
-        ]);
+        names.extend(tail_attr_names());
         values.extend([
             (":next".to_owned(), n(entry.seq)),
             (":la".to_owned(), n(last_access)),
@@ -442,15 +452,7 @@ impl DynamoStore {
         let mut names = HashMap::new();
         let mut values = HashMap::new();
         let condition = Self::fence_condition(fence, copied, &mut names, &mut values);
-        names.extend([
-            ("#la".to_owned(), LAST_ACCESS.to_owned()),
-            ("#lu".to_owned(), LEASE_UNTIL.to_owned()),
-            ("#ex".to_owned(), EXPIRES_AT.to_owned()),
-            ("#tr".to_owned(), TAIL_RID.to_owned()),
-            ("#ta".to_owned(), TAIL_AT.to_owned()),
-            ("#tf".to_owned(), TAIL_FP.to_owned()),
-            ("#tp".to_owned(), TAIL_PAYLOAD.to_owned()),
-        ]);
+        names.extend(tail_attr_names());
         values.extend([
             (":next".to_owned(), n(entry.seq)),
             (":la".to_owned(), n(last_access)),
@@ -699,15 +701,12 @@ impl DynamoStore {
             .key(USERNAME, s(username.storage_key()))
             .condition_expression("#ts = :ts AND #tr = :tr")
             .update_expression("SET #ex = :ex REMOVE #lu, #ts, #tr, #ta, #tf, #tp")
-            .set_expression_attribute_names(Some(HashMap::from([
-                ("#ts".to_owned(), TAIL_SEQ.to_owned()),
-                ("#tr".to_owned(), TAIL_RID.to_owned()),
-                ("#ta".to_owned(), TAIL_AT.to_owned()),
-                ("#tf".to_owned(), TAIL_FP.to_owned()),
-                ("#tp".to_owned(), TAIL_PAYLOAD.to_owned()),
-                ("#lu".to_owned(), LEASE_UNTIL.to_owned()),
-                ("#ex".to_owned(), EXPIRES_AT.to_owned()),
-            ])))
+            .set_expression_attribute_names(Some(
+                tail_attr_names()
+                    .into_iter()
+                    .filter(|(k, _)| k != "#la")
+                    .collect(),
+            ))
             .set_expression_attribute_values(Some(HashMap::from([
                 (":ts".to_owned(), n(tail.seq)),
                 (":tr".to_owned(), s(&tail.request_id)),
