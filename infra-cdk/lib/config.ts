@@ -1,8 +1,12 @@
 import * as path from 'node:path';
 import type { Node } from 'constructs';
 
-/** The six Lambda functions, keyed by route group. The key is also the construct id stem. */
-export const FUNCTION_KEYS = ['auth', 'review', 'crud', 'export', 'sync', 'flushHandler'] as const;
+/**
+ * The Lambda functions, keyed by route group; the key is also the construct id stem. The sync
+ * group is deployed twice from one binary: `sync` behind API Gateway (buffered answers, ~4.4 MB)
+ * and `syncStream` behind its own function URL (streamed answers, full downloads up to 20 MB).
+ */
+export const FUNCTION_KEYS = ['auth', 'review', 'crud', 'export', 'sync', 'syncStream', 'flushHandler'] as const;
 export type FunctionKey = (typeof FUNCTION_KEYS)[number];
 
 /** The cargo-lambda binary of each function: `<lambdaDir>/<bin>/bootstrap.zip`. */
@@ -12,6 +16,7 @@ export const FUNCTION_BINS: Record<FunctionKey, string> = {
   crud: 'javumbo-crud',
   export: 'javumbo-export',
   sync: 'javumbo-sync-fn',
+  syncStream: 'javumbo-sync-fn',
   flushHandler: 'javumbo-flush-handler',
 };
 

@@ -68,6 +68,14 @@ const SIZING: Record<FunctionKey, Sizing> = {
     timeout: Duration.seconds(28),
     description: 'javumbo sync: Anki sync protocol for official clients (full upload/download up to ~4.4 MB compressed)',
   },
+  // No gateway in front of a function URL: the timeout is the function's own. 20 MB streamed
+  // at AWS's 2 MB/s past the first 6 MB is ~7 s, plus building the file.
+  syncStream: {
+    memoryMb: 2048,
+    ephemeralMb: 2048,
+    timeout: Duration.seconds(120),
+    description: 'javumbo sync (function URL, streamed answers): full download up to 20 MB, upload up to ~4.4 MB compressed',
+  },
   flushHandler: {
     memoryMb: 1024,
     ephemeralMb: 1024,
@@ -128,6 +136,8 @@ export class JavumboStack extends Stack {
   readonly flushDlq: sqs.Queue;
   readonly jwtSecret: secrets.Secret;
   readonly functions: Record<FunctionKey, lambda.Function>;
+  /** The address official Anki clients sync with (function URL of `syncStream`, trailing `/`). */
+  readonly syncUrl: lambda.FunctionUrl;
   readonly api: apigwv2.HttpApi;
   readonly stage: apigwv2.HttpStage;
   readonly web?: StaticWeb;
@@ -259,6 +269,7 @@ export class JavumboStack extends Stack {
       crud: make('crud'),
       export: make('export'),
       sync: make('sync'),
+      syncStream: make('syncStream', { environment: { ...environment, JAVUMBO_RESPONSE_STREAMING: 'true' } }),
       flushHandler: make('flushHandler', {
         // SNS invokes asynchronously: Lambda retries twice, then parks the event here.
         deadLetterQueue: this.flushDlq,
@@ -275,6 +286,15 @@ export class JavumboStack extends Stack {
     );
 
     this.grantLeastPrivilege();
+
+    // The streaming sync address (docs/ARCHITECTURE.md#sync-on-lambda): public like the API's
+    // sync routes, since Anki's own host key authenticates every request. The buffered `sync`
+    // names it when it refuses a download too large for API Gateway.
+    this.syncUrl = this.functions.syncStream.addFunctionUrl({
+      authType: lambda.FunctionUrlAuthType.NONE,
+      invokeMode: lambda.InvokeMode.RESPONSE_STREAM,
+    });
+    this.functions.sync.addEnvironment('JAVUMBO_SYNC_STREAM_URL', this.syncUrl.url);
 
     // ---- HTTP API -------------------------------------------------------------------------------
     this.api = new apigwv2.HttpApi(this, 'Api', {
@@ -362,7 +382,7 @@ export class JavumboStack extends Stack {
     }
 
     if (this.web) {
-      const deployment = this.web.deploy(this.api.apiEndpoint);
+      const deployment = this.web.deploy(this.api.apiEndpoint, this.syncUrl.url);
       new CfnOutput(this, 'WebUrl', { value: this.web.url, description: 'the study app (CloudFront)' });
       new CfnOutput(this, 'WebBucketName', { value: this.web.bucket.bucketName });
       deployment.node.addDependency(this.stage);
@@ -377,6 +397,10 @@ export class JavumboStack extends Stack {
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'base URL of the API' });
+    new CfnOutput(this, 'SyncUrl', {
+      value: this.syncUrl.url,
+      description: "Anki's and AnkiDroid's self-hosted sync server address (full downloads up to 20 MB)",
+    });
     new CfnOutput(this, 'ApiId', { value: this.api.apiId });
     new CfnOutput(this, 'DataBucketName', { value: this.dataBucket.bucketName });
     new CfnOutput(this, 'UsersTableName', { value: this.usersTable.tableName });
@@ -420,10 +444,12 @@ export class JavumboStack extends Stack {
       [f.crud, [USER_DBS, JOURNAL_SPILL, MEDIA]],
       [f.export, [USER_DBS, JOURNAL_SPILL, MEDIA, TRANSFERS]],
       [f.sync, [USER_DBS, JOURNAL_SPILL, MEDIA]],
+      [f.syncStream, [USER_DBS, JOURNAL_SPILL, MEDIA]],
     ];
     for (const [fn, prefixes] of collection) {
       // sync also writes device keys (attributes of the user's item).
-      this.usersTable.grant(fn, ...(fn === f.sync ? USERS_RW : USERS_READ));
+      const sync = fn === f.sync || fn === f.syncStream;
+      this.usersTable.grant(fn, ...(sync ? USERS_RW : USERS_READ));
       this.sessionsTable.grant(fn, ...STATE_RW);
       this.journalTable.grant(fn, ...STATE_RW);
       this.grantBlobs(fn, [{ prefixes, actions: BLOB_RW }]);

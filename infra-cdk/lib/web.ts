@@ -86,15 +86,19 @@ export class StaticWeb extends Construct {
   }
 
   /**
-   * Uploads the app plus a generated `config.js` pointing it at the API. The files carry no
-   * content hash in their names (the app has no build step), so browsers must revalidate on
-   * every load; CloudFront keeps them and is invalidated by each deployment.
+   * Uploads the app plus a generated `config.js` pointing it at the API and naming the sync
+   * address its Sync page shows. The files carry no content hash in their names (the app has
+   * no build step), so browsers must revalidate on every load; CloudFront keeps them and is
+   * invalidated by each deployment.
    */
-  deploy(apiBase: string): s3deploy.BucketDeployment {
+  deploy(apiBase: string, syncUrl: string): s3deploy.BucketDeployment {
     return new s3deploy.BucketDeployment(this, 'Deployment', {
       sources: [
         s3deploy.Source.asset(this.webDir, { exclude: ['config.js'] }),
-        s3deploy.Source.data('config.js', `window.JAVUMBO_API_BASE = "${apiBase}";\n`),
+        s3deploy.Source.data(
+          'config.js',
+          `window.JAVUMBO_API_BASE = "${apiBase}";\nwindow.JAVUMBO_SYNC_URL = "${syncUrl}";\n`,
+        ),
       ],
       destinationBucket: this.bucket,
       distribution: this.distribution,

@@ -48,7 +48,7 @@ describe('context validation', () => {
     const fns = Object.values(t.toJSON().Resources as Record<string, any>).filter(
       (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.JAVUMBO_BACKEND,
     );
-    assert.equal(fns.length, 6);
+    assert.equal(fns.length, 7);
     for (const f of fns) assert.equal(f.Properties.Environment.Variables.JAVUMBO_COMPACT_AFTER, '4');
   });
 });

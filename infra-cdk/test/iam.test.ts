@@ -10,6 +10,7 @@ const FN_PREFIX: Record<FunctionKey, string> = {
   crud: 'CrudFunction',
   export: 'ExportFunction',
   sync: 'SyncFunction',
+  syncStream: 'SyncStreamFunction',
   flushHandler: 'FlushHandlerFunction',
 };
 
@@ -105,6 +106,12 @@ const collection = (blobs: string[]): string[] => [
   ...SECRET,
 ];
 
+/** A collection function that also writes device keys on the user's item, and syncs media. */
+const SYNC = [
+  ...expand(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['users']),
+  ...collection(BLOBS_RW_MEDIA).filter((g) => g !== 'dynamodb:GetItem on users'),
+];
+
 const EXPECTED: Record<FunctionKey, string[]> = {
   auth: [
     // register/login/logout/password; account deletion removes the user's item.
@@ -120,11 +127,9 @@ const EXPECTED: Record<FunctionKey, string[]> = {
   review: collection(BLOBS_RW),
   crud: collection(BLOBS_RW_MEDIA),
   export: collection(BLOBS_RW_TRANSFERS),
-  // A collection function that also writes device keys on the user's item, and syncs media.
-  sync: [
-    ...expand(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], ['users']),
-    ...collection(BLOBS_RW_MEDIA).filter((g) => g !== 'dynamodb:GetItem on users'),
-  ],
+  sync: SYNC,
+  // The same code behind its function URL: the same grants, no more.
+  syncStream: SYNC,
   flushHandler: [...expand(STATE_RW, ['sessions', 'journal']), ...BLOBS_RW, 'sqs:SendMessage on dlq'],
 };
 
@@ -151,13 +156,13 @@ for (const web of [false, true]) {
       assert.equal(roles.size, FUNCTION_KEYS.length);
     });
 
-    it('media/* objects: read and written by crud, export and sync, deleted by auth, untouched by review and the flush handler', () => {
+    it('media/* objects: read and written by crud, export and both sync functions, deleted by auth, untouched by review and the flush handler', () => {
       const onMedia = (key: FunctionKey) =>
         grantsOf(t, key)
           .filter((g) => g.includes(' on bucket/media/*'))
           .map((g) => g.split(' ')[0])
           .sort();
-      for (const key of ['crud', 'export', 'sync'] as const) {
+      for (const key of ['crud', 'export', 'sync', 'syncStream'] as const) {
         assert.deepEqual(onMedia(key), ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'], key);
       }
       assert.deepEqual(onMedia('auth'), ['s3:DeleteObject', 's3:DeleteObjectVersion']);

@@ -12,6 +12,7 @@ const FN_PREFIX: Record<FunctionKey, string> = {
   crud: 'CrudFunction',
   export: 'ExportFunction',
   sync: 'SyncFunction',
+  syncStream: 'SyncStreamFunction',
   flushHandler: 'FlushHandlerFunction',
 };
 
@@ -113,8 +114,8 @@ describe('functions', () => {
     FUNCTION_KEYS.map((k) => [k, logicalId(t, 'AWS::Lambda::Function', FN_PREFIX[k])]),
   ) as Record<FunctionKey, string>;
 
-  it('exactly six functions, all PROVIDED_AL2023 x86_64 custom runtimes', () => {
-    t.resourceCountIs('AWS::Lambda::Function', 6);
+  it('exactly seven functions, all PROVIDED_AL2023 x86_64 custom runtimes', () => {
+    t.resourceCountIs('AWS::Lambda::Function', 7);
     for (const id of Object.values(ids)) {
       const p = res[id]!.Properties;
       assert.equal(p.Runtime, 'provided.al2023');
@@ -130,6 +131,8 @@ describe('functions', () => {
       crud: [1024, 2048, 28],
       export: [2048, 2048, 28],
       sync: [2048, 2048, 28],
+      // Behind its function URL, not the 30 s gateway.
+      syncStream: [2048, 2048, 120],
       flushHandler: [1024, 1024, 60],
     };
     for (const k of FUNCTION_KEYS) {
@@ -140,9 +143,15 @@ describe('functions', () => {
 
   it('every function gets the full environment contract, resolved from the stack resources', () => {
     const ref = (prefix: string, type: string) => ({ Ref: logicalId(t, type, prefix) });
+    const streamUrl = { 'Fn::GetAtt': [logicalId(t, 'AWS::Lambda::Url', 'SyncStreamFunctionFunctionUrl'), 'FunctionUrl'] };
+    const own: Partial<Record<FunctionKey, Record<string, unknown>>> = {
+      sync: { JAVUMBO_SYNC_STREAM_URL: streamUrl },
+      syncStream: { JAVUMBO_RESPONSE_STREAMING: 'true' },
+    };
     for (const k of FUNCTION_KEYS) {
       const env = res[ids[k]]!.Properties.Environment.Variables;
       assert.deepEqual(env, {
+        ...own[k],
         JAVUMBO_BACKEND: 'aws',
         JAVUMBO_BUCKET: ref('DataBucket', 'AWS::S3::Bucket'),
         JAVUMBO_USERS_TABLE: ref('UsersTable', 'AWS::DynamoDB::GlobalTable'),
@@ -165,8 +174,8 @@ describe('functions', () => {
       assert.equal(res[groupId]!.Type, 'AWS::Logs::LogGroup', k);
       assert.equal(res[groupId]!.Properties.RetentionInDays, 30, k);
     }
-    // Six function groups plus the API access log; no log-retention custom resource.
-    t.resourceCountIs('AWS::Logs::LogGroup', 7);
+    // Seven function groups plus the API access log; no log-retention custom resource.
+    t.resourceCountIs('AWS::Logs::LogGroup', 8);
   });
 
   it('no reserved concurrency unless asked; the context sets it per function', () => {
@@ -186,7 +195,24 @@ describe('functions', () => {
   });
 
   it('arm64 is opt-in through context', () => {
-    synth({ arch: 'arm64' }).resourcePropertiesCountIs('AWS::Lambda::Function', { Architectures: ['arm64'] }, 6);
+    synth({ arch: 'arm64' }).resourcePropertiesCountIs('AWS::Lambda::Function', { Architectures: ['arm64'] }, 7);
+  });
+
+  it('the sync code is deployed twice from one zip; the second streams its answers through a public function URL', () => {
+    const code = (k: FunctionKey) => JSON.stringify(res[ids[k]]!.Properties.Code);
+    assert.equal(code('syncStream'), code('sync'));
+    t.resourceCountIs('AWS::Lambda::Url', 1);
+    // Public: Anki's host key authenticates every sync request, as on the API's routes.
+    t.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      InvokeMode: 'RESPONSE_STREAM',
+      TargetFunctionArn: { 'Fn::GetAtt': [ids.syncStream, 'Arn'] },
+    });
+    t.hasOutput('SyncUrl', {
+      Value: { 'Fn::GetAtt': [logicalId(t, 'AWS::Lambda::Url', 'SyncStreamFunctionFunctionUrl'), 'FunctionUrl'] },
+    });
+    // No API Gateway route reaches the streaming function (API Gateway cannot relay a stream).
+    assert.ok(!ROUTES.some((r) => (r.fn as string) === 'syncStream'));
   });
 });
 
@@ -338,7 +364,7 @@ describe('HTTP API', () => {
     ctx.resourcePropertiesCountIs(
       'AWS::Lambda::Function',
       { Environment: { Variables: Match.objectLike({ JAVUMBO_CORS_ORIGINS: 'https://app.example.org,http://localhost:5173' }) } },
-      6,
+      7,
     );
   });
 });

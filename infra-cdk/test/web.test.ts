@@ -24,7 +24,7 @@ describe('web=false (the emulator-friendly synth)', () => {
     for (const type of EMULATOR_UNSAFE) t.resourceCountIs(type, 0);
     const custom = Object.values(resources(t)).filter((r) => r.Type.startsWith('Custom::') || r.Type === 'AWS::CloudFormation::CustomResource');
     assert.deepEqual(custom, []);
-    t.resourceCountIs('AWS::Lambda::Function', 6);
+    t.resourceCountIs('AWS::Lambda::Function', 7);
     t.resourceCountIs('AWS::S3::Bucket', 1);
   });
 
@@ -50,7 +50,7 @@ describe('emulator=true', () => {
   });
 
   it('keeps everything else: functions, tables with TTL, flush bus, routes', () => {
-    t.resourceCountIs('AWS::Lambda::Function', 6);
+    t.resourceCountIs('AWS::Lambda::Function', 7);
     t.resourceCountIs('AWS::DynamoDB::GlobalTable', 3);
     t.hasResourceProperties('AWS::DynamoDB::GlobalTable', { TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } });
     t.resourceCountIs('AWS::SNS::Subscription', 1);
@@ -151,6 +151,9 @@ describe('web=true (static app on S3 + CloudFront)', () => {
     const markers = JSON.stringify(p.SourceMarkers);
     const api = logicalId(t, 'AWS::ApiGatewayV2::Api', 'Api');
     assert.match(markers, new RegExp(`"Fn::GetAtt":\\["${api}","ApiEndpoint"\\]`));
+    // ... and names the streaming sync function's URL for the Sync page.
+    const syncUrl = logicalId(t, 'AWS::Lambda::Url', 'SyncStreamFunctionFunctionUrl');
+    assert.match(markers, new RegExp(`"Fn::GetAtt":\\["${syncUrl}","FunctionUrl"\\]`));
     assert.ok(p.SystemMetadata['cache-control'].includes('max-age=0'));
   });
 

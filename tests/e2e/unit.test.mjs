@@ -59,4 +59,9 @@ test('the sync address is the API origin with the trailing slash Anki needs', as
   assert.equal(syncUrl('', 'http://127.0.0.1:8080'), 'http://127.0.0.1:8080/');
   assert.equal(syncUrl('https://abc.execute-api.eu-west-1.amazonaws.com/', 'https://app.example'), 'https://abc.execute-api.eu-west-1.amazonaws.com/');
   assert.equal(syncUrl(undefined, 'http://h:1/'), 'http://h:1/');
+  // On AWS the deployment names the streaming sync function's URL.
+  assert.equal(
+    syncUrl('https://abc.execute-api.eu-west-1.amazonaws.com', 'https://app.example', 'https://xyz.lambda-url.eu-west-1.on.aws/'),
+    'https://xyz.lambda-url.eu-west-1.on.aws/',
+  );
 });

@@ -19,8 +19,11 @@ JAVUMBO_LAMBDA_DEBUG=1 JAVUMBO_LAMBDA_NO_BUILD=1 "$make" --no-print-directory em
 
 # Sequential: as on AWS, concurrent requests to one function would start more containers,
 # whose takeovers of each other would blur what the tests assert about session moves.
+out() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Javumbo"][sys.argv[2]])' .emulator/outputs.json "$1"; }
+
 status=0
 JAVUMBO_E2E_URL="$(cat .emulator/url)" JAVUMBO_E2E_AWS_ENDPOINT="$(cat .emulator/endpoint)" \
+  JAVUMBO_E2E_SYNC_URL="$(out SyncUrl)" \
   "$cargo" test --workspace --locked --no-fail-fast --test emulator_e2e --test http_api --test http_flow \
   -- --test-threads=1 || status=$?
 
@@ -28,7 +31,6 @@ JAVUMBO_E2E_URL="$(cat .emulator/url)" JAVUMBO_E2E_AWS_ENDPOINT="$(cat .emulator
 # containers on the stack's own bucket, tables, flush topic (so the flush-handler function
 # folds the journals) and JWT secret, with no API Gateway or Lambda in front — how javumbo runs
 # as a long-lived container service next to the functions.
-out() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Javumbo"][sys.argv[2]])' .emulator/outputs.json "$1"; }
 local_bin="${CARGO_TARGET_DIR:-$root/target}/debug/javumbo-local"
 svc_data="$(mktemp -d)"
 AWS_ENDPOINT_URL="$(cat .emulator/endpoint)" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \

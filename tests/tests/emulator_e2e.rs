@@ -635,3 +635,58 @@ async fn official_clients_sync_on_the_emulator() {
     .unwrap();
     drop(dev);
 }
+
+/// The stack's streaming sync address (output `SyncUrl`), as the emulator serves it.
+const SYNC_URL_ENV: &str = "JAVUMBO_E2E_SYNC_URL";
+
+/// The `syncStream` function's URL on the emulator: ministack serves
+/// `https://<id>.lambda-url.<region>.on.aws/` path-based, at `<endpoint>/_aws/lambda-url/<id>`.
+fn emulator_sync_url(api_base: &str) -> Option<String> {
+    let url = std::env::var(SYNC_URL_ENV).ok().filter(|u| !u.is_empty())?;
+    let id = url.strip_prefix("https://")?.split('.').next()?.to_owned();
+    let endpoint = std::env::var(AWS_ENDPOINT_ENV)
+        .ok()
+        .filter(|e| !e.is_empty())
+        .or_else(|| Some(api_base.split_once("/_aws/execute-api/")?.0.to_owned()))?;
+    Some(format!(
+        "{}/_aws/lambda-url/{id}",
+        endpoint.trim_end_matches('/')
+    ))
+}
+
+/// The second deployment of the sync code answers through its function URL in streaming mode
+/// (the deployment, the URL and the streaming runtime loop are what is checked here): the
+/// health check, and a device login refused with Anki's 403 and its message. A streamed
+/// *binary* answer cannot be checked on ministack (its runtime API parses the streamed body as
+/// UTF-8 and fails); `tests/load/tests/lambda_streaming.rs` checks those byte for byte against
+/// a local Runtime API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_streaming_sync_address_answers_on_the_emulator() {
+    let Some(base) = emulator_api() else { return };
+    let Some(sync) = emulator_sync_url(&base) else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "set {SYNC_URL_ENV} to the stack's SyncUrl output to check the function URL"
+        );
+        return;
+    };
+    let http = Client::new();
+    let health = http.get(format!("{sync}/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(health.text().await.unwrap(), "ok");
+
+    let body = zstd::encode_all(&br#"{"u":"nobody-here","p":"wrong"}"#[..], 0).unwrap();
+    let refused = http
+        .post(format!("{sync}/sync/hostKey"))
+        .header(
+            "anki-sync",
+            r#"{"v":11,"k":"","c":"26.09.3,e2e,linux","s":"e2e"}"#,
+        )
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.text().await.unwrap().contains("invalid user/pass"));
+}

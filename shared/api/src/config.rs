@@ -95,7 +95,7 @@ impl Default for HashingLimits {
 
 /// Size limits of `/sync/*` bodies. The defaults are Anki's own server's (100 MiB compressed,
 /// 300 MiB decompressed) with no limit on answers; a Lambda sets [`SyncLimits::lambda`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncLimits {
     /// Compressed request body.
     pub max_request_bytes: usize,
@@ -103,6 +103,9 @@ pub struct SyncLimits {
     pub max_decompressed_bytes: u64,
     /// Compressed answer (a full download).
     pub max_response_bytes: usize,
+    /// Where a full download over `max_response_bytes` can be served instead (the streaming
+    /// sync address); the refusal names it so the student knows what to change.
+    pub larger_downloads_at: Option<String>,
 }
 
 impl Default for SyncLimits {
@@ -111,6 +114,7 @@ impl Default for SyncLimits {
             max_request_bytes: 100 << 20,
             max_decompressed_bytes: javumbo_sync::DEFAULT_MAX_BODY_BYTES,
             max_response_bytes: usize::MAX,
+            larger_downloads_at: None,
         }
     }
 }
@@ -126,6 +130,18 @@ impl SyncLimits {
             max_request_bytes: Self::LAMBDA_MAX_BODY_BYTES,
             max_response_bytes: Self::LAMBDA_MAX_BODY_BYTES,
             ..Self::default()
+        }
+    }
+
+    /// A streamed answer (function URL, InvokeMode RESPONSE_STREAM) is not bound by the 6 MB
+    /// payload: AWS documents 20 MB as the default maximum of a streamed response (the first
+    /// 6 MB at full speed, the rest at up to 2 MB/s). The request still is: ~4.4 MB.
+    pub const LAMBDA_STREAM_MAX_RESPONSE_BYTES: usize = 20_000_000;
+
+    pub fn lambda_streaming() -> Self {
+        Self {
+            max_response_bytes: Self::LAMBDA_STREAM_MAX_RESPONSE_BYTES,
+            ..Self::lambda()
         }
     }
 }

@@ -93,16 +93,38 @@ pub fn state(container: &Container, config: ApiConfig) -> AppState {
 /// exactly as [`run`] hands it to the Lambda runtime (also what the fixture tests drive).
 pub async fn build(group: RouteGroup, rt: &Runtime) -> Result<Router, AppError> {
     let mut config = api_config(rt, false).await?;
-    config.sync = javumbo_api::SyncLimits::lambda();
+    config.sync = lambda_sync_limits(rt);
     let container = rt.container()?;
     let routes = router(group, state(&container, config));
     Ok(lambda::serve_router(routes, container.reporter))
 }
 
+/// A Lambda's sync limits: its payload bounds answers unless it answers by streaming, and a
+/// refused download names the streaming address when there is one.
+fn lambda_sync_limits(rt: &Runtime) -> javumbo_api::SyncLimits {
+    let aws = &rt.settings().aws;
+    let mut limits = if aws.response_streaming {
+        javumbo_api::SyncLimits::lambda_streaming()
+    } else {
+        javumbo_api::SyncLimits::lambda()
+    };
+    limits.larger_downloads_at = aws.sync_stream_url();
+    if let Some(max) = aws.sync_max_download_bytes {
+        limits.max_response_bytes = max;
+    }
+    limits
+}
+
 /// A Lambda function serving `group`: build the container once, then serve invocations until
-/// it is frozen for good.
+/// it is frozen for good. With JAVUMBO_RESPONSE_STREAMING (a function URL in
+/// RESPONSE_STREAM mode) the answers are streamed, past the 6 MB buffered payload.
 pub async fn run(group: RouteGroup) -> Result<(), Error> {
     let rt = Runtime::lambda(group.function()).await?;
+    let streaming = rt.settings().aws.response_streaming;
     let router = build(group, &rt).await?;
-    lambda_http::run(router).await
+    if streaming {
+        lambda_http::run_with_streaming_response(router).await
+    } else {
+        lambda_http::run(router).await
+    }
 }

@@ -287,6 +287,27 @@ pub struct AwsSettings {
         value_parser = store_max_attempts
     )]
     pub store_max_attempts: u32,
+    /// Answer through Lambda response streaming (the `sync` function's URL, InvokeMode
+    /// RESPONSE_STREAM): a full-sync download may then be up to 20 MB compressed instead of the
+    /// ~4.4 MB a buffered answer through API Gateway carries (`1`/`true` or `0`/`false`).
+    #[arg(
+        long,
+        env = "JAVUMBO_RESPONSE_STREAMING",
+        value_name = "BOOL",
+        default_value = "false",
+        action = clap::ArgAction::Set,
+        value_parser = boolean
+    )]
+    pub response_streaming: bool,
+    /// The streaming sync address (the `sync` function's URL), named to a client whose full
+    /// download is too large for the buffered address it synced through.
+    #[arg(long, env = "JAVUMBO_SYNC_STREAM_URL", value_name = "URL")]
+    pub sync_stream_url: Option<String>,
+    /// Largest full-sync download (compressed bytes) a Lambda sends; unset: what its answer
+    /// can carry (~4.4 MB buffered, 20 MB streamed). Lower it to test, raise it where your
+    /// account's streamed-response limit is higher.
+    #[arg(long, env = "JAVUMBO_SYNC_MAX_DOWNLOAD_BYTES", value_name = "BYTES")]
+    pub sync_max_download_bytes: Option<usize>,
 }
 
 impl AwsSettings {
@@ -322,6 +343,11 @@ impl AwsSettings {
     /// The JWT secret's ARN, if named.
     pub fn jwt_secret_arn(&self) -> Option<String> {
         non_empty(&self.jwt_secret_arn)
+    }
+
+    /// The streaming sync address, if named.
+    pub fn sync_stream_url(&self) -> Option<String> {
+        non_empty(&self.sync_stream_url)
     }
 }
 

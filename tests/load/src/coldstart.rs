@@ -416,7 +416,9 @@ pub struct Launch {
 }
 
 impl Launch {
-    fn environment(&self, runtime_api: &str, data: &Path) -> Vec<(String, String)> {
+    /// The process environment Lambda gives a `provided.al2023` bootstrap, plus the stack's
+    /// settings over the embedded stores under `data`, then `self.env`.
+    pub fn environment(&self, runtime_api: &str, data: &Path) -> Vec<(String, String)> {
         let exe_dir = self
             .exe
             .parent()
@@ -563,6 +565,7 @@ impl Launch {
                     request_id,
                     at,
                     body,
+                    ..
                 } => {
                     let i = ids.iter().position(|x| *x == request_id);
                     if let Some(i) = i

@@ -21,8 +21,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 const PREFIX: &str = "/2018-06-01/runtime/";
-/// Larger request bodies are refused (Lambda's own limit for a buffered response is 6 MB).
-const MAX_BODY: usize = 16 << 20;
+/// Larger request bodies are refused (Lambda's own limit is 6 MB for a buffered response,
+/// 20 MB for a streamed one).
+const MAX_BODY: usize = 24 << 20;
 const MAX_HEADER_LINES: usize = 100;
 
 /// One event to hand out on `next`.
@@ -49,6 +50,9 @@ pub enum Call {
         request_id: String,
         at: Instant,
         body: Vec<u8>,
+        /// Sent in streaming mode (`Lambda-Runtime-Function-Response-Mode: streaming`): the
+        /// body is then the HTTP prelude, eight NUL bytes and the answer's bytes.
+        streamed: bool,
     },
     Error {
         request_id: String,
@@ -354,11 +358,16 @@ impl Shared {
                     .headers
                     .get("lambda-runtime-function-error-type")
                     .cloned();
+                let streamed = req
+                    .headers
+                    .get("lambda-runtime-function-response-mode")
+                    .is_some_and(|m| m.eq_ignore_ascii_case("streaming"));
                 self.record(if *kind == "response" {
                     Call::Response {
                         request_id: id,
                         at: req.at,
                         body: req.body,
+                        streamed,
                     }
                 } else {
                     Call::Error {

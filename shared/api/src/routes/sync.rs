@@ -316,13 +316,20 @@ async fn download(
         .map_err(api_to_sync)??;
     let (compressed, plain_len) = compressed;
     if compressed.len() > max {
-        return Err(SyncError::TooLarge(format!(
-            "Your collection is {:.1} MB compressed, more than this server can send ({:.1} MB). \
-             Sync it with javumbo-local, or make it smaller.",
-            compressed.len() as f64 / 1e6,
-            max as f64 / 1e6
-        ))
-        .into());
+        let size = compressed.len() as f64 / 1e6;
+        let limit = max as f64 / 1e6;
+        let message = match &state.config.sync.larger_downloads_at {
+            Some(url) => format!(
+                "Your collection is {size:.1} MB compressed, more than this address can send \
+                 ({limit:.1} MB). Set the self-hosted sync server to {url} (javumbo's Sync page \
+                 shows it) and sync again."
+            ),
+            None => format!(
+                "Your collection is {size:.1} MB compressed, more than this server can send \
+                 ({limit:.1} MB). Sync it with javumbo-local, or make it smaller."
+            ),
+        };
+        return Err(SyncError::TooLarge(message).into());
     }
     let mut resp = (StatusCode::OK, compressed).into_response();
     let h = resp.headers_mut();

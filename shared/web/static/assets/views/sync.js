@@ -5,11 +5,13 @@ import { h, mount } from '../dom.js';
 import { t } from '../i18n.js';
 
 /**
- * The sync endpoint: the API's origin (this page's, or the configured API base) and a trailing
- * slash. Anki drops a path that does not end in "/", so the slash is part of the address.
+ * The sync endpoint: the configured sync address (on AWS the sync function's URL), else the
+ * API's origin (this page's, or the configured API base), with a trailing slash. Anki drops a
+ * path that does not end in "/", so the slash is part of the address.
  */
-export function syncUrl(apiBase, origin) {
-  const base = String(apiBase || '').replace(/\/+$/, '') || String(origin || '').replace(/\/+$/, '');
+export function syncUrl(apiBase, origin, configured) {
+  const trim = (s) => String(s || '').replace(/\/+$/, '');
+  const base = trim(configured) || trim(apiBase) || trim(origin);
   return `${base}/`;
 }
 
@@ -19,7 +21,7 @@ function formatTime(ms) {
 
 export async function render(main, ctx) {
   const { api, toast } = ctx;
-  const url = syncUrl(window.JAVUMBO_API_BASE, location.origin);
+  const url = syncUrl(window.JAVUMBO_API_BASE, location.origin, window.JAVUMBO_SYNC_URL);
   const urlField = h('input', { id: 'sync-url', type: 'text', readonly: true, value: url, class: 'mono' });
   const copy = h('button', { type: 'button', class: 'btn', id: 'sync-url-copy' }, t('sync.copy'));
   copy.addEventListener('click', async () => {
