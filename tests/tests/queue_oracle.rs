@@ -1,5 +1,5 @@
 //! The v3 study queue refereed by the official `anki` package: collections javumbo builds (a
-//! deck tree of eight decks on four presets, forward/reverse siblings and single cards, new,
+//! deck tree of eight decks on four presets, forward/reverse and cloze siblings and single cards, new,
 //! learning, relearning, review, interday-learning, suspended and buried cards with a realistic
 //! spread of dues and history) are studied step by step in javumbo (`next_card` +
 //! `answer_card`) and, on a copy, in Anki (`get_queued_cards` + answering the served card with
@@ -34,9 +34,10 @@ const CREATED: i64 = 1_709_294_400;
 /// 2024-05-14 09:00 EDT: the first study instant.
 const STUDY: i64 = 1_715_691_600;
 const DAY: i64 = 86_400;
-/// Note type ids: Basic and "Basic (and reversed card)".
+/// Note type ids: Basic, "Basic (and reversed card)" and Cloze.
 const BASIC: i64 = 1_709_294_400_100;
 const REVERSED: i64 = BASIC + 1;
+const CLOZE: i64 = BASIC + 4;
 
 /// A small deterministic generator (xorshift64*), the same on every run.
 struct Rng(u64);
@@ -460,7 +461,7 @@ fn build_in(
     let col = Collection::create(path, clock.clone(), &opts).unwrap();
     col.set_timezone(zone.tz).unwrap();
     let mut models = col.read_json(ColJson::Models).unwrap();
-    for (i, id) in [(0, BASIC), (1, REVERSED)] {
+    for (i, id) in [(0, BASIC), (1, REVERSED), (4, CLOZE)] {
         let mut nt = stock_notetypes(BASIC).unwrap().swap_remove(i);
         nt["id"] = json!(id);
         models.insert(id.to_string(), nt);
@@ -527,17 +528,27 @@ fn build_in(
             nid += 1 + rng.range(0, 50);
             position += 1;
             let reversed = rng.chance(60);
-            let mid = if reversed { REVERSED } else { BASIC };
+            // About one two-card note in five is a cloze (c1 and c2: ords 0 and 1) instead of
+            // Basic-and-reversed. Decided from the note id, so the generator's draws (and with
+            // them every other card) stay the same.
+            let cloze = reversed && nid % 5 == 0;
+            let (mid, fields, sort) = if cloze {
+                (
+                    CLOZE,
+                    format!("{{{{c1::front {nid}}}}} and {{{{c2::back {nid}}}}}\x1fextra"),
+                    format!("{{{{c1::front {nid}}}}} and {{{{c2::back {nid}}}}}"),
+                )
+            } else {
+                (
+                    if reversed { REVERSED } else { BASIC },
+                    format!("front {nid}\x1fback {nid}"),
+                    format!("front {nid}"),
+                )
+            };
             col.conn()
                 .execute(
                     "INSERT INTO notes VALUES (?1, ?2, ?3, 0, -1, '', ?4, ?5, 0, 0, '')",
-                    params![
-                        nid,
-                        format!("g{round}-{k}"),
-                        mid,
-                        format!("front {nid}\x1fback {nid}"),
-                        format!("front {nid}")
-                    ],
+                    params![nid, format!("g{round}-{k}"), mid, fields, sort],
                 )
                 .unwrap();
             for ord in 0..(if reversed { 2 } else { 1 }) {
