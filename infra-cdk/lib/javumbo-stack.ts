@@ -494,7 +494,7 @@ function bootstrapZip(lambdaDir: string, bin: string): string {
   const zip = path.join(lambdaDir, bin, 'bootstrap.zip');
   if (!fs.existsSync(zip)) {
     throw new ConfigError(
-      `${zip} not found: build the functions first (make package, i.e. cargo lambda build --release --output-format zip) or pass -c lambdaDir=<dir>`,
+      `${zip} not found: build the functions first (make package, i.e. cargo lambda build --profile lambda --output-format zip) or pass -c lambdaDir=<dir>`,
     );
   }
   return zip;

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), javumbo_app::Error> {
-    javumbo_app::run(javumbo_auth::GROUP).await
+    javumbo_app::run(javumbo_auth::GROUP, javumbo_app::routes::AUTH).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), javumbo_app::Error> {
-    javumbo_app::run(javumbo_crud::GROUP).await
+    javumbo_app::run(javumbo_crud::GROUP, javumbo_app::routes::CRUD).await
 }

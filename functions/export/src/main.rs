@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), javumbo_app::Error> {
-    javumbo_app::run(javumbo_export::GROUP).await
+    javumbo_app::run(javumbo_export::GROUP, javumbo_app::routes::EXPORT).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), javumbo_app::Error> {
-    javumbo_app::run(javumbo_sync_fn::GROUP).await
+    javumbo_app::run(javumbo_sync_fn::GROUP, javumbo_app::routes::SYNC).await
 }
