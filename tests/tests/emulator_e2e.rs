@@ -35,6 +35,16 @@ const AWS_ENDPOINT_ENV: &str = "JAVUMBO_E2E_AWS_ENDPOINT";
 /// The password `register_login` gives every user.
 const PASSWORD: &str = "password123";
 
+/// The emulator's own endpoint (no trailing `/`): `JAVUMBO_E2E_AWS_ENDPOINT`, else the part of
+/// the API's URL before ministack's `/_aws/execute-api/`.
+fn emulator_endpoint(api_base: &str) -> Option<String> {
+    let endpoint = std::env::var(AWS_ENDPOINT_ENV)
+        .ok()
+        .filter(|e| !e.is_empty())
+        .or_else(|| Some(api_base.split_once("/_aws/execute-api/")?.0.to_owned()))?;
+    Some(endpoint.trim_end_matches('/').to_owned())
+}
+
 /// The API base URL, or `None` after saying why the test does nothing.
 fn emulator_api() -> Option<String> {
     let base = remote_base();
@@ -239,19 +249,12 @@ struct Logs {
 
 impl Logs {
     fn new(api_base: &str) -> Self {
-        let endpoint = std::env::var(AWS_ENDPOINT_ENV)
-            .ok()
-            .filter(|e| !e.is_empty())
-            .or_else(|| {
-                let (endpoint, _) = api_base.split_once("/_aws/execute-api/")?;
-                Some(endpoint.to_owned())
-            })
-            .unwrap_or_else(|| {
-                panic!("set {AWS_ENDPOINT_ENV}: no emulator endpoint in {api_base}")
-            });
+        let endpoint = emulator_endpoint(api_base).unwrap_or_else(|| {
+            panic!("set {AWS_ENDPOINT_ENV}: no emulator endpoint in {api_base}")
+        });
         Self {
             http: Client::new(),
-            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            endpoint,
         }
     }
 
@@ -644,13 +647,9 @@ const SYNC_URL_ENV: &str = "JAVUMBO_E2E_SYNC_URL";
 fn emulator_sync_url(api_base: &str) -> Option<String> {
     let url = std::env::var(SYNC_URL_ENV).ok().filter(|u| !u.is_empty())?;
     let id = url.strip_prefix("https://")?.split('.').next()?.to_owned();
-    let endpoint = std::env::var(AWS_ENDPOINT_ENV)
-        .ok()
-        .filter(|e| !e.is_empty())
-        .or_else(|| Some(api_base.split_once("/_aws/execute-api/")?.0.to_owned()))?;
     Some(format!(
         "{}/_aws/lambda-url/{id}",
-        endpoint.trim_end_matches('/')
+        emulator_endpoint(api_base)?
     ))
 }
 

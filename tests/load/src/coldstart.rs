@@ -561,41 +561,39 @@ impl Launch {
                         deadline = at + self.timeout;
                     }
                 }
-                Call::Response {
-                    request_id,
-                    at,
-                    body,
-                    ..
-                } => {
-                    let i = ids.iter().position(|x| *x == request_id);
-                    if let Some(i) = i
-                        && let Some(h) = handed[i]
-                    {
-                        took[i] = Some(ms(at.duration_since(h)));
-                        if i == 0 {
-                            outcome = self.outcome(&body);
-                        }
-                    }
-                }
-                Call::Error {
-                    request_id,
-                    at,
-                    error_type,
-                    body,
-                } => {
-                    let i = ids.iter().position(|x| *x == request_id);
-                    if let Some(i) = i
-                        && let Some(h) = handed[i]
-                    {
-                        took[i] = Some(ms(at.duration_since(h)));
-                        if i == 0 {
-                            outcome = format!(
+                // Either answer settles its invocation; the first one's is the outcome.
+                call @ (Call::Response { .. } | Call::Error { .. }) => {
+                    let (request_id, at, answer) = match call {
+                        Call::Response {
+                            request_id,
+                            at,
+                            body,
+                            ..
+                        } => (request_id, at, self.outcome(&body)),
+                        Call::Error {
+                            request_id,
+                            at,
+                            error_type,
+                            body,
+                        } => (
+                            request_id,
+                            at,
+                            format!(
                                 "error: {}",
                                 error_type.unwrap_or_else(|| String::from_utf8_lossy(&body)
                                     .chars()
                                     .take(80)
                                     .collect())
-                            );
+                            ),
+                        ),
+                        _ => unreachable!("matched above"),
+                    };
+                    if let Some(i) = ids.iter().position(|x| *x == request_id)
+                        && let Some(h) = handed[i]
+                    {
+                        took[i] = Some(ms(at.duration_since(h)));
+                        if i == 0 {
+                            outcome = answer;
                         }
                     }
                 }

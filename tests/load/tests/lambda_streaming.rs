@@ -7,7 +7,7 @@
 //! naming the streaming address. (ministack cannot referee streaming: its runtime API decodes
 //! a streamed answer as UTF-8 text, which mangles a binary one.)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -21,26 +21,7 @@ use tokio::process::{Child, Command};
 const USER: &str = "streamer";
 const PASSWORD: &str = "correct horse battery staple";
 
-/// A bootstrap from this build's target directory (`make test` builds the whole workspace
-/// first; a lone `cargo test -p javumbo-load` builds it here).
-fn bootstrap(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile> directory");
-    let bin = profile_dir.join(name);
-    if !bin.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "--workspace", "--all-targets", "--locked"])
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "building the workspace failed");
-    }
-    assert!(bin.is_file(), "no bootstrap at {}", bin.display());
-    bin
-}
+mod common;
 
 /// One function: its Runtime API and its bootstrap process.
 struct Function {
@@ -58,7 +39,7 @@ impl Function {
         .expect("runtime API");
         let launch = Launch {
             name: bin.to_owned(),
-            exe: bootstrap(bin),
+            exe: common::workspace_bin(bin),
             event: EventKind::for_function(bin),
             memory_mb: 2048,
             env: env

@@ -6,33 +6,12 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// javumbo-local from this build's target directory, built on demand: it is another package's
-/// binary, which cargo does not build for this package's tests.
+mod common;
+
+/// javumbo-local: `JAVUMBO_LOCAL_BIN`, else this build's.
 fn server_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("JAVUMBO_LOCAL_BIN") {
-        return PathBuf::from(p);
-    }
-    // target/<profile>/deps/smoke-<hash> → target/<profile>/javumbo-local
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target/<profile> directory");
-    let bin = profile_dir.join("javumbo-local");
-    if !bin.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        // The whole workspace with its test targets, as `make test` builds it: a `-p` build
-        // resolves other features and rebuilds most of the dependency tree.
-        cmd.args(["build", "--workspace", "--all-targets", "--locked"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("run cargo build -p javumbo-local");
-        assert!(status.success(), "building javumbo-local failed");
-    }
-    assert!(bin.is_file(), "no javumbo-local at {}", bin.display());
-    bin
+    std::env::var_os("JAVUMBO_LOCAL_BIN")
+        .map_or_else(|| common::workspace_bin("javumbo-local"), PathBuf::from)
 }
 
 #[test]
