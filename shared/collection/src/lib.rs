@@ -64,6 +64,9 @@ pub struct Collection {
     conn: Connection,
     clock: SharedClock,
     json: coljson::JsonCache,
+    /// The study queue as last gathered (`queue/cache.rs`).
+    queue_cache: std::cell::RefCell<queue::cache::QueueCache>,
+    rollbacks: queue::cache::RollbackCounter,
 }
 
 impl std::fmt::Debug for Collection {
@@ -142,13 +145,22 @@ impl Collection {
         Ok(col)
     }
 
-    fn with_connection(conn: Connection, clock: SharedClock) -> Self {
+    fn with_connection(mut conn: Connection, clock: SharedClock) -> Self {
         // Room for every statement in `storage`, so the busiest ones are never evicted.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+        let rollbacks = queue::cache::RollbackCounter::default();
+        // Registering a hook cannot fail on an open connection (rusqlite only borrows it).
+        let hooked = conn.rollback_hook(Some(rollbacks.hook())).is_ok();
+        let queue_cache = queue::cache::QueueCache {
+            disabled: !hooked,
+            ..Default::default()
+        };
         Self {
             conn,
             clock,
             json: coljson::JsonCache::default(),
+            queue_cache: std::cell::RefCell::new(queue_cache),
+            rollbacks,
         }
     }
 

@@ -219,96 +219,103 @@ impl Collection {
         taken_ms: Option<i64>,
     ) -> Result<AnswerResult> {
         let ease = Ease::try_from(ease)?;
-        self.atomic(|c| {
-            let card = storage::cards::get(c.conn(), card_id)?
-                .ok_or_else(|| CollectionError::NotFound(format!("card {card_id} not found")))?;
-            if card.queue.is_out_of_queues() {
-                return Err(CollectionError::InvalidInput(format!(
-                    "card {card_id} is suspended or buried and cannot be answered"
-                )));
-            }
-            // One clock read: the revlog id, `lrt` and the learning due all derive from it.
-            let now_ms = c.clock().now_ms();
-            let now_secs = now_ms.div_euclid(1000);
-            let col_conf = c.read_json_shared(ColJson::Conf)?;
-            let timing = c.timing_at(&col_conf, now_secs)?;
-            let session = c.session_before_answer(&col_conf, &timing)?;
-            c.refresh_local_offset(&col_conf, now_secs)?;
-            let conf = c.deck_config_for(card.home_deck_id())?;
-            let max_taken_ms = i64::from(conf.max_taken_secs) * 1000;
-            let taken = taken_ms.unwrap_or(0).clamp(0, max_taken_ms);
-            // Anki's load balancer (on by default) re-picks fuzzed intervals from the day
-            // counts its queue keeps; answered outside a study session, nothing is balanced.
-            let balance = c.load_balance(&card, &col_conf, &timing, session.as_ref())?;
-            // FSRS (when the collection has it on) replaces the SM-2 intervals.
-            let (outcome, fsrs_write) = match c.card_fsrs(&card, &col_conf, &timing)? {
-                Some(f) => {
-                    let a = sched::fsrs::answer_fsrs_balanced(
-                        &card.sched(),
-                        &conf,
-                        &f.settings,
-                        f.input,
-                        &timing,
-                        ease,
-                        taken,
-                        balance.as_ref(),
-                    )?;
-                    let write = fsrs::FsrsWrite {
-                        memory: a.memory,
-                        desired_retention: f.settings.desired_retention,
-                        decay: f.settings.decay(),
-                    };
-                    (a.outcome, Some(write))
+        let (result, after) = self
+            .atomic(|c| {
+                let card = storage::cards::get(c.conn(), card_id)?.ok_or_else(|| {
+                    CollectionError::NotFound(format!("card {card_id} not found"))
+                })?;
+                if card.queue.is_out_of_queues() {
+                    return Err(CollectionError::InvalidInput(format!(
+                        "card {card_id} is suspended or buried and cannot be answered"
+                    )));
                 }
-                None => (
-                    sched::answer_balanced(
-                        &card.sched(),
-                        &conf,
-                        &timing,
-                        ease,
-                        taken,
-                        balance.as_ref(),
+                // One clock read: the revlog id, `lrt` and the learning due all derive from it.
+                let now_ms = c.clock().now_ms();
+                let now_secs = now_ms.div_euclid(1000);
+                let col_conf = c.read_json_shared(ColJson::Conf)?;
+                let timing = c.timing_at(&col_conf, now_secs)?;
+                let session = c.session_before_answer(&col_conf, &timing)?;
+                let after = c.queue_cache_before_answer(&card, session.as_ref())?;
+                c.refresh_local_offset(&col_conf, now_secs)?;
+                let conf = c.deck_config_for(card.home_deck_id())?;
+                let max_taken_ms = i64::from(conf.max_taken_secs) * 1000;
+                let taken = taken_ms.unwrap_or(0).clamp(0, max_taken_ms);
+                // Anki's load balancer (on by default) re-picks fuzzed intervals from the day
+                // counts its queue keeps; answered outside a study session, nothing is balanced.
+                let balance = c.load_balance(&card, &col_conf, &timing, session.as_ref())?;
+                // FSRS (when the collection has it on) replaces the SM-2 intervals.
+                let (outcome, fsrs_write) = match c.card_fsrs(&card, &col_conf, &timing)? {
+                    Some(f) => {
+                        let a = sched::fsrs::answer_fsrs_balanced(
+                            &card.sched(),
+                            &conf,
+                            &f.settings,
+                            f.input,
+                            &timing,
+                            ease,
+                            taken,
+                            balance.as_ref(),
+                        )?;
+                        let write = fsrs::FsrsWrite {
+                            memory: a.memory,
+                            desired_retention: f.settings.desired_retention,
+                            decay: f.settings.decay(),
+                        };
+                        (a.outcome, Some(write))
+                    }
+                    None => (
+                        sched::answer_balanced(
+                            &card.sched(),
+                            &conf,
+                            &timing,
+                            ease,
+                            taken,
+                            balance.as_ref(),
+                        ),
+                        None,
                     ),
-                    None,
-                ),
-            };
+                };
 
-            let was_new = card.queue == CardQueue::New;
-            let data = fsrs::answered_card_data(
-                &card.data,
-                was_new.then_some(card.due),
-                now_secs,
-                fsrs_write.as_ref(),
-            );
-            let s = outcome.card;
-            storage::cards::set_scheduling(c.conn(), &s, now_secs, &data)?;
-            let rl = outcome.revlog;
-            storage::revlog::insert(
-                c.conn(),
-                &RevlogEntry {
-                    id: c.next_id_at(IdTable::Revlog, now_ms)?,
-                    card_id,
-                    usn: -1,
-                    ease: Some(rl.ease),
-                    ivl: rl.ivl,
-                    last_ivl: rl.last_ivl,
-                    factor: rl.factor,
-                    time_ms: rl.time_ms,
-                    kind: rl.kind,
-                },
-            )?;
-            c.bury_siblings_after_answer(&card, now_secs)?;
-            if outcome.leeched {
-                c.tag_note(card.note_id, "leech", now_secs)?;
-            }
-            c.touch()?;
-            c.queue_after_answer(session, &card, &s, &timing)?;
-            Ok(AnswerResult {
-                new_due_secs: due_epoch_secs(&s, &timing),
-                interval_days: s.ivl,
-                queue: i64::from(s.queue),
+                let was_new = card.queue == CardQueue::New;
+                let data = fsrs::answered_card_data(
+                    &card.data,
+                    was_new.then_some(card.due),
+                    now_secs,
+                    fsrs_write.as_ref(),
+                );
+                let s = outcome.card;
+                storage::cards::set_scheduling(c.conn(), &s, now_secs, &data)?;
+                let rl = outcome.revlog;
+                storage::revlog::insert(
+                    c.conn(),
+                    &RevlogEntry {
+                        id: c.next_id_at(IdTable::Revlog, now_ms)?,
+                        card_id,
+                        usn: -1,
+                        ease: Some(rl.ease),
+                        ivl: rl.ivl,
+                        last_ivl: rl.last_ivl,
+                        factor: rl.factor,
+                        time_ms: rl.time_ms,
+                        kind: rl.kind,
+                    },
+                )?;
+                c.bury_siblings_after_answer(&card, now_secs)?;
+                if outcome.leeched {
+                    c.tag_note(card.note_id, "leech", now_secs)?;
+                }
+                c.touch()?;
+                c.queue_after_answer(session, &card, &s, &timing)?;
+                let result = AnswerResult {
+                    new_due_secs: due_epoch_secs(&s, &timing),
+                    interval_days: s.ivl,
+                    queue: i64::from(s.queue),
+                };
+                Ok((result, after))
             })
-        })
+            .inspect_err(|_| self.queue_cache_after_answer(None))?;
+        self.queue_cache_after_answer(after);
+        Ok(result)
     }
 
     /// The four button intervals as Anki's study screen shows them: with the load balancer's

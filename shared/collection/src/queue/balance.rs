@@ -37,7 +37,7 @@ pub(crate) fn enabled(conf: &JsonObject) -> bool {
 const QUEUES: &str = "-3, -2, -1, 0, 1, 2, 3, 4";
 
 /// The day offset of `due` from `today` when it is within the balancer's range.
-fn day_index(due: i64, today: i64) -> Option<usize> {
+pub(crate) fn day_index(due: i64, today: i64) -> Option<usize> {
     let d = due.checked_sub(today)?;
     usize::try_from(d).ok().filter(|&d| d < LOAD_BALANCE_DAYS)
 }
@@ -116,7 +116,7 @@ impl Collection {
         let answered: Vec<i64> = session.answered.iter().map(|a| a[0]).collect();
         let answered_json = storage::id_array(&answered);
 
-        let mut counts = self.preset_day_counts(&decks, preset, today, &answered_json)?;
+        let mut counts = self.cached_day_counts(&decks, preset, today, session, &answered_json)?;
         let mut present = counts.iter().any(|&c| c > 0);
         for &[_, due, did] in &session.answered {
             if decks.preset_of.get(&did) == Some(&preset)
@@ -159,6 +159,47 @@ impl Collection {
                 .collect();
         }
         Ok(Some(lb))
+    }
+
+    /// [`Self::preset_day_counts`] leaving out the session's answered cards, from the queue
+    /// cache when nothing changed since they were read.
+    fn cached_day_counts(
+        &self,
+        decks: &DeckPresets,
+        preset: i64,
+        today: i64,
+        session: &Session,
+        answered_json: &str,
+    ) -> Result<Vec<u32>> {
+        let stamp = self.change_stamp(self.col_mod()?);
+        let answered = session.answered.len();
+        if let Some(q) = self.queue_cache.borrow_mut().at(stamp)
+            && q.key.day == today
+            && let Some(c) = q.balance.get(&preset)
+            && c.answered == answered
+        {
+            let counts = c.counts.clone();
+            debug_assert_eq!(
+                self.preset_day_counts(decks, preset, today, answered_json)?,
+                counts,
+                "balancer counts cache out of date"
+            );
+            return Ok(counts);
+        }
+        let counts = self.preset_day_counts(decks, preset, today, answered_json)?;
+        if let Some(q) = self.queue_cache.borrow_mut().at(stamp)
+            && q.key.day == today
+        {
+            q.balance.insert(
+                preset,
+                super::cache::DayCounts {
+                    answered,
+                    decks: decks.decks_of(preset),
+                    counts: counts.clone(),
+                },
+            );
+        }
+        Ok(counts)
     }
 
     /// Cards of `preset`'s decks due on each of the balancer's days, leaving out `except`.
@@ -270,7 +311,7 @@ impl Collection {
         }) {
             return Ok(true);
         }
-        let counts = self.preset_day_counts(decks, preset, today, answered_json)?;
+        let counts = self.cached_day_counts(decks, preset, today, session, answered_json)?;
         Ok(counts.iter().any(|&c| c > 0))
     }
 }

@@ -25,7 +25,7 @@ macro_rules! in_active {
 /// Intraday learning and preview cards due today. Ordered as Anki's statement reads them
 /// (through the `(did, queue, due)` index), which decides ties of the stable sort after it.
 const INTRADAY_SQL: &str = concat!(
-    "SELECT id, due, reps, nid, did, odid FROM cards WHERE ",
+    "SELECT id, due, reps, nid, did, odid, queue FROM cards WHERE ",
     in_active!(),
     " AND queue IN (1, 4) AND due <= ?2 ORDER BY did, queue, due, id"
 );
@@ -45,6 +45,9 @@ pub(crate) struct LearnEntry {
     /// Epoch seconds (as the queue holds it: see the session's requeue adjustment).
     pub due: i64,
     pub reps: i64,
+    /// Its deck and queue (1 learning, 4 preview): with the id, the statement's order.
+    pub deck: i64,
+    pub queue: i64,
 }
 
 impl LearnEntry {
@@ -52,10 +55,15 @@ impl LearnEntry {
     pub(crate) fn sort_key(&self) -> (bool, i64) {
         (self.reps == 0, self.due)
     }
+
+    /// Where gathering places it: [`Self::sort_key`], then the statement's order.
+    pub(crate) fn gather_key(&self) -> (bool, i64, i64, i64, i64) {
+        (self.reps == 0, self.due, self.deck, self.queue, self.id)
+    }
 }
 
 /// A review or interday learning card.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct DueCard {
     pub id: i64,
     pub note_id: i64,
@@ -69,7 +77,7 @@ pub(crate) struct DueCard {
 }
 
 /// A new card.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NewCard {
     pub id: i64,
     pub note_id: i64,
@@ -126,7 +134,7 @@ pub(crate) struct Plan {
 }
 
 /// The gathered cards, each list in its final order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Gathered {
     pub learning: Vec<LearnEntry>,
     pub day_learning: Vec<DueCard>,
@@ -418,6 +426,8 @@ fn intraday_rows(
                 id: r.get(0)?,
                 due: r.get(1)?,
                 reps: r.get(2)?,
+                deck: did,
+                queue: r.get(6)?,
             },
             r.get(3)?,
             if odid != 0 { odid } else { did },

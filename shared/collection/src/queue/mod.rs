@@ -10,6 +10,7 @@
 //! - [`deck_counts`]: the deck list's numbers (Anki's `deck_due_tree`).
 
 pub(crate) mod balance;
+pub(crate) mod cache;
 pub(crate) mod deck_counts;
 mod fsrs_keys;
 pub(crate) mod gather;
@@ -293,14 +294,9 @@ impl Collection {
         conf: &JsonObject,
         timing: &Timing,
     ) -> Result<StudyQueue> {
-        let table = self.deck_table(conf, timing)?;
-        let Some(mut plan) = self.queue_plan(&table, deck_id, conf, timing) else {
-            return Err(crate::CollectionError::NotFound(format!(
-                "deck {deck_id} not found"
-            )));
-        };
-        let mut gathered = gather::gather(self.conn(), &mut plan)?;
         let col_mod = self.col_mod()?;
+        let stamp = self.change_stamp(col_mod);
+        let (mut gathered, mixes, fresh) = self.gathered(deck_id, conf, timing, stamp)?;
         let stored = Session::load(conf, deck_id, timing.days_elapsed, col_mod);
         let mut changed = stored.is_none();
         let mut session = stored.unwrap_or_else(|| Session {
@@ -335,13 +331,86 @@ impl Collection {
         if changed {
             self.atomic(|c| c.write_session(Some(&session)))?;
         }
+        let mut cache = self.queue_cache.borrow_mut();
+        match fresh {
+            // Writing the session changed `col.conf` alone: the copy holds.
+            Some(queue) => cache.set(self.change_stamp(self.col_mod()?), queue),
+            None if changed => cache.restamp(stamp, self.change_stamp(self.col_mod()?)),
+            None => {}
+        }
         Ok(StudyQueue {
             gathered,
             session,
             counts,
             learn_ahead,
-            mixes: (plan.options.day_learn_mix, plan.options.new_mix),
+            mixes,
         })
+    }
+
+    /// The connection's state as the queue cache compares it.
+    pub(crate) fn change_stamp(&self, col_mod: i64) -> cache::Stamp {
+        self.rollbacks.stamp(self.conn().total_changes(), col_mod)
+    }
+
+    /// The gathered lists of `deck_id`'s queue (before the session's requeues) and its mixes:
+    /// the cached copy when nothing changed since, else gathered now, with the copy to keep.
+    fn gathered(
+        &self,
+        deck_id: i64,
+        conf: &JsonObject,
+        timing: &Timing,
+        stamp: cache::Stamp,
+    ) -> Result<(Gathered, (Mix, Mix), Option<cache::CachedQueue>)> {
+        let fsrs = crate::fsrs::fsrs_enabled(conf);
+        let mut key = cache::QueueKey {
+            deck: deck_id,
+            day: timing.days_elapsed,
+            next_day_at: timing.next_day_at,
+            now: Some(timing.now_secs),
+        };
+        if let Some(hit) = self.queue_cache.borrow().get(stamp, key) {
+            let hit = (hit.gathered.clone(), hit.mixes);
+            if cfg!(debug_assertions) {
+                let (fresh, _) = self.gather_now(deck_id, conf, timing)?;
+                debug_assert_eq!(fresh.gathered, hit.0, "queue cache out of date");
+            }
+            return Ok((hit.0, hit.1, None));
+        }
+        let (queue, order) = self.gather_now(deck_id, conf, timing)?;
+        if !order.reads_now(fsrs) {
+            key.now = None;
+        }
+        let queue = cache::CachedQueue { key, ..queue };
+        Ok((queue.gathered.clone(), queue.mixes, Some(queue)))
+    }
+
+    /// Gather `deck_id`'s queue from the tables.
+    fn gather_now(
+        &self,
+        deck_id: i64,
+        conf: &JsonObject,
+        timing: &Timing,
+    ) -> Result<(cache::CachedQueue, ReviewOrder)> {
+        let table = self.deck_table(conf, timing)?;
+        let Some(mut plan) = self.queue_plan(&table, deck_id, conf, timing) else {
+            return Err(crate::CollectionError::NotFound(format!(
+                "deck {deck_id} not found"
+            )));
+        };
+        let gathered = gather::gather(self.conn(), &mut plan)?;
+        let queue = cache::CachedQueue {
+            key: cache::QueueKey {
+                deck: deck_id,
+                day: timing.days_elapsed,
+                next_day_at: timing.next_day_at,
+                now: None,
+            },
+            gathered,
+            mixes: (plan.options.day_learn_mix, plan.options.new_mix),
+            active: plan.active,
+            balance: HashMap::new(),
+        };
+        Ok((queue, plan.options.review_order))
     }
 
     /// Store (or with `None`, drop) the session, keeping every other key of a fresh `conf`.
@@ -453,16 +522,21 @@ fn arrange_learning(
     if session.requeued.is_empty() {
         return learning;
     }
+    // By id: a long session on a big collection has thousands of learning cards and hundreds
+    // of requeues, and a scan per pair cost milliseconds.
+    let by_id: HashMap<i64, LearnEntry> = learning.iter().map(|e| (e.id, *e)).collect();
     let before = session.requeued.len();
     session
         .requeued
-        .retain(|r| learning.iter().any(|e| e.id == r[0] && e.due == r[1]));
+        .retain(|r| by_id.get(&r[0]).is_some_and(|e| e.due == r[1]));
     *changed |= session.requeued.len() != before;
-    let (mut list, requeued): (Vec<LearnEntry>, Vec<LearnEntry>) = learning
+    let requeued: std::collections::HashSet<i64> = session.requeued.iter().map(|r| r[0]).collect();
+    let mut list: Vec<LearnEntry> = learning
         .into_iter()
-        .partition(|e| !session.requeued.iter().any(|r| r[0] == e.id));
+        .filter(|e| !requeued.contains(&e.id))
+        .collect();
     for r in &session.requeued {
-        if let Some(e) = requeued.iter().find(|e| e.id == r[0]) {
+        if let Some(e) = by_id.get(&r[0]) {
             insert_learning(&mut list, LearnEntry { due: r[2], ..*e });
         }
     }
@@ -499,7 +573,13 @@ mod tests {
     use super::*;
 
     fn e(id: i64, due: i64) -> LearnEntry {
-        LearnEntry { id, due, reps: 1 }
+        LearnEntry {
+            id,
+            due,
+            reps: 1,
+            deck: 1,
+            queue: 1,
+        }
     }
 
     #[test]
@@ -513,14 +593,7 @@ mod tests {
         let ids: Vec<i64> = list.iter().map(|e| e.id).collect();
         assert_eq!(ids, [7, 1, 2, 9, 3, 8, 4]);
         // Never-answered cards (reps 0) wait behind every answered one.
-        insert_learning(
-            &mut list,
-            LearnEntry {
-                id: 6,
-                due: 0,
-                reps: 0,
-            },
-        );
+        insert_learning(&mut list, LearnEntry { reps: 0, ..e(6, 0) });
         assert_eq!(list.last().map(|e| e.id), Some(6));
     }
 

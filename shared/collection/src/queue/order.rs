@@ -128,6 +128,15 @@ pub(crate) enum ReviewOrder {
 }
 
 impl ReviewOrder {
+    /// Whether sorting reads the current second (FSRS retrievability at now).
+    pub(crate) fn reads_now(self, fsrs: bool) -> bool {
+        match self {
+            Self::RetrievabilityAscending | Self::RetrievabilityDescending => true,
+            Self::RelativeOverdueness => fsrs,
+            _ => false,
+        }
+    }
+
     pub(crate) fn from_preset(n: i32) -> Self {
         match n {
             1 => Self::DayThenDeck,

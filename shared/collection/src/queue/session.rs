@@ -50,7 +50,8 @@ pub(crate) struct Session {
 impl Session {
     /// The stored session, if it belongs to this deck, day and collection state.
     pub(crate) fn load(conf: &JsonObject, deck: i64, day: i64, col_mod: i64) -> Option<Self> {
-        let s: Self = serde_json::from_value(conf.get(SESSION_KEY)?.clone()).ok()?;
+        // Read in place: cloning the value first was a visible share of a cached request.
+        let s = Self::deserialize(conf.get(SESSION_KEY)?).ok()?;
         (s.deck == deck && s.day == day && s.col_mod == col_mod).then_some(s)
     }
 
