@@ -117,10 +117,10 @@ pub fn prepare(src: &SourceUser, bytes: &[u8], work: &Path) -> Result<Prepared, 
                 "normalisation is not idempotent".into(),
             ));
         }
-        let conn = col.into_connection();
-        check::integrity(&conn)?;
-        let after = check::counts(&conn)?;
-        if check::revlog_digest(&conn)? != digest_before {
+        let conn = col.conn();
+        check::integrity(conn)?;
+        let after = check::counts(conn)?;
+        if check::revlog_digest(conn)? != digest_before {
             return Err(MigrateError::Verify("review history changed".into()));
         }
         after

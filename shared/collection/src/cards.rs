@@ -70,13 +70,15 @@ pub struct CardPage {
 /// shows. For our Basic notes that is (0, 1); for card 2 of an imported "Basic (and reversed
 /// card)" note it is (1, 0), so reading and editing a reversed card never swaps the fields.
 pub(crate) struct Sides {
-    models: JsonObject,
+    /// Shared with the collection's parsed copy (cloning it was the top allocation of a
+    /// cached study request).
+    models: std::sync::Arc<JsonObject>,
 }
 
 impl Sides {
     pub(crate) fn load(col: &Collection) -> Result<Self> {
         Ok(Self {
-            models: col.read_json(ColJson::Models)?,
+            models: col.read_json_shared(ColJson::Models)?,
         })
     }
 

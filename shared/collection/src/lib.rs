@@ -77,6 +77,15 @@ impl std::fmt::Debug for Collection {
     }
 }
 
+impl Drop for Collection {
+    fn drop(&mut self) {
+        // rusqlite frees a hook's closure with the connection's client data, which SQLite
+        // releases at close *before* it rolls back a transaction left open (a copy dropped
+        // mid-request) and calls the hook: a use after free. Unregister it first.
+        let _ = self.conn.rollback_hook(None::<fn()>);
+    }
+}
+
 impl Collection {
     /// Create a new collection file at `path` (which must not exist yet).
     pub fn create(path: &Path, clock: SharedClock, opts: &CreateOptions) -> Result<Self> {
@@ -174,10 +183,6 @@ impl Collection {
 
     pub(crate) fn json_cache(&self) -> &coljson::JsonCache {
         &self.json
-    }
-
-    pub fn into_connection(self) -> Connection {
-        self.conn
     }
 
     /// Run `f` all-or-nothing. Uses a savepoint so it nests inside an outer transaction (the

@@ -108,12 +108,16 @@ impl Collection {
             .find(|d| d.id == deck_id)
             .map_or(DEFAULT_DCONF_ID, |d| d.conf_id);
         let dconf = self.read_json_shared(ColJson::Dconf)?;
-        let value = dconf
-            .get(&conf_id.to_string())
-            .or_else(|| dconf.get(&DEFAULT_DCONF_ID.to_string()))
-            .cloned()
-            .unwrap_or_else(default_dconf);
-        Ok(DeckConfig::from_dconf_json(&value))
+        // Read in place: a preset is a large JSON object, and this runs on every study request.
+        Ok(
+            match dconf
+                .get(&conf_id.to_string())
+                .or_else(|| dconf.get(&DEFAULT_DCONF_ID.to_string()))
+            {
+                Some(value) => DeckConfig::from_dconf_json(value),
+                None => DeckConfig::from_dconf_json(&default_dconf()),
+            },
+        )
     }
 
     /// The next card of the current deck (and its subdecks), exactly as Anki 26.9's v3 queue

@@ -359,6 +359,17 @@ mod tests {
         }
     }
 
+    /// Dropped with a transaction open (a copy discarded mid-request): SQLite rolls it back
+    /// at close, after rusqlite freed the hook's closure, unless `Drop` unregistered it.
+    #[test]
+    fn a_collection_dropped_mid_transaction_closes_cleanly() {
+        let (col, _) = testutil::empty();
+        col.conn()
+            .execute_batch("BEGIN IMMEDIATE; UPDATE col SET mod = mod + 1;")
+            .expect("open transaction");
+        drop(col);
+    }
+
     #[test]
     fn a_learning_card_goes_where_gathering_puts_it() {
         let mut g = Gathered {
