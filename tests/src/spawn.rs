@@ -250,11 +250,13 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     if !bin.exists() {
         BUILT.get_or_init(|| {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "-q", "--workspace", "--all-targets", "--locked"])
-                .current_dir(crate::workspace_root())
-                .status()
-                .expect("run cargo build");
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "-q", "--workspace", "--all-targets", "--locked"])
+                .current_dir(crate::workspace_root());
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                cmd.arg("--release");
+            }
+            let status = cmd.status().expect("run cargo build");
             assert!(
                 status.success(),
                 "cargo build --workspace --all-targets failed"

@@ -21,8 +21,6 @@ use tokio::process::{Child, Command};
 const USER: &str = "streamer";
 const PASSWORD: &str = "correct horse battery staple";
 
-mod common;
-
 /// One function: its Runtime API and its bootstrap process.
 struct Function {
     api: RuntimeApi,
@@ -39,7 +37,7 @@ impl Function {
         .expect("runtime API");
         let launch = Launch {
             name: bin.to_owned(),
-            exe: common::workspace_bin(bin),
+            exe: javumbo_tests::spawn::workspace_binary(bin),
             event: EventKind::for_function(bin),
             memory_mb: 2048,
             env: env

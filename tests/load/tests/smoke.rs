@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-mod common;
-
 /// javumbo-local: `JAVUMBO_LOCAL_BIN`, else this build's.
 fn server_bin() -> PathBuf {
-    std::env::var_os("JAVUMBO_LOCAL_BIN")
-        .map_or_else(|| common::workspace_bin("javumbo-local"), PathBuf::from)
+    std::env::var_os("JAVUMBO_LOCAL_BIN").map_or_else(
+        || javumbo_tests::spawn::workspace_binary("javumbo-local"),
+        PathBuf::from,
+    )
 }
 
 #[test]

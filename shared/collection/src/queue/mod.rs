@@ -371,26 +371,29 @@ impl Collection {
         if let Some(hit) = self.queue_cache.borrow().get(stamp, key) {
             let hit = (hit.gathered.clone(), hit.mixes);
             if cfg!(debug_assertions) {
-                let (fresh, _) = self.gather_now(deck_id, conf, timing)?;
+                let fresh = self.gather_now(deck_id, conf, timing, |_| key)?;
                 debug_assert_eq!(fresh.gathered, hit.0, "queue cache out of date");
             }
             return Ok((hit.0, hit.1, None));
         }
-        let (queue, order) = self.gather_now(deck_id, conf, timing)?;
-        if !order.reads_now(fsrs) {
-            key.now = None;
-        }
-        let queue = cache::CachedQueue { key, ..queue };
+        let queue = self.gather_now(deck_id, conf, timing, |order| {
+            if !order.reads_now(fsrs) {
+                key.now = None;
+            }
+            key
+        })?;
         Ok((queue.gathered.clone(), queue.mixes, Some(queue)))
     }
 
-    /// Gather `deck_id`'s queue from the tables.
+    /// Gather `deck_id`'s queue from the tables; `key` says what it is valid for, given the
+    /// preset's review order.
     fn gather_now(
         &self,
         deck_id: i64,
         conf: &JsonObject,
         timing: &Timing,
-    ) -> Result<(cache::CachedQueue, ReviewOrder)> {
+        key: impl FnOnce(ReviewOrder) -> cache::QueueKey,
+    ) -> Result<cache::CachedQueue> {
         let table = self.deck_table(conf, timing)?;
         let Some(mut plan) = self.queue_plan(&table, deck_id, conf, timing) else {
             return Err(crate::CollectionError::NotFound(format!(
@@ -398,19 +401,13 @@ impl Collection {
             )));
         };
         let gathered = gather::gather(self.conn(), &mut plan)?;
-        let queue = cache::CachedQueue {
-            key: cache::QueueKey {
-                deck: deck_id,
-                day: timing.days_elapsed,
-                next_day_at: timing.next_day_at,
-                now: None,
-            },
+        Ok(cache::CachedQueue {
+            key: key(plan.options.review_order),
             gathered,
             mixes: (plan.options.day_learn_mix, plan.options.new_mix),
             active: plan.active,
             balance: HashMap::new(),
-        };
-        Ok((queue, plan.options.review_order))
+        })
     }
 
     /// Store (or with `None`, drop) the session, keeping every other key of a fresh `conf`.
