@@ -235,8 +235,6 @@ export class JavumboStack extends Stack {
       JAVUMBO_JWT_SECRET_ARN: this.jwtSecret.secretArn,
       JAVUMBO_CORS_ORIGINS: corsOrigins.join(','),
       JAVUMBO_COMPACT_AFTER: String(cfg.compactAfter),
-      // aws-lc's jitter entropy source costs ~50 ms of every cold start.
-      AWS_LC_SYS_NO_JITTER_ENTROPY: '1',
       RUST_LOG: 'info',
     };
     const make = (key: FunctionKey, extra: Partial<lambda.FunctionProps> = {}): lambda.Function => {

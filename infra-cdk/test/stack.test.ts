@@ -161,7 +161,6 @@ describe('functions', () => {
         JAVUMBO_JWT_SECRET_ARN: ref('JwtSecret', 'AWS::SecretsManager::Secret'),
         JAVUMBO_CORS_ORIGINS: '',
         JAVUMBO_COMPACT_AFTER: '64',
-        AWS_LC_SYS_NO_JITTER_ENTROPY: '1',
         RUST_LOG: 'info',
       }, k);
     }

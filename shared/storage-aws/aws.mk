@@ -60,7 +60,7 @@ ZIG_CLANG_INCLUDE = $(shell $(LAMBDA_VENV)/bin/python -c 'import ziglang,os; pri
 package: deps-build $(LAMBDA_STAMP)
 	@if [ "$(LAMBDA_ARCH)" = arm64 ]; then \
 	  echo "building for arm64: needs the aarch64-unknown-linux-gnu std (rustup target add); x86_64 is the default"; fi
-	PATH="$(abspath $(LAMBDA_VENV))/bin:$$PATH" AWS_LC_SYS_NO_JITTER_ENTROPY=1 \
+	PATH="$(abspath $(LAMBDA_VENV))/bin:$$PATH" \
 	  BINDGEN_EXTRA_CLANG_ARGS="-isystem $(ZIG_CLANG_INCLUDE)" \
 	  $(CARGO) lambda build --profile $(LAMBDA_PROFILE) --locked --output-format zip --lambda-dir $(LAMBDA_DIR) \
 	  $(if $(filter arm64,$(LAMBDA_ARCH)),--arm64,--x86-64) \

@@ -3,7 +3,7 @@
 //! the tokens of the first never open the second.
 
 use javumbo_session::Username;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ApiConfig;
@@ -32,12 +32,7 @@ pub fn issue(
         jti: uuid::Uuid::new_v4().to_string(),
         acct: account_created_at,
     };
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(&config.jwt_secret),
-    )
-    .map_err(ApiError::internal)
+    crate::jwt_hs256::encode(&claims, &config.jwt_secret).map_err(ApiError::internal)
 }
 
 /// A token whose signature and expiry hold; whether its user still accepts it (revocation) is
@@ -60,21 +55,14 @@ pub fn verify(config: &ApiConfig, token: &str, now_secs: i64) -> Result<Verified
     validation.leeway = 0;
     validation.validate_exp = false;
     validation.set_required_spec_claims(&["exp", "sub", "iat", "jti"]);
-    let data = decode::<Claims>(
-        token,
-        &DecodingKey::from_secret(&config.jwt_secret),
-        &validation,
-    )
-    .map_err(|_| ApiError::unauthorized())?;
+    let claims = crate::jwt_hs256::decode::<Claims>(token, &config.jwt_secret, &validation)
+        .map_err(|_| ApiError::unauthorized())?;
     // As jsonwebtoken's own check with no leeway: valid through its `exp` second.
-    if data.claims.exp < now_secs {
+    if claims.exp < now_secs {
         return Err(ApiError::unauthorized());
     }
-    let user = Username::parse(&data.claims.sub).map_err(|_| ApiError::unauthorized())?;
-    Ok(Verified {
-        user,
-        claims: data.claims,
-    })
+    let user = Username::parse(&claims.sub).map_err(|_| ApiError::unauthorized())?;
+    Ok(Verified { user, claims })
 }
 
 /// The bearer token of an `Authorization` header value.

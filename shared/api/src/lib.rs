@@ -17,6 +17,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod in_flight;
 pub mod jwt;
+mod jwt_hs256;
 pub mod password;
 pub mod routes;
 pub mod throttle;

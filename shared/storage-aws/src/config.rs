@@ -3,6 +3,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 /// Where the AWS adapters keep their state and how hard they try: plain data, filled in by the
 /// composition root (`javumbo-runtime`) from the settings the CDK stack gives every function.
@@ -72,7 +73,7 @@ impl AwsConfig {
     /// The shared SDK configuration from the standard chain (`AWS_REGION`, credentials,
     /// `AWS_ENDPOINT_URL`, ...) with this config's timeouts and retries.
     pub async fn load_sdk_config(&self) -> SdkConfig {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        let mut loader = sdk_loader()
             .timeout_config(self.timeout_config())
             .retry_config(self.retry_config());
         if let Some(url) = &self.endpoint_url {
@@ -80,4 +81,15 @@ impl AwsConfig {
         }
         loader.load().await
     }
+}
+
+/// The SDK's config loader (the standard chain) with javumbo's HTTPS client: hyper + rustls
+/// on ring. The SDK's own default is the same client on aws-lc, which nothing else in a
+/// function needs and which was the largest C library in every Lambda zip; without the
+/// `default-https-client` feature the SDK has no client, so every loader must come from here.
+pub fn sdk_loader() -> aws_config::ConfigLoader {
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https)
 }

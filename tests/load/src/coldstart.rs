@@ -454,7 +454,6 @@ impl Launch {
             ("JAVUMBO_DATA", data.display().to_string()),
             ("JAVUMBO_JWT_SECRET", JWT_SECRET.into()),
             ("JAVUMBO_CORS_ORIGINS", "*".into()),
-            ("AWS_LC_SYS_NO_JITTER_ENTROPY", "1".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

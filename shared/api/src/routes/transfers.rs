@@ -24,7 +24,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use javumbo_session::{PutCondition, Username};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -171,12 +171,8 @@ async fn new_upload(State(s): State<AppState>, AuthUser(user): AuthUser) -> Repl
                 upl: id.clone(),
                 exp: s.clock.now_secs() + ttl.as_secs() as i64,
             };
-            let token = encode(
-                &Header::new(Algorithm::HS256),
-                &claims,
-                &EncodingKey::from_secret(&upload_key_material(&s.config)),
-            )
-            .map_err(ApiError::internal)?;
+            let token = crate::jwt_hs256::encode(&claims, &upload_key_material(&s.config))
+                .map_err(ApiError::internal)?;
             format!("/api/import/uploads/{id}?token={token}")
         }
         Err(e) => return Err(ApiError::from(e).into()),
@@ -209,13 +205,12 @@ async fn local_upload(
     let mut validation = Validation::new(Algorithm::HS256);
     validation.validate_exp = false;
     validation.set_required_spec_claims(&["exp", "sub"]);
-    let claims = decode::<UploadClaims>(
+    let claims = crate::jwt_hs256::decode::<UploadClaims>(
         &token,
-        &DecodingKey::from_secret(&upload_key_material(&s.config)),
+        &upload_key_material(&s.config),
         &validation,
     )
-    .map_err(|_| refused())?
-    .claims;
+    .map_err(|_| refused())?;
     if claims.upl != id || !valid_id(&id) || claims.exp <= s.clock.now_secs() {
         return Err(refused().into());
     }

@@ -16,7 +16,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::Region;
 use aws_sdk_s3::config::Credentials;
 use javumbo_session::{Metrics, Ports};
 use javumbo_storage_aws::{AwsClients, AwsConfig, create_tables_and_bucket, create_topic};
@@ -149,7 +149,7 @@ pub struct Env {
 pub async fn env() -> Env {
     let endpoint = endpoint();
     let mut cfg = config();
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
+    let sdk = javumbo_storage_aws::sdk_loader()
         .endpoint_url(&endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new(
