@@ -43,6 +43,7 @@ pub fn export_package(
     let dir = tempfile::tempdir()?;
     let path = dir.path().join(LEGACY_COLLECTION);
     snapshot(col.conn(), &path)?;
+    col.stamp_studied_today(&Connection::open(&path)?)?;
     let zip_err = |e: zip::result::ZipError| ApkgError::Collection(std::io::Error::other(e).into());
     let modern_err = |e: javumbo_modern::ModernError| {
         ApkgError::Collection(std::io::Error::other(e.to_string()).into())

@@ -192,6 +192,7 @@ pub fn download(col: &Collection) -> Result<Vec<u8>, CollectionError> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("download.anki2");
     copy_collection(conn, &path)?;
+    col.stamp_studied_today(&Connection::open(&path)?)?;
     Ok(std::fs::read(&path)?)
 }
 

@@ -244,9 +244,25 @@ pub fn apply_changes(
             })
             .collect())
     };
+    // Decks whose counters answers given here changed: javumbo does not rewrite a deck at each
+    // answer (Anki does), so they are brought up to date on the way out.
+    let mut decks = changed(ColJson::Decks)?;
+    for studied in col.decks_studied_since_usn(s.client_usn)? {
+        let id = studied.get("id").and_then(Value::as_i64);
+        if id.is_some_and(|id| gone.decks.contains(&id)) {
+            continue;
+        }
+        match decks
+            .iter_mut()
+            .find(|d| d.get("id").and_then(Value::as_i64) == id)
+        {
+            Some(d) => *d = studied,
+            None => decks.push(studied),
+        }
+    }
     let mut answer = UnchunkedChanges {
         notetypes: changed(ColJson::Models)?,
-        decks_and_config: (changed(ColJson::Decks)?, changed(ColJson::Dconf)?),
+        decks_and_config: (decks, changed(ColJson::Dconf)?),
         tags: col
             .read_json(ColJson::Tags)?
             .into_iter()

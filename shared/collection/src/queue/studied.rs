@@ -16,7 +16,8 @@ use javumbo_scheduler::RevlogKind;
 use rusqlite::{Connection, params};
 
 use super::limits::Studied;
-use crate::Result;
+use crate::coljson::ColJson;
+use crate::{Collection, Result};
 
 /// Per deck (the card's current deck), today's answers since `since_ms`.
 const STUDIED_SQL: &str = "
@@ -87,6 +88,119 @@ pub(crate) fn with_subdecks(
     out
 }
 
+impl Collection {
+    /// Writes today's counters into the decks of `copy`, a standalone copy of this collection
+    /// that is about to leave javumbo (an exported package, a full sync download).
+    ///
+    /// javumbo counts what each deck studied today from the revlog (above) and leaves the
+    /// decks' `newToday`/`revToday` as they were imported. Anki reads those counters instead:
+    /// opened the same day on a device, a copy carrying stale ones would offer again the new
+    /// cards and reviews already studied here. So the copy gets, for every deck,
+    /// `[today, count]` with the counts javumbo's own limits use (subdecks included, as Anki
+    /// keeps them). `lrnToday` and `timeToday` are left alone: Anki's v3 limits never read
+    /// them.
+    pub fn stamp_studied_today(&self, copy: &rusqlite::Connection) -> Result<()> {
+        let (today, studied) = self.studied_today()?;
+        let decks: String =
+            copy.query_row("SELECT decks FROM col WHERE id = 1", [], |r| r.get(0))?;
+        let mut decks: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&decks)?;
+        for deck in decks.values_mut() {
+            let Some(obj) = deck.as_object_mut() else {
+                continue;
+            };
+            let Some(id) = obj.get("id").and_then(serde_json::Value::as_i64) else {
+                continue;
+            };
+            set_counters(obj, today, studied.get(&id).copied().unwrap_or_default());
+        }
+        copy.execute(
+            "UPDATE col SET decks = ?1 WHERE id = 1",
+            [serde_json::Value::Object(decks).to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// The decks a sync must send because of answers given here that the device has not seen
+    /// (revlog rows with `usn >= since_usn`, today's): each with today's counters and its
+    /// `mtime` moved to its last such answer, as Anki's server holds a deck after an answer
+    /// (an answer adds to its deck's and every parent's counters and marks them modified).
+    /// The device then keeps the limits javumbo applied, unless its own copy of the deck
+    /// changed later (the newer deck wins, as between Anki and AnkiWeb).
+    pub fn decks_studied_since_usn(&self, since_usn: i64) -> Result<Vec<serde_json::Value>> {
+        let conf = self.read_json_shared(ColJson::Conf)?;
+        let timing = self.timing_at(&conf, self.clock().now_secs())?;
+        let day_start_ms = crate::day::day_start(self.crt()?, &conf, &timing) * 1000;
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT c.did, max(r.id) FROM revlog r JOIN cards c ON c.id = r.cid
+             WHERE r.usn >= ?1 AND r.id >= ?2 GROUP BY c.did",
+        )?;
+        let own: Vec<(i64, i64)> = stmt
+            .query_map(params![since_usn, day_start_ms], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        if own.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (today, studied) = self.studied_today()?;
+        let decks = self.read_json_shared(ColJson::Decks)?;
+        let names: HashMap<i64, &str> = decks
+            .iter()
+            .filter_map(|(k, v)| Some((k.parse().ok()?, v.get("name")?.as_str()?)))
+            .collect();
+        let by_name: HashMap<&str, i64> = names.iter().map(|(id, n)| (*n, *id)).collect();
+        // Each studied deck and its ancestors, with the last answer among their cards.
+        let mut last: HashMap<i64, i64> = HashMap::new();
+        for (did, at_ms) in own {
+            let Some(mut name) = names.get(&did).copied() else {
+                continue;
+            };
+            let mut id = did;
+            loop {
+                let e = last.entry(id).or_insert(at_ms);
+                *e = (*e).max(at_ms);
+                let Some((parent, _)) = name.rsplit_once("::") else {
+                    break;
+                };
+                let Some(&pid) = by_name.get(parent) else {
+                    break;
+                };
+                (id, name) = (pid, parent);
+            }
+        }
+        let mut out = Vec::with_capacity(last.len());
+        for (id, at_ms) in last {
+            let Some(mut deck) = decks.get(&id.to_string()).cloned() else {
+                continue;
+            };
+            let Some(obj) = deck.as_object_mut() else {
+                continue;
+            };
+            set_counters(obj, today, studied.get(&id).copied().unwrap_or_default());
+            let mtime = obj
+                .get("mod")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0);
+            obj.insert("mod".into(), mtime.max(at_ms.div_euclid(1000)).into());
+            out.push(deck);
+        }
+        Ok(out)
+    }
+
+    /// Today (days since `crt`) and what every deck studied today, subdecks included.
+    fn studied_today(&self) -> Result<(i64, HashMap<i64, Studied>)> {
+        let conf = self.read_json_shared(ColJson::Conf)?;
+        let timing = self.timing_at(&conf, self.clock().now_secs())?;
+        let table = self.deck_table(&conf, &timing)?;
+        Ok((table.today, table.studied))
+    }
+}
+
+fn set_counters(deck: &mut serde_json::Map<String, serde_json::Value>, today: i64, s: Studied) {
+    deck.insert("newToday".into(), serde_json::json!([today, s.new]));
+    deck.insert("revToday".into(), serde_json::json!([today, s.review]));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +219,44 @@ mod tests {
         assert_eq!(all[&2], Studied { new: 2, review: 2 });
         assert_eq!(all[&3], Studied { new: 1, review: 2 });
         assert_eq!(all[&4], Studied { new: 0, review: 5 });
+    }
+
+    /// A copy leaving javumbo carries today's counters, subdecks counted in their parents,
+    /// as Anki would have kept them while answering.
+    #[test]
+    fn a_copy_carries_todays_counters() {
+        let (col, clock) = crate::testutil::empty();
+        let parent = col.create_deck("A").expect("deck").id;
+        let child = col.create_deck("A::B").expect("deck").id;
+        col.set_current_deck(parent).expect("current deck");
+        for i in 0..3 {
+            col.add_card(&format!("q{i}"), "a", Some(child))
+                .expect("add");
+        }
+        clock.advance_ms(5_000);
+        for _ in 0..2 {
+            let id = match col.next_card().expect("next") {
+                crate::review::Study::Card(c) => c.card_id,
+                crate::review::Study::Nothing(n) => panic!("nothing to study: {n:?}"),
+            };
+            col.answer_card(id, 4, None).expect("easy");
+        }
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("copy.anki2");
+        col.conn()
+            .execute("VACUUM INTO ?1", [path.to_str().expect("utf-8")])
+            .expect("copy");
+        let copy = rusqlite::Connection::open(&path).expect("open copy");
+        col.stamp_studied_today(&copy).expect("stamp");
+        let decks: String = copy
+            .query_row("SELECT decks FROM col", [], |r| r.get(0))
+            .expect("decks");
+        let decks: serde_json::Value = serde_json::from_str(&decks).expect("json");
+        let today = col.timing().expect("timing").days_elapsed;
+        for (id, new) in [(parent, 2), (child, 2), (1, 0)] {
+            let d = &decks[id.to_string()];
+            assert_eq!(d["newToday"], serde_json::json!([today, new]), "deck {id}");
+            assert_eq!(d["revToday"], serde_json::json!([today, 0]), "deck {id}");
+        }
     }
 }

@@ -165,6 +165,32 @@ fn a_download_stamps_what_the_server_changed() {
     );
 }
 
+/// A device that downloads the collection the day it was studied here keeps today's limits:
+/// the copy's decks carry the counters Anki would have kept while answering.
+#[test]
+fn a_download_carries_today_s_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let col = collection(dir.path(), "c.anki2", true);
+    let javumbo_collection::review::Study::Card(c) = col.next_card().unwrap() else {
+        panic!("the starter deck has new cards")
+    };
+    col.answer_card(c.card_id, 4, None).unwrap();
+    let deck = col.current_deck_id().unwrap();
+    let today = col.timing().unwrap().days_elapsed;
+    let file = download(&col).unwrap();
+    let out = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(out.path(), file).unwrap();
+    let decks: String = Connection::open(out.path())
+        .unwrap()
+        .query_row("SELECT decks FROM col", [], |r| r.get(0))
+        .unwrap();
+    let decks: serde_json::Value = serde_json::from_str(&decks).unwrap();
+    assert_eq!(
+        decks[deck.to_string()]["newToday"],
+        serde_json::json!([today, 1])
+    );
+}
+
 #[test]
 fn garbage_uploads_get_anki_s_corrupt_message() {
     let work = tempfile::tempdir().unwrap();

@@ -1,3 +1,4 @@
+use javumbo_collection::review::Study;
 use javumbo_collection::{CreateOptions, ManualClock};
 use serde_json::json;
 
@@ -583,5 +584,47 @@ fn a_sync_start_unburies_yesterday_s_buried_cards() {
     assert_eq!(
         one(&col, &format!("SELECT queue FROM cards WHERE id = {cid}")),
         0
+    );
+}
+
+/// Answers given on the web reach the device with the deck's counters of today (Anki's server
+/// holds them in the deck, which its answers modify), so the device does not offer again the
+/// new cards studied here; once the device has them, they are not sent again.
+#[test]
+fn decks_studied_here_carry_today_s_counters_to_the_device() {
+    let col = server();
+    let sync_once = |skey: &str, client_usn: i32| -> Vec<Value> {
+        start(&col, skey, &start_req(client_usn, false)).unwrap();
+        apply_graves(&col, skey, &Graves::default()).unwrap();
+        let theirs = apply_changes(&col, skey, &UnchunkedChanges::default()).unwrap();
+        all_chunks(&col, skey);
+        finish(&col, skey, T0_MS + 3_600_000).unwrap();
+        theirs.decks_and_config.0
+    };
+    sync_once("k", 0);
+    let usn = one(&col, "SELECT usn FROM col") as i32;
+
+    let deck = col.current_deck_id().unwrap();
+    let mut answered = 0;
+    for _ in 0..2 {
+        let Study::Card(c) = col.next_card().unwrap() else {
+            panic!("the starter deck has new cards")
+        };
+        col.answer_card(c.card_id, 4, None).unwrap();
+        answered += 1;
+    }
+    let today = col.timing().unwrap().days_elapsed;
+    let decks = sync_once("k2", usn);
+    let sent = decks
+        .iter()
+        .find(|d| d["id"].as_i64() == Some(deck))
+        .expect("the studied deck is sent");
+    assert_eq!(sent["newToday"], json!([today, answered]));
+    assert_eq!(sent["revToday"], json!([today, 0]));
+
+    let usn = one(&col, "SELECT usn FROM col") as i32;
+    assert!(
+        sync_once("k3", usn).is_empty(),
+        "nothing new studied: no deck to send"
     );
 }
