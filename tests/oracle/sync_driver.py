@@ -22,6 +22,7 @@ each hold one). Reads one JSON command per line on stdin and answers one JSON li
   {"op":"set_new_per_day","device":"A","preset":name,"value":n}
   {"op":"add_field","device":"A","notetype":..,"field":..}  a schema change (full sync next)
   {"op":"dump","device":"A"}                       the collection's content, for comparisons
+  {"op":"due_counts","device":"A"}                 the deck list: {deck id: [new, learn, review]}
   {"op":"add_media","device":"A","name":..,"hex":..}  a file into the device's media folder
                                                    -> {"name": the name Anki stored}
   {"op":"remove_media","device":"A","name":..}     trash a media file on the device
@@ -222,6 +223,19 @@ def dump(cmd):
     }
 
 
+def due_counts(cmd):
+    out = {}
+
+    def walk(node):
+        if node.deck_id:
+            out[str(node.deck_id)] = [node.new_count, node.learn_count, node.review_count]
+        for child in node.children:
+            walk(child)
+
+    walk(col_of(cmd["device"]).sched.deck_due_tree())
+    return out
+
+
 def add_media(cmd):
     col = col_of(cmd["device"])
     return {"name": col.media.write_data(cmd["name"], bytes.fromhex(cmd["hex"]))}
@@ -270,6 +284,7 @@ OPS = {
     "set_new_per_day": set_new_per_day,
     "add_field": add_field,
     "dump": dump,
+    "due_counts": due_counts,
     "add_media": add_media,
     "remove_media": remove_media,
     "media_sync": media_sync,

@@ -559,3 +559,94 @@ async fn official_clients_sync_with_javumbo() {
         assert_eq!(r.status().as_u16(), status, "meta body v={v}");
     }
 }
+
+/// The day's limits survive a sync both ways: new cards studied on the device and then in the
+/// web app count on the device after a normal sync and on a device that downloads the
+/// collection — the official client's deck list equals javumbo's. Anki reads each deck's
+/// `newToday`, which javumbo does not rewrite at each answer; without the counters sent with
+/// the sync, the device offered the new card studied on the web again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_day_s_limits_survive_a_sync() {
+    let local = spawn_local_process(1, "processes");
+    let api = ApiClient::behind_gateway(&local.base);
+    let token = register_login(&api, "ana").await;
+    let (endpoint, proxy) = Proxy::start(&local.base).await;
+    let mut dev = Devices::start();
+    let login = |device: &str| {
+        json!({"op": "login", "device": device, "user": "ana", "password": PASSWORD,
+               "endpoint": endpoint})
+    };
+    // A studies 5 new cards of Spanish::Verbs (populated), whose preset now allows 6 a day.
+    dev.ok(json!({"op": "create", "device": "A", "populated": true}));
+    dev.ok(json!({"op": "set_new_per_day", "device": "A", "preset": "Sync preset", "value": 6}));
+    dev.ok(login("A"));
+    let out = dev.sync("A", Some("upload"));
+    assert_eq!(out["did"], "upload", "{out}");
+
+    let deck_counts = |decks: &Value, name: &str| -> (i64, Value) {
+        let d = decks["decks"]
+            .as_array()
+            .and_then(|d| d.iter().find(|d| d["name"] == name))
+            .unwrap_or_else(|| panic!("{name} is served: {decks}"));
+        (
+            d["id"].as_i64().unwrap(),
+            json!([d["newCount"], d["learnCount"], d["reviewCount"]]),
+        )
+    };
+    let (decks, _) = javumbo_tests::http::get(&api, &token, "/api/decks").await;
+    let (verbs, before) = deck_counts(&decks, "Spanish::Verbs");
+    assert_eq!(before[0], 1, "6 a day, 5 studied on A: {decks}");
+    assert_eq!(
+        dev.ok(json!({"op": "due_counts", "device": "A"}))[verbs.to_string()][0],
+        1
+    );
+
+    // The last new card of the day, studied in the web app.
+    let r = api
+        .put("/api/decks/current")
+        .bearer_auth(&token)
+        .json(&json!({"deckId": verbs}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text());
+    let (card, _) = javumbo_tests::http::get(&api, &token, "/api/review").await;
+    assert_eq!(card["queue"], 0, "the new card comes first: {card}");
+    let r = api
+        .post("/api/review")
+        .bearer_auth(&token)
+        .json(&json!({"cardId": card["cardId"], "ease": 3, "timeTaken": 3000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text());
+    let (decks, _) = javumbo_tests::http::get(&api, &token, "/api/decks").await;
+    let ours = decks["decks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["id"].as_i64().unwrap().to_string(),
+                json!([d["newCount"], d["learnCount"], d["reviewCount"]]),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>();
+    assert_eq!(ours[&verbs.to_string()][0], 0, "{decks}");
+
+    // A by a normal sync, B by a full download: each deck list is javumbo's.
+    normal_sync(&mut dev, &proxy, "A");
+    dev.ok(json!({"op": "create", "device": "B"}));
+    dev.ok(login("B"));
+    let out = dev.sync("B", Some("auto"));
+    assert_eq!(out["did"], "download", "{out}");
+    for device in ["A", "B"] {
+        let theirs = dev.ok(json!({"op": "due_counts", "device": device}));
+        for (id, counts) in &ours {
+            assert_eq!(
+                &theirs[id], counts,
+                "{device}, deck {id}: {theirs} vs {ours:?}"
+            );
+        }
+    }
+}

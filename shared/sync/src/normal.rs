@@ -245,24 +245,29 @@ pub fn apply_changes(
             .collect())
     };
     // Decks whose counters answers given here changed: javumbo does not rewrite a deck at each
-    // answer (Anki does), so they are brought up to date on the way out.
-    let mut decks = changed(ColJson::Decks)?;
-    for studied in col.decks_studied_since_usn(s.client_usn)? {
-        let id = studied.get("id").and_then(Value::as_i64);
-        if id.is_some_and(|id| gone.decks.contains(&id)) {
-            continue;
+    // answer (Anki does), so they are brought up to date now, as this sync's changes (stored
+    // too, so that both sides merge the client's copy of such a deck the same way: the newer
+    // `mod` wins on the device and here).
+    let studied = col.decks_studied_since_usn(s.client_usn)?;
+    if !studied.is_empty() {
+        let mut map = col.read_json(ColJson::Decks)?;
+        for mut deck in studied {
+            let Some(id) = deck.get("id").and_then(Value::as_i64) else {
+                continue;
+            };
+            if gone.decks.contains(&id) {
+                continue;
+            }
+            if let Some(o) = deck.as_object_mut() {
+                o.insert("usn".into(), s.server_usn.into());
+            }
+            map.insert(id.to_string(), deck);
         }
-        match decks
-            .iter_mut()
-            .find(|d| d.get("id").and_then(Value::as_i64) == id)
-        {
-            Some(d) => *d = studied,
-            None => decks.push(studied),
-        }
+        col.write_json(ColJson::Decks, &map)?;
     }
     let mut answer = UnchunkedChanges {
         notetypes: changed(ColJson::Models)?,
-        decks_and_config: (decks, changed(ColJson::Dconf)?),
+        decks_and_config: (changed(ColJson::Decks)?, changed(ColJson::Dconf)?),
         tags: col
             .read_json(ColJson::Tags)?
             .into_iter()

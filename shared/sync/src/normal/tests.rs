@@ -1,5 +1,5 @@
 use javumbo_collection::review::Study;
-use javumbo_collection::{CreateOptions, ManualClock};
+use javumbo_collection::{Clock, CreateOptions, ManualClock};
 use serde_json::json;
 
 use super::*;
@@ -589,42 +589,73 @@ fn a_sync_start_unburies_yesterday_s_buried_cards() {
 
 /// Answers given on the web reach the device with the deck's counters of today (Anki's server
 /// holds them in the deck, which its answers modify), so the device does not offer again the
-/// new cards studied here; once the device has them, they are not sent again.
+/// new cards studied here; once the device has them, they are not sent again. The deck is
+/// stored as sent, so a copy of it from the device merges here as on the device: the newer
+/// `mod` wins on both sides.
 #[test]
 fn decks_studied_here_carry_today_s_counters_to_the_device() {
-    let col = server();
-    let sync_once = |skey: &str, client_usn: i32| -> Vec<Value> {
+    let clock = ManualClock::new(T0_MS);
+    let opts = CreateOptions {
+        starter_deck: true,
+        ..CreateOptions::default()
+    };
+    let col = Collection::create_in_memory(clock.clone(), &opts).unwrap();
+    let sync_once = |skey: &str, client_usn: i32, client_decks: Vec<Value>| -> Vec<Value> {
         start(&col, skey, &start_req(client_usn, false)).unwrap();
         apply_graves(&col, skey, &Graves::default()).unwrap();
-        let theirs = apply_changes(&col, skey, &UnchunkedChanges::default()).unwrap();
+        let mine = UnchunkedChanges {
+            decks_and_config: (client_decks, Vec::new()),
+            ..UnchunkedChanges::default()
+        };
+        let theirs = apply_changes(&col, skey, &mine).unwrap();
         all_chunks(&col, skey);
-        finish(&col, skey, T0_MS + 3_600_000).unwrap();
+        finish(&col, skey, clock.now_ms()).unwrap();
         theirs.decks_and_config.0
     };
-    sync_once("k", 0);
-    let usn = one(&col, "SELECT usn FROM col") as i32;
-
+    let usn_now = || one(&col, "SELECT usn FROM col") as i32;
     let deck = col.current_deck_id().unwrap();
-    let mut answered = 0;
+    let stored = || col.read_json(ColJson::Decks).unwrap()[&deck.to_string()].clone();
+    sync_once("k", 0, Vec::new());
+
+    clock.advance_ms(100_000);
+    let answered_at = clock.now_secs();
     for _ in 0..2 {
         let Study::Card(c) = col.next_card().unwrap() else {
             panic!("the starter deck has new cards")
         };
         col.answer_card(c.card_id, 4, None).unwrap();
-        answered += 1;
     }
     let today = col.timing().unwrap().days_elapsed;
-    let decks = sync_once("k2", usn);
+    // The device renamed the deck before those answers: the studied deck is newer.
+    let mut renamed = stored();
+    renamed["name"] = json!("Renamed on the device");
+    renamed["mod"] = json!(answered_at - 50);
+    clock.advance_ms(1_000);
+    let decks = sync_once("k2", usn_now(), vec![renamed.clone()]);
     let sent = decks
         .iter()
         .find(|d| d["id"].as_i64() == Some(deck))
         .expect("the studied deck is sent");
-    assert_eq!(sent["newToday"], json!([today, answered]));
+    assert_eq!(sent["newToday"], json!([today, 2]));
     assert_eq!(sent["revToday"], json!([today, 0]));
+    assert_eq!(sent["mod"], json!(answered_at));
+    let kept = stored();
+    assert_eq!(kept["name"], sent["name"], "both sides keep the newer deck");
+    assert_eq!(kept["newToday"], json!([today, 2]));
 
-    let usn = one(&col, "SELECT usn FROM col") as i32;
     assert!(
-        sync_once("k3", usn).is_empty(),
+        sync_once("k3", usn_now(), Vec::new()).is_empty(),
         "nothing new studied: no deck to send"
     );
+
+    // A deck the device changed after the answers wins here too.
+    clock.advance_ms(10_000);
+    let Study::Card(c) = col.next_card().unwrap() else {
+        panic!("new cards left")
+    };
+    col.answer_card(c.card_id, 4, None).unwrap();
+    renamed["mod"] = json!(clock.now_secs() + 5);
+    clock.advance_ms(1_000);
+    sync_once("k4", usn_now(), vec![renamed]);
+    assert_eq!(stored()["name"], json!("Renamed on the device"));
 }
