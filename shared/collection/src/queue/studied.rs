@@ -68,22 +68,32 @@ pub(crate) fn with_subdecks(
     let by_name: HashMap<&str, i64> = names.iter().map(|(id, n)| (*n, *id)).collect();
     let mut out: HashMap<i64, Studied> = HashMap::new();
     for (did, s) in own {
-        let Some(name) = names.get(did) else { continue };
-        let mut add = |id: i64| {
+        for id in self_and_ancestors(*did, names, &by_name) {
             let e = out.entry(id).or_default();
             e.new += s.new;
             e.review += s.review;
-        };
-        add(*did);
-        // Anki walks up by name and stops at the first missing parent.
-        let mut rest = *name;
-        while let Some((parent, _)) = rest.rsplit_once("::") {
-            match by_name.get(parent) {
-                Some(&pid) => add(pid),
-                None => break,
-            }
-            rest = parent;
         }
+    }
+    out
+}
+
+/// `did` and its parents, nearest first, as Anki walks up: by name, stopping at the first
+/// missing parent. Nothing for a deck `names` does not know.
+fn self_and_ancestors<'a>(
+    did: i64,
+    names: &HashMap<i64, &'a str>,
+    by_name: &HashMap<&'a str, i64>,
+) -> Vec<i64> {
+    let Some(mut rest) = names.get(&did).copied() else {
+        return Vec::new();
+    };
+    let mut out = vec![did];
+    while let Some((parent, _)) = rest.rsplit_once("::") {
+        let Some(&pid) = by_name.get(parent) else {
+            break;
+        };
+        out.push(pid);
+        rest = parent;
     }
     out
 }
@@ -152,20 +162,9 @@ impl Collection {
         // Each studied deck and its ancestors, with the last answer among their cards.
         let mut last: HashMap<i64, i64> = HashMap::new();
         for (did, at_ms) in own {
-            let Some(mut name) = names.get(&did).copied() else {
-                continue;
-            };
-            let mut id = did;
-            loop {
+            for id in self_and_ancestors(did, &names, &by_name) {
                 let e = last.entry(id).or_insert(at_ms);
                 *e = (*e).max(at_ms);
-                let Some((parent, _)) = name.rsplit_once("::") else {
-                    break;
-                };
-                let Some(&pid) = by_name.get(parent) else {
-                    break;
-                };
-                (id, name) = (pid, parent);
             }
         }
         let mut out = Vec::with_capacity(last.len());
