@@ -3,6 +3,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 /// Where the AWS adapters keep their state and how hard they try: plain data, filled in by the
@@ -88,8 +89,20 @@ impl AwsConfig {
 /// function needs and which was the largest C library in every Lambda zip; without the
 /// `default-https-client` feature the SDK has no client, so every loader must come from here.
 pub fn sdk_loader() -> aws_config::ConfigLoader {
-    let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
+    // Built as the SDK builds its default client (aws-smithy-runtime's `default_https_client`),
+    // proxy settings from the environment (`HTTPS_PROXY`, `NO_PROXY`) included, with ring
+    // instead of aws-lc.
+    let https = aws_smithy_http_client::Builder::new().build_with_connector_fn(
+        |settings, runtime_components| {
+            let mut connector = aws_smithy_http_client::ConnectorBuilder::default()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring));
+            connector.set_connector_settings(settings.cloned());
+            if let Some(components) = runtime_components {
+                connector.set_sleep_impl(components.sleep_impl());
+            }
+            connector.set_proxy_config(Some(ProxyConfig::from_env()));
+            connector.build()
+        },
+    );
     aws_config::defaults(BehaviorVersion::latest()).http_client(https)
 }
