@@ -5,15 +5,19 @@ serves, its counts and (when asked) the deck list at every step.
 
 Input (stdin): {"tz": IANA zone, "scenarios": [{"name", "path": collection file,
    "steps": [{"at": epoch secs, "ease": 1-4, "tree": bool, "deck": id (optional)}, ...]}]}
-At each step, at instant `at`: the deck `deck` is selected from the deck list when given, the
-deck list when `tree`
+At each step, at instant `at`: the deck `deck` is selected from the deck list when given,
+custom study "increase today's limit" applied when `extend` ({"deck": id, "new": delta} or
+{"deck": id, "review": delta}) is given, the deck list when `tree`
 (deck_due_tree), then
-get_queued_cards(); the served card (if any) is answered with `ease` at the same instant.
+get_queued_cards(); the served card (if any) is answered with `ease` at the same instant
+(not answered when the step has no `ease`).
 Output (stdout): {"scenarios": [{"name", "steps": [{"card": id | null, "counts": [new, learn,
    review], "tree": {deck id: [new, learn, review]}, "after": the answered card's [type, queue,
    due, ivl, factor, reps, lapses, left, odue, odid], "revlog": its new row's [ease, ivl,
    lastIvl, factor, time, type]}]}]}
 The load balancer is on (Anki's default) unless a scenario says "load_balancer": false.
+A scenario with "save_to": path has its collection written there after its steps (downgraded
+to schema 11, as a legacy package holds it).
 """
 from __future__ import annotations
 
@@ -70,7 +74,7 @@ def tree_counts(node, out: dict) -> None:
 
 def run_worker(tmp: str) -> int:
     from anki.collection import Collection
-    from anki.scheduler_pb2 import CardAnswer
+    from anki.scheduler_pb2 import CardAnswer, CustomStudyRequest
 
     case = json.loads(sys.stdin.read())
     tsfile = os.environ["FAKETIME_TIMESTAMP_FILE"]
@@ -104,6 +108,14 @@ def run_worker(tmp: str) -> int:
                     col.sched.deck_due_tree()
                     col.decks.select(int(step["deck"]))
                 out: dict = {}
+                if step.get("extend"):
+                    ext = step["extend"]
+                    req = CustomStudyRequest(deck_id=int(ext["deck"]))
+                    if "new" in ext:
+                        req.new_limit_delta = int(ext["new"])
+                    else:
+                        req.review_limit_delta = int(ext["review"])
+                    col.sched.custom_study(req)
                 if step.get("tree"):
                     tree: dict = {}
                     tree_counts(col.sched.deck_due_tree(), tree)
@@ -121,7 +133,9 @@ def run_worker(tmp: str) -> int:
                     queued.learning_count,
                     queued.review_count,
                 ]
-                if queued.cards:
+                if queued.cards and step.get("ease") is None:
+                    out["card"] = queued.cards[0].card.id
+                elif queued.cards:
                     qc = queued.cards[0]
                     cid = qc.card.id
                     out["card"] = cid
@@ -153,7 +167,11 @@ def run_worker(tmp: str) -> int:
                     out["card"] = None
                 steps.append(out)
         finally:
-            col.close()
+            if sc.get("save_to"):
+                col.close(downgrade=True)
+                shutil.copyfile(path, sc["save_to"])
+            else:
+                col.close()
         results.append({"name": sc["name"], "steps": steps})
     print(json.dumps({"scenarios": results}))
     return 0

@@ -313,6 +313,48 @@ async fn presets_deck_presets_and_limits() {
     let (s, err) = call(&api, Method::GET, "/api/decks/42/limits", &token, None).await;
     assert_error(s, &err, StatusCode::NOT_FOUND, "42");
 
+    // Custom study: today's limit extended (the deck's counters lowered), one choice a request.
+    let custom = format!("/api/decks/{did}/custom-study");
+    let (s, before) = call(&api, Method::GET, &custom, &token, None).await;
+    assert_eq!(s, StatusCode::OK, "{before}");
+    assert_eq!(before["extendNew"], 0);
+    let (s, after) = call(
+        &api,
+        Method::POST,
+        &custom,
+        &token,
+        Some(json!({"newLimitDelta": 3})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{after}");
+    assert_eq!(after["extendNew"], 3, "the next default");
+    assert!(after["new"].as_i64() >= before["new"].as_i64());
+    for (body, mentions) in [
+        (
+            json!({"newLimitDelta": 1, "reviewLimitDelta": 1}),
+            "exactly one",
+        ),
+        (json!({}), "exactly one"),
+        (json!({"newLimitDelta": 10_000}), "newLimitDelta"),
+        (json!({"reviewLimitDelta": -10_000}), "reviewLimitDelta"),
+        (json!({"newLimitDelta": "3"}), "newLimitDelta"),
+        (json!({"newLimit": 3}), "newLimit"),
+    ] {
+        let (s, err) = call(&api, Method::POST, &custom, &token, Some(body)).await;
+        assert_error(s, &err, StatusCode::BAD_REQUEST, mentions);
+    }
+    let (_, again) = call(&api, Method::GET, &custom, &token, None).await;
+    assert_eq!(again, after, "a refused request changes nothing");
+    let (s, err) = call(
+        &api,
+        Method::POST,
+        "/api/decks/42/custom-study",
+        &token,
+        Some(json!({"newLimitDelta": 3})),
+    )
+    .await;
+    assert_error(s, &err, StatusCode::NOT_FOUND, "42");
+
     // Delete: the deck falls back to preset 1, which cannot be deleted.
     let (s, err) = call(&api, Method::DELETE, "/api/presets/1", &token, None).await;
     assert_error(s, &err, StatusCode::BAD_REQUEST, "default preset");

@@ -55,6 +55,8 @@ pub(crate) fn replace(col: &Collection, package: &Path) -> Result<ImportSummary,
         [col.clock().now_ms()],
     )?;
     normalize_scheduling(col)?;
+    // Anki opens a restored collection with its decks' counters of today: so does javumbo.
+    col.anchor_deck_counters(None)?;
     crate::merge::check_totals(col)?;
     let count = |t: &str| -> Result<usize, ApkgError> {
         let n: i64 = conn.query_row(&format!("SELECT count() FROM {t}"), [], |r| r.get(0))?;

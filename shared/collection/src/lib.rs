@@ -32,6 +32,7 @@ pub mod notes;
 pub mod notetypes;
 pub mod presets;
 mod queue;
+pub use queue::COUNTERS_AT_KEY;
 pub mod render;
 pub mod repair;
 pub mod review;

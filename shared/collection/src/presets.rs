@@ -648,7 +648,11 @@ impl Collection {
     }
 
     /// Edit one deck's JSON in place (marking it modified); a missing deck is `NotFound`.
-    fn edit_deck_json(&self, deck_id: i64, f: impl FnOnce(&mut Value) -> Result<()>) -> Result<()> {
+    pub(crate) fn edit_deck_json(
+        &self,
+        deck_id: i64,
+        f: impl FnOnce(&mut Value) -> Result<()>,
+    ) -> Result<()> {
         let mut decks = self.read_json(ColJson::Decks)?;
         let deck = decks
             .get_mut(&deck_id.to_string())

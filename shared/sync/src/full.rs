@@ -146,6 +146,8 @@ fn check_stored_format(conn: &Connection) -> Result<(), SyncError> {
 /// upload), and so does any sync in progress.
 pub fn apply_upload(col: &Collection, upload: &Path) -> Result<(), CollectionError> {
     apply_upload_rows(col, upload)?;
+    // The device's counters of today (its custom study extensions included) count here too.
+    col.anchor_deck_counters(None)?;
     let conn = col.conn();
     javumbo_collection::sync_state::forget_sync_history(conn)?;
     conn.execute("UPDATE col SET ls = mod WHERE id = 1", [])?;

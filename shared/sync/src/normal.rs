@@ -26,7 +26,7 @@ use std::collections::{HashSet, VecDeque};
 
 use javumbo_collection::notes::{FIELD_SEP, note_checksum, strip_html_preserving_media_filenames};
 use javumbo_collection::sync_state::{GraveKind, add_grave};
-use javumbo_collection::{ColJson, Collection, CollectionError, JsonObject};
+use javumbo_collection::{COUNTERS_AT_KEY, ColJson, Collection, CollectionError, JsonObject};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
@@ -248,9 +248,11 @@ pub fn apply_changes(
     // answer (Anki does), so they are brought up to date now, as this sync's changes (stored
     // too, so that both sides merge the client's copy of such a deck the same way: the newer
     // `mod` wins on the device and here).
+    // Stored with javumbo's mark (their counters count up to now), sent without it.
     let studied = col.decks_studied_since_usn(s.client_usn)?;
     if !studied.is_empty() {
         let mut map = col.read_json(ColJson::Decks)?;
+        let counted_to = col.counters_at()?;
         for mut deck in studied {
             let Some(id) = deck.get("id").and_then(Value::as_i64) else {
                 continue;
@@ -260,14 +262,17 @@ pub fn apply_changes(
             }
             if let Some(o) = deck.as_object_mut() {
                 o.insert("usn".into(), s.server_usn.into());
+                o.insert(COUNTERS_AT_KEY.into(), counted_to.into());
             }
             map.insert(id.to_string(), deck);
         }
         col.write_json(ColJson::Decks, &map)?;
     }
+    let mut decks = changed(ColJson::Decks)?;
+    col.decks_for_device(&mut decks)?;
     let mut answer = UnchunkedChanges {
         notetypes: changed(ColJson::Models)?,
-        decks_and_config: (changed(ColJson::Decks)?, changed(ColJson::Dconf)?),
+        decks_and_config: (decks, changed(ColJson::Dconf)?),
         tags: col
             .read_json(ColJson::Tags)?
             .into_iter()
@@ -427,7 +432,7 @@ pub fn sanity_check(col: &Collection, skey: &str, client: &Value) -> Result<Sani
     let s = active(col, skey)?;
     let conn = col.conn();
     conn.execute_batch("SAVEPOINT javumbo_sanity")?;
-    let counted = merge_staged(col, &s).and_then(|()| counts(col));
+    let counted = merge_staged(col, &s).and_then(|_| counts(col));
     conn.execute_batch("ROLLBACK TO javumbo_sanity; RELEASE javumbo_sanity")?;
     let server = counted?;
     let mut theirs = client.as_array().cloned().unwrap_or_default();
@@ -468,7 +473,12 @@ fn counts(col: &Collection) -> Result<Vec<Value>> {
 /// answer is the new `mod`, which the client stores.
 pub fn finish(col: &Collection, skey: &str, now_ms: i64) -> Result<i64> {
     let s = active(col, skey)?;
-    merge_staged(col, &s)?;
+    let client_decks = merge_staged(col, &s)?;
+    // The client's decks carry its counters of today (a custom study extension included),
+    // which now count for javumbo too, as Anki reads a deck's counters.
+    if !client_decks.is_empty() {
+        col.anchor_deck_counters(Some(&client_decks))?;
+    }
     abort(col)?;
     let conn = col.conn();
     let modified: i64 = conn.query_row("SELECT mod FROM col WHERE id = 1", [], |r| r.get(0))?;
@@ -486,7 +496,8 @@ pub fn finish(col: &Collection, skey: &str, now_ms: i64) -> Result<i64> {
 // Applying the client's changes (Anki's merge rules)
 // ---------------------------------------------------------------------------------------------
 
-fn merge_staged(col: &Collection, s: &Session) -> Result<()> {
+/// Returns the ids of the client's decks that were taken.
+fn merge_staged(col: &Collection, s: &Session) -> Result<HashSet<i64>> {
     let staged: Vec<(String, String)> = {
         let mut stmt = col
             .conn()
@@ -494,15 +505,18 @@ fn merge_staged(col: &Collection, s: &Session) -> Result<()> {
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?
     };
+    let mut client_decks = HashSet::new();
     for (kind, payload) in staged {
         match kind.as_str() {
             "graves" => merge_graves(col, s, &serde_json::from_str(&payload)?)?,
-            "changes" => merge_changes(col, s, &serde_json::from_str(&payload)?)?,
+            "changes" => {
+                client_decks.extend(merge_changes(col, s, &serde_json::from_str(&payload)?)?)
+            }
             "chunk" => merge_chunk(col, s, &parse_chunk(&serde_json::from_str(&payload)?)?)?,
             other => return Err(bad(format!("unknown staged change {other}"))),
         }
     }
-    Ok(())
+    Ok(client_decks)
 }
 
 /// Anki's `apply_graves`: each object removed (a note alone: its cards come as card graves)
@@ -548,10 +562,12 @@ fn array_len(obj: &Value, key: &str) -> usize {
 /// Note types, decks and presets: the client's replaces ours when ours is not newer (a note
 /// type whose fields or templates changed count is a schema change: 400, so the client asks
 /// for a full sync). Tags are registered; the config replaces ours when the client is newer.
-fn merge_changes(col: &Collection, s: &Session, c: &UnchunkedChanges) -> Result<()> {
-    let merge = |which: ColJson, objects: &[Value], schema_checked: bool| -> Result<()> {
+/// Returns the ids of the objects taken from the client's decks.
+fn merge_changes(col: &Collection, s: &Session, c: &UnchunkedChanges) -> Result<Vec<i64>> {
+    let merge = |which: ColJson, objects: &[Value], schema_checked: bool| -> Result<Vec<i64>> {
+        let mut taken = Vec::new();
         if objects.is_empty() {
-            return Ok(());
+            return Ok(taken);
         }
         let mut map = col.read_json(which)?;
         for obj in objects {
@@ -576,11 +592,13 @@ fn merge_changes(col: &Collection, s: &Session, c: &UnchunkedChanges) -> Result<
                 }
             }
             map.insert(key, obj);
+            taken.push(id);
         }
-        col.write_json(which, &map)
+        col.write_json(which, &map)?;
+        Ok(taken)
     };
     merge(ColJson::Models, &c.notetypes, true)?;
-    merge(ColJson::Decks, &c.decks_and_config.0, false)?;
+    let decks = merge(ColJson::Decks, &c.decks_and_config.0, false)?;
     merge(ColJson::Dconf, &c.decks_and_config.1, false)?;
     if !c.tags.is_empty() {
         let mut tags = col.read_json(ColJson::Tags)?;
@@ -611,7 +629,7 @@ fn merge_changes(col: &Collection, s: &Session, c: &UnchunkedChanges) -> Result<
         }
         col.write_json(ColJson::Conf, &merged)?;
     }
-    Ok(())
+    Ok(decks)
 }
 
 /// Anki's `ensure_deck_name_unique` and `ensure_notetype_name_unique`: a deck or note type

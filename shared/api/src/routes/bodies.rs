@@ -489,6 +489,18 @@ pub struct DeckLimitsBody {
     pub limits: javumbo_collection::DeckLimits,
 }
 
+/// `GET`/`POST /api/decks/{id}/custom-study`: the custom study dialog's defaults (the last
+/// positive extensions, Anki's `extendNew`/`extendRev`) and the deck's due counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomStudy {
+    pub deck_id: i64,
+    pub extend_new: i64,
+    pub extend_review: i64,
+    #[serde(flatten)]
+    pub counts: javumbo_collection::review::DueCounts,
+}
+
 /// `POST /api/presets/{id}/optimize`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

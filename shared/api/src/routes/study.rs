@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::bodies::{
-    CardActionDone, DeckLimitsBody, DeckPreset, OptimizedBody, PresetBody, PresetList, Recomputed,
-    StudySettings, Success,
+    CardActionDone, CustomStudy, DeckLimitsBody, DeckPreset, OptimizedBody, PresetBody, PresetList,
+    Recomputed, StudySettings, Success,
 };
 use super::{Reply, on_collection, required, session_json_with_id, write, write_operation};
 use crate::AppState;
@@ -48,6 +48,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/decks/{id}/limits",
             get(get_deck_limits).put(put_deck_limits),
+        )
+        .route(
+            "/api/decks/{id}/custom-study",
+            get(get_custom_study).post(custom_study),
         )
         .route("/api/cards/{id}/actions", post(card_action))
 }
@@ -424,6 +428,68 @@ async fn put_deck_limits(
     let (body, sid) = write(&s, &user, move |col| {
         let limits = col.set_deck_limits(deck_id, &limits)?;
         Ok(DeckLimitsBody { deck_id, limits })
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
+}
+
+// ---------------------------------------------------------------------------------------------
+// custom study: today's limits extended
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /api/decks/{id}/custom-study`: exactly one of the two, as Anki's custom study dialog
+/// sends one choice.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CustomStudyIn {
+    new_limit_delta: Option<i32>,
+    review_limit_delta: Option<i32>,
+    #[serde(rename = "session_id")]
+    _session_id: Option<String>,
+}
+
+fn custom_study_body(col: &Collection, deck_id: i64) -> Result<CustomStudy, CollectionError> {
+    let decks = col.read_json(ColJson::Decks)?;
+    let deck = decks
+        .get(&deck_id.to_string())
+        .ok_or_else(|| CollectionError::NotFound(format!("deck {deck_id} not found")))?;
+    let extend = |key: &str| deck.get(key).and_then(Value::as_i64).unwrap_or(0);
+    Ok(CustomStudy {
+        deck_id,
+        extend_new: extend("extendNew"),
+        extend_review: extend("extendRev"),
+        counts: col.due_counts(deck_id)?,
+    })
+}
+
+async fn get_custom_study(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(deck_id): ApiPath<i64>,
+) -> Reply {
+    let (body, sid) = on_collection(&s, &user, move |col| custom_study_body(col, deck_id)).await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
+}
+
+async fn custom_study(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(deck_id): ApiPath<i64>,
+    ApiJson(b): ApiJson<CustomStudyIn>,
+) -> Reply {
+    let (new_delta, review_delta) = match (b.new_limit_delta, b.review_limit_delta) {
+        (Some(n), None) => (n, 0),
+        (None, Some(r)) => (0, r),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "give exactly one of newLimitDelta and reviewLimitDelta".into(),
+            )
+            .into());
+        }
+    };
+    let (body, sid) = write(&s, &user, move |col| {
+        col.extend_limits(deck_id, new_delta, review_delta)?;
+        custom_study_body(col, deck_id)
     })
     .await?;
     Ok(session_json_with_id(StatusCode::OK, &sid, body))

@@ -19,6 +19,7 @@ mod mix;
 mod order;
 pub(crate) mod session;
 mod studied;
+pub use studied::COUNTERS_AT_KEY;
 
 use std::collections::HashMap;
 
@@ -218,7 +219,15 @@ impl Collection {
         let day_start_ms = crate::day::day_start(self.crt()?, conf, timing) * 1000;
         let own = studied::studied_by_own_deck(self.conn(), day_start_ms)?;
         let names: HashMap<i64, &str> = decks.iter().map(|d| (d.id, d.name.as_str())).collect();
-        let studied = studied::with_subdecks(&own, &names);
+        let mut studied = studied::with_subdecks(&own, &names);
+        studied::apply_counters(
+            self.conn(),
+            &decks_json,
+            &names,
+            timing.days_elapsed,
+            day_start_ms,
+            &mut studied,
+        )?;
         Ok(DeckTable {
             decks,
             presets,

@@ -10,13 +10,22 @@
 //! was sent to a later day by its previous answer (that row's interval is in days, > 0; a step
 //! within the day is stored as negative seconds).
 
-use std::collections::HashMap;
+//!
+//! A deck's own counters are honoured when they were stored today by a step that knows them
+//! to be right, marked with [`COUNTERS_AT_KEY`]: a device's copy of the deck merged by a sync
+//! or a whole collection uploaded or restored (Anki's counters, which may differ from the
+//! revlog: a custom study session "increase today's limit" lowers them, a deck merged from
+//! another device carries only that device's), or javumbo's own [`Collection::extend_limits`].
+//! Such a deck has studied its counters plus the answers given since that instant; any other
+//! deck, the revlog's count since the day began.
+use std::collections::{HashMap, HashSet};
 
 use javumbo_scheduler::RevlogKind;
 use rusqlite::{Connection, params};
+use serde_json::Value;
 
 use super::limits::Studied;
-use crate::coljson::ColJson;
+use crate::coljson::{ColJson, JsonObject};
 use crate::{Collection, Result};
 
 /// Per deck (the card's current deck), today's answers since `since_ms`.
@@ -75,6 +84,76 @@ pub(crate) fn with_subdecks(
         }
     }
     out
+}
+
+/// javumbo's key in a deck object: the instant (ms, comparable with revlog ids) up to which the
+/// deck's `newToday`/`revToday` counters of today count its answers. Never sent to a device
+/// (Anki would keep it, and the counters it would come back with already count what it did).
+pub const COUNTERS_AT_KEY: &str = "javumboCountersAt";
+
+/// The count of a `[day, count]` counter when its day is `today` (an `i32` in Anki: a file's
+/// larger number is clamped, so limits arithmetic cannot overflow).
+fn counter_today(deck: &Value, key: &str, today: i64) -> Option<i64> {
+    let pair = deck.get(key)?.as_array()?;
+    if pair.first()?.as_i64()? != today {
+        return None;
+    }
+    Some(
+        pair.get(1)?
+            .as_i64()?
+            .clamp(i64::from(i32::MIN), i64::from(i32::MAX)),
+    )
+}
+
+/// Replaces, in `studied` (the revlog's counts), those of the decks whose stored counters
+/// count today ([`COUNTERS_AT_KEY`]): the counters plus the answers given in the deck and its
+/// subdecks since they were stored.
+pub(crate) fn apply_counters(
+    conn: &Connection,
+    decks: &JsonObject,
+    names: &HashMap<i64, &str>,
+    today: i64,
+    day_start_ms: i64,
+    studied: &mut HashMap<i64, Studied>,
+) -> Result<()> {
+    let mut anchored: Vec<(i64, i64, Studied)> = decks
+        .iter()
+        .filter_map(|(key, deck)| {
+            let at = deck.get(COUNTERS_AT_KEY)?.as_i64()?;
+            let new = counter_today(deck, "newToday", today)?;
+            let review = counter_today(deck, "revToday", today).unwrap_or(0);
+            let id = deck
+                .get("id")
+                .and_then(Value::as_i64)
+                .or_else(|| key.parse().ok())?;
+            Some((id, at.max(day_start_ms), Studied { new, review }))
+        })
+        .collect();
+    if anchored.is_empty() {
+        return Ok(());
+    }
+    // Usually one instant for all (the last sync): one query per distinct instant.
+    anchored.sort_unstable_by_key(|&(_, at, _)| at);
+    let mut since: Option<(i64, HashMap<i64, Studied>)> = None;
+    for (id, at, base) in anchored {
+        if since.as_ref().is_none_or(|(t, _)| *t != at) {
+            let own = studied_by_own_deck(conn, at)?;
+            since = Some((at, with_subdecks(&own, names)));
+        }
+        let later = since
+            .as_ref()
+            .and_then(|(_, s)| s.get(&id))
+            .copied()
+            .unwrap_or_default();
+        studied.insert(
+            id,
+            Studied {
+                new: base.new + later.new,
+                review: base.review + later.review,
+            },
+        );
+    }
+    Ok(())
 }
 
 /// `did` and its parents, nearest first, as Anki walks up: by name, stopping at the first
@@ -186,6 +265,123 @@ impl Collection {
         Ok(out)
     }
 
+    /// The instant counters written now have counted up to: now, or just past the newest
+    /// answer when revlog ids run ahead of the clock (ids are bumped to stay unique, and a
+    /// device's clock may be ahead of ours).
+    pub fn counters_at(&self) -> Result<i64> {
+        let newest: Option<i64> = self
+            .conn()
+            .query_row("SELECT max(id) FROM revlog", [], |r| r.get(0))?;
+        Ok(self
+            .clock()
+            .now_ms()
+            .max(newest.map_or(i64::MIN, |id| id.saturating_add(1))))
+    }
+
+    /// Marks the counters of the decks (`only` these, or all) as counting today's answers up
+    /// to now, after they came from elsewhere: a device's decks merged by a sync, a collection
+    /// uploaded or restored. A deck whose counters are not today's loses the mark, so its
+    /// counts come from the revlog. Neither `mod` nor `usn` change: nothing was edited.
+    pub fn anchor_deck_counters(&self, only: Option<&HashSet<i64>>) -> Result<()> {
+        let today = self.timing()?.days_elapsed;
+        let at = self.counters_at()?;
+        let mut decks = self.read_json(ColJson::Decks)?;
+        let mut changed = false;
+        for (key, deck) in decks.iter_mut() {
+            let id = deck
+                .get("id")
+                .and_then(Value::as_i64)
+                .or_else(|| key.parse().ok());
+            if only.is_some_and(|only| id.is_none_or(|id| !only.contains(&id))) {
+                continue;
+            }
+            let todays = counter_today(deck, "newToday", today).is_some();
+            let Some(obj) = deck.as_object_mut() else {
+                continue;
+            };
+            if todays {
+                obj.insert(COUNTERS_AT_KEY.into(), at.into());
+                changed = true;
+            } else if obj.remove(COUNTERS_AT_KEY).is_some() {
+                changed = true;
+            }
+        }
+        if changed {
+            self.write_json(ColJson::Decks, &decks)?;
+        }
+        Ok(())
+    }
+
+    /// Decks about to be sent to a device: those whose counters javumbo keeps
+    /// ([`COUNTERS_AT_KEY`]) get today's counts instead, without the key.
+    pub fn decks_for_device(&self, decks: &mut [Value]) -> Result<()> {
+        if !decks.iter().any(|d| d.get(COUNTERS_AT_KEY).is_some()) {
+            return Ok(());
+        }
+        let (today, studied) = self.studied_today()?;
+        for deck in decks {
+            let id = deck.get("id").and_then(Value::as_i64);
+            let Some(obj) = deck.as_object_mut() else {
+                continue;
+            };
+            if obj.contains_key(COUNTERS_AT_KEY) {
+                let s = id.and_then(|id| studied.get(&id)).copied();
+                set_counters(obj, today, s.unwrap_or_default());
+            }
+        }
+        Ok(())
+    }
+
+    /// Anki's custom study "increase today's new / review card limit" (v3): the deck's own
+    /// counters of today lowered by the deltas (negative: the limit lowered), its parents and
+    /// subdecks unchanged; a positive delta is remembered as the dialog's next default
+    /// (`extendNew` / `extendRev`). Deltas are -9999..=9999, as Anki's dialog allows.
+    pub fn extend_limits(&self, deck_id: i64, new_delta: i32, review_delta: i32) -> Result<()> {
+        for (name, delta) in [
+            ("newLimitDelta", new_delta),
+            ("reviewLimitDelta", review_delta),
+        ] {
+            if !(-9999..=9999).contains(&delta) {
+                return Err(crate::CollectionError::InvalidInput(format!(
+                    "{name} {delta} is out of range (expected -9999 to 9999)"
+                )));
+            }
+        }
+        self.atomic(|c| {
+            let (today, studied) = c.studied_today()?;
+            let at = c.counters_at()?;
+            let now = studied.get(&deck_id).copied().unwrap_or_default();
+            c.edit_deck_json(deck_id, |deck| {
+                if deck["dyn"].as_i64().unwrap_or(0) != 0 {
+                    return Err(crate::CollectionError::InvalidInput(format!(
+                        "deck {deck_id} is a filtered deck and has no daily limits"
+                    )));
+                }
+                let Some(obj) = deck.as_object_mut() else {
+                    return Err(crate::CollectionError::NotFound(format!(
+                        "deck {deck_id} not found"
+                    )));
+                };
+                set_counters(
+                    obj,
+                    today,
+                    Studied {
+                        new: now.new - i64::from(new_delta),
+                        review: now.review - i64::from(review_delta),
+                    },
+                );
+                obj.insert(COUNTERS_AT_KEY.into(), at.into());
+                if new_delta > 0 {
+                    obj.insert("extendNew".into(), new_delta.into());
+                }
+                if review_delta > 0 {
+                    obj.insert("extendRev".into(), review_delta.into());
+                }
+                Ok(())
+            })
+        })
+    }
+
     /// Today (days since `crt`) and what every deck studied today, subdecks included.
     fn studied_today(&self) -> Result<(i64, HashMap<i64, Studied>)> {
         let conf = self.read_json_shared(ColJson::Conf)?;
@@ -195,9 +391,11 @@ impl Collection {
     }
 }
 
+/// Today's counters as Anki stores them, for a copy leaving javumbo (without javumbo's mark).
 fn set_counters(deck: &mut serde_json::Map<String, serde_json::Value>, today: i64, s: Studied) {
     deck.insert("newToday".into(), serde_json::json!([today, s.new]));
     deck.insert("revToday".into(), serde_json::json!([today, s.review]));
+    deck.remove(COUNTERS_AT_KEY);
 }
 
 #[cfg(test)]

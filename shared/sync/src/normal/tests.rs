@@ -659,3 +659,73 @@ fn decks_studied_here_carry_today_s_counters_to_the_device() {
     sync_once("k4", usn_now(), vec![renamed]);
     assert_eq!(stored()["name"], json!("Renamed on the device"));
 }
+
+/// A device's custom study "increase today's limit" (its deck's counters of today lowered)
+/// holds here once the deck is merged, as Anki holds it: the counters plus the answers given
+/// since. What goes back to the device is today's counts, never javumbo's own mark.
+#[test]
+fn a_device_s_extended_limit_holds_here_and_goes_back_counted() {
+    let clock = ManualClock::new(T0_MS);
+    let opts = CreateOptions {
+        starter_deck: false,
+        ..CreateOptions::default()
+    };
+    let col = Collection::create_in_memory(clock.clone(), &opts).unwrap();
+    let deck = col.create_deck("Lang").unwrap().id;
+    for i in 0..40 {
+        col.add_card(&format!("q{i}"), "a", Some(deck)).unwrap();
+    }
+    col.set_current_deck(deck).unwrap();
+    let sync_once = |skey: &str, client_usn: i32, client_decks: Vec<Value>| -> Vec<Value> {
+        start(&col, skey, &start_req(client_usn, false)).unwrap();
+        apply_graves(&col, skey, &Graves::default()).unwrap();
+        let mine = UnchunkedChanges {
+            decks_and_config: (client_decks, Vec::new()),
+            ..UnchunkedChanges::default()
+        };
+        let theirs = apply_changes(&col, skey, &mine).unwrap();
+        all_chunks(&col, skey);
+        finish(&col, skey, clock.now_ms()).unwrap();
+        theirs.decks_and_config.0
+    };
+    let usn_now = || one(&col, "SELECT usn FROM col") as i32;
+    let stored = || col.read_json(ColJson::Decks).unwrap()[&deck.to_string()].clone();
+    let answer_one = || {
+        clock.advance_ms(10_000);
+        let Study::Card(c) = col.next_card().unwrap() else {
+            panic!("new cards left")
+        };
+        col.answer_card(c.card_id, 4, None).unwrap();
+    };
+    sync_once("k", 0, Vec::new());
+    clock.advance_ms(100_000);
+    for _ in 0..3 {
+        answer_one();
+    }
+    assert_eq!(col.due_counts(deck).unwrap().new, 17);
+
+    // The device studied the same 3 (synced before) and 2 more, then extended by 10.
+    let today = col.timing().unwrap().days_elapsed;
+    let mut theirs = stored();
+    theirs["newToday"] = json!([today, 5 - 10]);
+    theirs["mod"] = json!(clock.now_secs() + 5);
+    clock.advance_ms(6_000);
+    sync_once("k2", usn_now(), vec![theirs]);
+    assert_eq!(col.due_counts(deck).unwrap().new, 25, "20 + 10 - 5");
+    answer_one();
+    assert_eq!(col.due_counts(deck).unwrap().new, 24);
+
+    clock.advance_ms(1_000);
+    let sent = sync_once("k3", usn_now(), Vec::new());
+    let sent = sent
+        .iter()
+        .find(|d| d["id"].as_i64() == Some(deck))
+        .expect("the studied deck is sent");
+    assert_eq!(sent["newToday"], json!([today, -4]));
+    assert!(sent.get(javumbo_collection::COUNTERS_AT_KEY).is_none());
+    assert_eq!(
+        col.due_counts(deck).unwrap().new,
+        24,
+        "the sync changed nothing here"
+    );
+}

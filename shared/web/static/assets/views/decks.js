@@ -91,6 +91,10 @@ function deckRow(deck, isCurrent, counts, ctx, live) {
     h('a', { class: 'btn', href: `#/decks/${deck.id}/cards`, 'aria-describedby': nameId }, t('decks.cards')),
     h('a', { class: 'btn', href: `#/decks/${deck.id}/stats`, 'aria-describedby': nameId }, t('decks.stats')),
     h('a', { class: 'btn', href: `#/decks/${deck.id}/options`, 'aria-describedby': nameId }, t('decks.options')),
+    h('button', {
+      type: 'button', class: 'btn btn-quiet', 'aria-describedby': nameId, 'data-custom-study': true,
+      onclick: act(() => startCustomStudy()),
+    }, t('decks.customStudy')),
     isCurrent ? null : h('button', {
       type: 'button', class: 'btn btn-quiet', 'aria-describedby': nameId,
       onclick: act(async () => {
@@ -117,6 +121,49 @@ function deckRow(deck, isCurrent, counts, ctx, live) {
     isCurrent ? h('span', { class: 'badge' }, t('decks.current')) : null);
   const li = h('li', { class: 'deck panel', 'data-deck-id': deck.id, 'data-deck-name': deck.name },
     head, counts, actions);
+
+  // Anki's custom study "increase today's limit": new cards or reviews, by a number (the
+  // last one used is the default, as in Anki's dialog); the deck's counts come back.
+  async function startCustomStudy() {
+    if (li.querySelector('form.custom-study')) return;
+    const defaults = await api.customStudy(deck.id);
+    const error = h('p', { class: 'error', role: 'alert' });
+    const which = h('select', { name: 'which', id: `extend-which-${deck.id}` },
+      h('option', { value: 'new' }, t('decks.extendNew')),
+      h('option', { value: 'review' }, t('decks.extendReview')));
+    const by = h('input', {
+      name: 'by', id: `extend-by-${deck.id}`, type: 'number', min: -9999, max: 9999, required: true,
+      value: String(defaults.extendNew || 10),
+    });
+    which.addEventListener('change', () => {
+      by.value = String((which.value === 'new' ? defaults.extendNew || 10 : defaults.extendReview || 50));
+    });
+    const form = h('form', { class: 'inline-form custom-study' },
+      h('label', { for: `extend-which-${deck.id}`, class: 'sr-only' }, t('decks.extendWhich', { name: deck.name })),
+      which,
+      h('label', { for: `extend-by-${deck.id}` }, t('decks.extendBy')),
+      by,
+      h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.save')),
+      h('button', { type: 'button', class: 'btn btn-quiet', onclick: () => { form.remove(); error.remove(); } }, t('common.cancel')));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      const n = Number(by.value);
+      const change = which.value === 'new' ? { newLimitDelta: n } : { reviewLimitDelta: n };
+      try {
+        const res = await api.extendLimits(deck.id, change);
+        live.textContent = t('decks.extended', { name: deck.name, n: res.new, r: res.review });
+        ctx.toast(live.textContent);
+        ctx.navigate('/decks');
+      } catch (err) {
+        error.textContent = err.message;
+        by.focus();
+      }
+    });
+    actions.after(form);
+    form.after(error);
+    which.focus();
+  }
 
   function startRename() {
     const error = h('p', { class: 'error', role: 'alert' });
