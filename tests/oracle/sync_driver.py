@@ -23,6 +23,8 @@ each hold one). Reads one JSON command per line on stdin and answers one JSON li
   {"op":"add_field","device":"A","notetype":..,"field":..}  a schema change (full sync next)
   {"op":"dump","device":"A"}                       the collection's content, for comparisons
   {"op":"due_counts","device":"A"}                 the deck list: {deck id: [new, learn, review]}
+  {"op":"extend","device":"A","deck":id,"new":n}   custom study: today's new (or "review")
+                                                   limit of the deck increased by n
   {"op":"add_media","device":"A","name":..,"hex":..}  a file into the device's media folder
                                                    -> {"name": the name Anki stored}
   {"op":"remove_media","device":"A","name":..}     trash a media file on the device
@@ -236,6 +238,18 @@ def due_counts(cmd):
     return out
 
 
+def extend(cmd):
+    from anki.scheduler_pb2 import CustomStudyRequest
+
+    req = CustomStudyRequest(deck_id=int(cmd["deck"]))
+    if "new" in cmd:
+        req.new_limit_delta = int(cmd["new"])
+    else:
+        req.review_limit_delta = int(cmd["review"])
+    col_of(cmd["device"]).sched.custom_study(req)
+    return {"ok": True}
+
+
 def add_media(cmd):
     col = col_of(cmd["device"])
     return {"name": col.media.write_data(cmd["name"], bytes.fromhex(cmd["hex"]))}
@@ -285,6 +299,7 @@ OPS = {
     "add_field": add_field,
     "dump": dump,
     "due_counts": due_counts,
+    "extend": extend,
     "add_media": add_media,
     "remove_media": remove_media,
     "media_sync": media_sync,

@@ -620,19 +620,8 @@ async fn the_day_s_limits_survive_a_sync() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text());
-    let (decks, _) = javumbo_tests::http::get(&api, &token, "/api/decks").await;
-    let ours = decks["decks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["id"].as_i64().unwrap().to_string(),
-                json!([d["newCount"], d["learnCount"], d["reviewCount"]]),
-            )
-        })
-        .collect::<serde_json::Map<_, _>>();
-    assert_eq!(ours[&verbs.to_string()][0], 0, "{decks}");
+    let ours = deck_list(&api, &token).await;
+    assert_eq!(ours[&verbs.to_string()][0], 0, "{ours:?}");
 
     // A by a normal sync, B by a full download: each deck list is javumbo's.
     normal_sync(&mut dev, &proxy, "A");
@@ -649,4 +638,82 @@ async fn the_day_s_limits_survive_a_sync() {
             );
         }
     }
+
+    // Custom study on A (Anki's own request): Spanish::Verbs gets 3 more new cards today, and
+    // Extra, a deck javumbo has not seen (25 new cards, 20 a day), 4 more. After a sync
+    // javumbo serves them too.
+    let extra = dev.ok(json!({"op": "add_deck", "device": "A", "name": "Extra"}))["deck"]
+        .as_i64()
+        .unwrap();
+    for i in 0..25 {
+        dev.ok(json!({"op": "add_note", "device": "A", "deck": "Extra",
+                      "front": format!("extra {i}"), "back": "b"}));
+    }
+    dev.ok(json!({"op": "extend", "device": "A", "deck": verbs, "new": 3}));
+    dev.ok(json!({"op": "extend", "device": "A", "deck": extra, "new": 4}));
+    normal_sync(&mut dev, &proxy, "A");
+    let ours = deck_list(&api, &token).await;
+    assert!(
+        ours[&verbs.to_string()][0].as_i64() > Some(0),
+        "A's extension holds here: {ours:?}"
+    );
+    assert_eq!(ours[&extra.to_string()][0], 24, "20 a day + 4: {ours:?}");
+    let theirs = dev.ok(json!({"op": "due_counts", "device": "A"}));
+    for (id, counts) in &ours {
+        assert_eq!(&theirs[id], counts, "A, deck {id}: {theirs} vs {ours:?}");
+    }
+
+    // Custom study in javumbo (+2 more), one of them studied here: both devices, one by a
+    // normal sync each, list what javumbo lists.
+    let r = api
+        .post(&format!("/api/decks/{verbs}/custom-study"))
+        .bearer_auth(&token)
+        .json(&json!({"newLimitDelta": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text());
+    let (card, _) = javumbo_tests::http::get(&api, &token, "/api/review").await;
+    assert_eq!(card["queue"], 0, "a new card, by the extension: {card}");
+    let r = api
+        .post("/api/review")
+        .bearer_auth(&token)
+        .json(&json!({"cardId": card["cardId"], "ease": 3, "timeTaken": 3000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text());
+    let ours = deck_list(&api, &token).await;
+    normal_sync(&mut dev, &proxy, "A");
+    normal_sync(&mut dev, &proxy, "B");
+    for device in ["A", "B"] {
+        let theirs = dev.ok(json!({"op": "due_counts", "device": device}));
+        for (id, counts) in &ours {
+            assert_eq!(
+                &theirs[id], counts,
+                "{device}, deck {id}: {theirs} vs {ours:?}"
+            );
+        }
+    }
+    assert_eq!(
+        deck_list(&api, &token).await,
+        ours,
+        "the syncs changed nothing here"
+    );
+}
+
+/// javumbo's deck list: {deck id: [new, learn, review]}, as the driver's `due_counts`.
+async fn deck_list(api: &ApiClient, token: &str) -> serde_json::Map<String, Value> {
+    let (decks, _) = javumbo_tests::http::get(api, token, "/api/decks").await;
+    decks["decks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["id"].as_i64().unwrap().to_string(),
+                json!([d["newCount"], d["learnCount"], d["reviewCount"]]),
+            )
+        })
+        .collect()
 }

@@ -32,7 +32,6 @@ pub mod notes;
 pub mod notetypes;
 pub mod presets;
 mod queue;
-pub use queue::COUNTERS_AT_KEY;
 pub mod render;
 pub mod repair;
 pub mod review;
@@ -106,6 +105,7 @@ impl Collection {
             c.conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
             c.conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
             c.conn.execute_batch(sync_state::SYNC_STATE_DDL)?;
+            c.conn.execute_batch(queue::DECK_COUNTERS_DDL)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
             }
@@ -134,6 +134,7 @@ impl Collection {
         conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
         conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
         conn.execute_batch(sync_state::SYNC_STATE_DDL)?;
+        conn.execute_batch(queue::DECK_COUNTERS_DDL)?;
         Ok(Self::with_connection(conn, clock))
     }
 
@@ -147,6 +148,7 @@ impl Collection {
             c.conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
             c.conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
             c.conn.execute_batch(sync_state::SYNC_STATE_DDL)?;
+            c.conn.execute_batch(queue::DECK_COUNTERS_DDL)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
             }

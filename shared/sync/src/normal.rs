@@ -26,7 +26,7 @@ use std::collections::{HashSet, VecDeque};
 
 use javumbo_collection::notes::{FIELD_SEP, note_checksum, strip_html_preserving_media_filenames};
 use javumbo_collection::sync_state::{GraveKind, add_grave};
-use javumbo_collection::{COUNTERS_AT_KEY, ColJson, Collection, CollectionError, JsonObject};
+use javumbo_collection::{ColJson, Collection, CollectionError, JsonObject};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
@@ -248,11 +248,11 @@ pub fn apply_changes(
     // answer (Anki does), so they are brought up to date now, as this sync's changes (stored
     // too, so that both sides merge the client's copy of such a deck the same way: the newer
     // `mod` wins on the device and here).
-    // Stored with javumbo's mark (their counters count up to now), sent without it.
+    // Their counters, stored, count up to now.
     let studied = col.decks_studied_since_usn(s.client_usn)?;
     if !studied.is_empty() {
         let mut map = col.read_json(ColJson::Decks)?;
-        let counted_to = col.counters_at()?;
+        let mut stored = HashSet::new();
         for mut deck in studied {
             let Some(id) = deck.get("id").and_then(Value::as_i64) else {
                 continue;
@@ -262,11 +262,12 @@ pub fn apply_changes(
             }
             if let Some(o) = deck.as_object_mut() {
                 o.insert("usn".into(), s.server_usn.into());
-                o.insert(COUNTERS_AT_KEY.into(), counted_to.into());
             }
             map.insert(id.to_string(), deck);
+            stored.insert(id);
         }
         col.write_json(ColJson::Decks, &map)?;
+        col.anchor_deck_counters(Some(&stored))?;
     }
     let mut decks = changed(ColJson::Decks)?;
     col.decks_for_device(&mut decks)?;

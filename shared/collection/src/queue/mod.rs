@@ -19,7 +19,7 @@ mod mix;
 mod order;
 pub(crate) mod session;
 mod studied;
-pub use studied::COUNTERS_AT_KEY;
+pub(crate) use studied::DECK_COUNTERS_DDL;
 
 use std::collections::HashMap;
 

@@ -12,7 +12,7 @@
 
 //!
 //! A deck's own counters are honoured when they were stored today by a step that knows them
-//! to be right, marked with [`COUNTERS_AT_KEY`]: a device's copy of the deck merged by a sync
+//! to be right, listed in [`DECK_COUNTERS_DDL`]'s table: a device's copy of the deck merged by a sync
 //! or a whole collection uploaded or restored (Anki's counters, which may differ from the
 //! revlog: a custom study session "increase today's limit" lowers them, a deck merged from
 //! another device carries only that device's), or javumbo's own [`Collection::extend_limits`].
@@ -86,10 +86,18 @@ pub(crate) fn with_subdecks(
     out
 }
 
-/// javumbo's key in a deck object: the instant (ms, comparable with revlog ids) up to which the
-/// deck's `newToday`/`revToday` counters of today count its answers. Never sent to a device
-/// (Anki would keep it, and the counters it would come back with already count what it did).
-pub const COUNTERS_AT_KEY: &str = "javumboCountersAt";
+/// javumbo's private table (created at every open, dropped from every copy): per deck, the
+/// instant (ms, comparable with revlog ids) up to which its `newToday`/`revToday` counters of
+/// today count its answers. Not in the deck's JSON, which stays exactly what Anki or the
+/// device wrote (a full upload is kept as uploaded).
+pub(crate) const DECK_COUNTERS_DDL: &str = "CREATE TABLE IF NOT EXISTS javumbo_deck_counters (\
+     did INTEGER PRIMARY KEY, counted_to INTEGER NOT NULL)";
+
+fn counted_to(conn: &Connection) -> Result<HashMap<i64, i64>> {
+    let mut stmt = conn.prepare_cached("SELECT did, counted_to FROM javumbo_deck_counters")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
 
 /// The count of a `[day, count]` counter when its day is `today` (an `i32` in Anki: a file's
 /// larger number is clamped, so limits arithmetic cannot overflow).
@@ -106,8 +114,8 @@ fn counter_today(deck: &Value, key: &str, today: i64) -> Option<i64> {
 }
 
 /// Replaces, in `studied` (the revlog's counts), those of the decks whose stored counters
-/// count today ([`COUNTERS_AT_KEY`]): the counters plus the answers given in the deck and its
-/// subdecks since they were stored.
+/// count today (listed in `javumbo_deck_counters`): the counters plus the answers given in the
+/// deck and its subdecks since they were stored.
 pub(crate) fn apply_counters(
     conn: &Connection,
     decks: &JsonObject,
@@ -116,16 +124,16 @@ pub(crate) fn apply_counters(
     day_start_ms: i64,
     studied: &mut HashMap<i64, Studied>,
 ) -> Result<()> {
-    let mut anchored: Vec<(i64, i64, Studied)> = decks
-        .iter()
-        .filter_map(|(key, deck)| {
-            let at = deck.get(COUNTERS_AT_KEY)?.as_i64()?;
+    let kept = counted_to(conn)?;
+    if kept.is_empty() {
+        return Ok(());
+    }
+    let mut anchored: Vec<(i64, i64, Studied)> = kept
+        .into_iter()
+        .filter_map(|(id, at)| {
+            let deck = decks.get(&id.to_string())?;
             let new = counter_today(deck, "newToday", today)?;
             let review = counter_today(deck, "revToday", today).unwrap_or(0);
-            let id = deck
-                .get("id")
-                .and_then(Value::as_i64)
-                .or_else(|| key.parse().ok())?;
             Some((id, at.max(day_start_ms), Studied { new, review }))
         })
         .collect();
@@ -280,53 +288,59 @@ impl Collection {
 
     /// Marks the counters of the decks (`only` these, or all) as counting today's answers up
     /// to now, after they came from elsewhere: a device's decks merged by a sync, a collection
-    /// uploaded or restored. A deck whose counters are not today's loses the mark, so its
-    /// counts come from the revlog. Neither `mod` nor `usn` change: nothing was edited.
+    /// uploaded or restored, decks whose counters a sync stored. A deck whose counters are not
+    /// today's is unmarked, so its counts come from the revlog. The decks are not changed.
     pub fn anchor_deck_counters(&self, only: Option<&HashSet<i64>>) -> Result<()> {
         let today = self.timing()?.days_elapsed;
         let at = self.counters_at()?;
-        let mut decks = self.read_json(ColJson::Decks)?;
-        let mut changed = false;
-        for (key, deck) in decks.iter_mut() {
-            let id = deck
+        let decks = self.read_json_shared(ColJson::Decks)?;
+        let conn = self.conn();
+        if only.is_none() {
+            conn.execute("DELETE FROM javumbo_deck_counters", [])?;
+        }
+        let mut mark = conn.prepare_cached(
+            "INSERT OR REPLACE INTO javumbo_deck_counters (did, counted_to) VALUES (?1, ?2)",
+        )?;
+        let mut unmark = conn.prepare_cached("DELETE FROM javumbo_deck_counters WHERE did = ?1")?;
+        for (key, deck) in decks.iter() {
+            let Some(id) = deck
                 .get("id")
                 .and_then(Value::as_i64)
-                .or_else(|| key.parse().ok());
-            if only.is_some_and(|only| id.is_none_or(|id| !only.contains(&id))) {
-                continue;
-            }
-            let todays = counter_today(deck, "newToday", today).is_some();
-            let Some(obj) = deck.as_object_mut() else {
+                .or_else(|| key.parse().ok())
+            else {
                 continue;
             };
-            if todays {
-                obj.insert(COUNTERS_AT_KEY.into(), at.into());
-                changed = true;
-            } else if obj.remove(COUNTERS_AT_KEY).is_some() {
-                changed = true;
+            if only.is_some_and(|only| !only.contains(&id)) {
+                continue;
             }
-        }
-        if changed {
-            self.write_json(ColJson::Decks, &decks)?;
+            if counter_today(deck, "newToday", today).is_some() {
+                mark.execute(params![id, at])?;
+            } else {
+                unmark.execute([id])?;
+            }
         }
         Ok(())
     }
 
-    /// Decks about to be sent to a device: those whose counters javumbo keeps
-    /// ([`COUNTERS_AT_KEY`]) get today's counts instead, without the key.
+    /// Decks about to be sent to a device: those whose counters javumbo keeps get today's
+    /// counts (their counters plus the answers since).
     pub fn decks_for_device(&self, decks: &mut [Value]) -> Result<()> {
-        if !decks.iter().any(|d| d.get(COUNTERS_AT_KEY).is_some()) {
+        let kept = counted_to(self.conn())?;
+        let keeps = |d: &Value| {
+            d.get("id")
+                .and_then(Value::as_i64)
+                .filter(|id| kept.contains_key(id))
+        };
+        if !decks.iter().any(|d| keeps(d).is_some()) {
             return Ok(());
         }
         let (today, studied) = self.studied_today()?;
         for deck in decks {
-            let id = deck.get("id").and_then(Value::as_i64);
-            let Some(obj) = deck.as_object_mut() else {
+            let Some(id) = keeps(deck) else {
                 continue;
             };
-            if obj.contains_key(COUNTERS_AT_KEY) {
-                let s = id.and_then(|id| studied.get(&id)).copied();
-                set_counters(obj, today, s.unwrap_or_default());
+            if let Some(obj) = deck.as_object_mut() {
+                set_counters(obj, today, studied.get(&id).copied().unwrap_or_default());
             }
         }
         Ok(())
@@ -370,7 +384,6 @@ impl Collection {
                         review: now.review - i64::from(review_delta),
                     },
                 );
-                obj.insert(COUNTERS_AT_KEY.into(), at.into());
                 if new_delta > 0 {
                     obj.insert("extendNew".into(), new_delta.into());
                 }
@@ -378,7 +391,12 @@ impl Collection {
                     obj.insert("extendRev".into(), review_delta.into());
                 }
                 Ok(())
-            })
+            })?;
+            c.conn().execute(
+                "INSERT OR REPLACE INTO javumbo_deck_counters (did, counted_to) VALUES (?1, ?2)",
+                params![deck_id, at],
+            )?;
+            Ok(())
         })
     }
 
@@ -391,11 +409,10 @@ impl Collection {
     }
 }
 
-/// Today's counters as Anki stores them, for a copy leaving javumbo (without javumbo's mark).
+/// Today's counters as Anki stores them.
 fn set_counters(deck: &mut serde_json::Map<String, serde_json::Value>, today: i64, s: Studied) {
     deck.insert("newToday".into(), serde_json::json!([today, s.new]));
     deck.insert("revToday".into(), serde_json::json!([today, s.review]));
-    deck.remove(COUNTERS_AT_KEY);
 }
 
 #[cfg(test)]
