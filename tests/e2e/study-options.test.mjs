@@ -1,8 +1,9 @@
 // The study settings and deck-options screens in a real headless Chromium against a real
 // javumbo-local: registration sends the browser's time zone, the settings screen changes the
 // rollover hour and FSRS, the deck-options screen refuses a value outside Anki's range in the
-// browser and shows the server's 400, saves a preset and the deck's own limit, and the review
-// screen's Suspend button suspends the card, which the card browser then shows.
+// browser and shows the server's 400, saves a preset and the deck's own limit, custom study
+// raises today's new card limit from the deck list, and the review screen's Suspend button
+// suspends the card, which the card browser then shows.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -92,6 +93,25 @@ test('settings, deck options and card actions', async (t) => {
     assert.equal(p.newPerDay, 7);
     assert.deepEqual(p.learnSteps, [2, 60]);
     assert.equal(p.buryNew, true);
+  });
+
+  await t.test('custom study: today\'s new card limit increased from the deck list', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Decks' }).click();
+    const item = deckItem(page, DECK);
+    const deckId = Number(await item.getAttribute('data-deck-id'));
+    const newCount = async () => (await apiGet(page, '/api/decks')).decks.find((d) => d.id === deckId).newCount;
+    const before = await newCount();
+    await item.getByRole('button', { name: 'Custom study', exact: true }).click();
+    await item.getByLabel('Increase by', { exact: true }).waitFor();
+    assert.deepEqual(await unlabelledControls(page), []);
+    await item.getByLabel(`Limit to increase for ${DECK}`).selectOption('new');
+    await item.getByLabel('Increase by', { exact: true }).fill('2');
+    await screenshot(page, 'custom-study');
+    await item.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText(`Today’s limit of “${DECK}” changed`).first().waitFor();
+    assert.equal(await newCount(), before + 2);
+    const custom = await apiGet(page, `/api/decks/${deckId}/custom-study`);
+    assert.equal(custom.extendNew, 2, 'the next default');
   });
 
   await t.test('suspend from the review screen; the browser shows it', async () => {

@@ -343,7 +343,12 @@ async fn presets_deck_presets_and_limits() {
         let (s, err) = call(&api, Method::POST, &custom, &token, Some(body)).await;
         assert_error(s, &err, StatusCode::BAD_REQUEST, mentions);
     }
-    let (_, again) = call(&api, Method::GET, &custom, &token, None).await;
+    let (_, mut again) = call(&api, Method::GET, &custom, &token, None).await;
+    // The session id moves on when the session is compacted (JAVUMBO_COMPACT_AFTER).
+    let mut after = after;
+    for v in [&mut again, &mut after] {
+        v.as_object_mut().map(|o| o.remove("session_id"));
+    }
     assert_eq!(again, after, "a refused request changes nothing");
     let (s, err) = call(
         &api,
