@@ -101,7 +101,7 @@ test('settings, deck options and card actions', async (t) => {
     const deckId = Number(await item.getAttribute('data-deck-id'));
     const newCount = async () => (await apiGet(page, '/api/decks')).decks.find((d) => d.id === deckId).newCount;
     const before = await newCount();
-    await item.getByRole('button', { name: 'Custom study', exact: true }).click();
+    await item.getByRole('button', { name: 'Extend today’s limits', exact: true }).click();
     await item.getByLabel('Increase by', { exact: true }).waitFor();
     assert.deepEqual(await unlabelledControls(page), []);
     await item.getByLabel(`Limit to increase for ${DECK}`).selectOption('new');
