@@ -588,6 +588,28 @@ mod tests {
         }
     }
 
+    /// A change made in the millisecond the study session was built still rebuilds it (Anki
+    /// rebuilds after any change but an answer): `col.mod` moves past its last value.
+    #[test]
+    fn a_change_in_the_build_s_millisecond_rebuilds_the_session() {
+        let (col, _clock) = crate::testutil::empty();
+        let deck = col.create_deck("D").expect("deck").id;
+        col.set_current_deck(deck).expect("current deck");
+        for i in 0..3 {
+            col.add_card(&format!("q{i}"), "a", Some(deck))
+                .expect("add");
+        }
+        let new_at_build = |col: &Collection| {
+            col.read_json(ColJson::Conf).expect("conf")[session::SESSION_KEY]["sizes"][2].clone()
+        };
+        let _ = col.next_card().expect("next");
+        assert_eq!(new_at_build(&col), 3);
+        // The clock has not moved: the same millisecond.
+        col.add_card("late", "a", Some(deck)).expect("add");
+        let _ = col.next_card().expect("next");
+        assert_eq!(new_at_build(&col), 4, "the session was rebuilt");
+    }
+
     #[test]
     fn a_requeued_card_goes_before_the_last_equal_entry() {
         let mut list = vec![e(1, 10), e(2, 20), e(3, 20), e(4, 30)];

@@ -87,9 +87,13 @@ pub fn crt(conn: &Connection) -> Result<i64> {
         .query_row([], |r| r.get(0))?)
 }
 
-/// Set `col.mod` (milliseconds): the collection changed.
+/// Set `col.mod` (milliseconds): the collection changed. Anki sets it to now; here it also
+/// moves at least 1 ms past its last value, so that a change made in the millisecond of the
+/// last one (a study session's build, a sync's `finish`, which stores `mod = ls`) still shows
+/// as a change to what compares `col.mod`: the study session rebuilds, a device's `meta`
+/// sees something new.
 pub fn set_modified(conn: &Connection, now_ms: i64) -> Result<()> {
-    conn.prepare_cached("UPDATE col SET mod = ?1 WHERE id = 1")?
+    conn.prepare_cached("UPDATE col SET mod = max(?1, mod + 1) WHERE id = 1")?
         .execute([now_ms])?;
     Ok(())
 }
