@@ -106,6 +106,7 @@ impl Collection {
             c.conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
             c.conn.execute_batch(sync_state::SYNC_STATE_DDL)?;
             c.conn.execute_batch(queue::DECK_COUNTERS_DDL)?;
+            c.conn.execute_batch(queue::SESSION_LISTS_DDL)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
             }
@@ -135,6 +136,7 @@ impl Collection {
         conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
         conn.execute_batch(sync_state::SYNC_STATE_DDL)?;
         conn.execute_batch(queue::DECK_COUNTERS_DDL)?;
+        conn.execute_batch(queue::SESSION_LISTS_DDL)?;
         Ok(Self::with_connection(conn, clock))
     }
 
@@ -149,6 +151,7 @@ impl Collection {
             c.conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
             c.conn.execute_batch(sync_state::SYNC_STATE_DDL)?;
             c.conn.execute_batch(queue::DECK_COUNTERS_DDL)?;
+            c.conn.execute_batch(queue::SESSION_LISTS_DDL)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
             }

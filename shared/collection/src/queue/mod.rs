@@ -19,6 +19,7 @@ mod mix;
 mod order;
 pub(crate) mod session;
 mod studied;
+pub(crate) use session::SESSION_LISTS_DDL;
 pub(crate) use studied::DECK_COUNTERS_DDL;
 
 use std::collections::HashMap;
@@ -306,7 +307,7 @@ impl Collection {
         let col_mod = self.col_mod()?;
         let stamp = self.change_stamp(col_mod);
         let (mut gathered, mixes, fresh) = self.gathered(deck_id, conf, timing, stamp)?;
-        let stored = Session::load(conf, deck_id, timing.days_elapsed, col_mod);
+        let stored = Session::load(self.conn(), conf, deck_id, timing.days_elapsed, col_mod)?;
         let mut changed = stored.is_none();
         let mut session = stored.unwrap_or_else(|| Session {
             deck: deck_id,
@@ -423,9 +424,9 @@ impl Collection {
     fn write_session(&self, session: Option<&Session>) -> Result<()> {
         let mut conf = self.read_json(ColJson::Conf)?;
         match session {
-            Some(s) => s.store(&mut conf),
+            Some(s) => s.store(self.conn(), &mut conf)?,
             None => {
-                if session::clear(&mut conf).is_none() {
+                if session::clear(self.conn(), &mut conf)?.is_none() {
                     return Ok(());
                 }
             }
@@ -440,12 +441,13 @@ impl Collection {
         timing: &Timing,
     ) -> Result<Option<Session>> {
         let deck = self.current_deck_id()?;
-        Ok(Session::load(
+        Session::load(
+            self.conn(),
             conf,
             deck,
             timing.days_elapsed,
             self.col_mod()?,
-        ))
+        )
     }
 
     /// Anki's queue update after an answer: the card leaves its queue, a card still in
