@@ -60,9 +60,16 @@ pub(crate) struct Session {
     #[serde(default, skip_serializing)]
     pub answered: Vec<[i64; 3]>,
     /// Cards an answer left in the review queue, which Anki adds to its balancer at their
-    /// interval (card, days).
-    #[serde(default, skip_serializing)]
-    pub added: Vec<[i64; 2]>,
+    /// interval under the preset of their home deck then (card, days, home deck; 0: not
+    /// recorded, in a session stored before it was).
+    #[serde(default, skip_serializing, deserialize_with = "added_entries")]
+    pub added: Vec<[i64; 3]>,
+}
+
+/// `added` as an older version stored it in `conf`: (card, days).
+fn added_entries<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<[i64; 3]>, D::Error> {
+    let pairs: Vec<[i64; 2]> = Deserialize::deserialize(d)?;
+    Ok(pairs.into_iter().map(|[a, b]| [a, b, 0]).collect())
 }
 
 impl Session {
@@ -87,7 +94,7 @@ impl Session {
             let [requeued, answered, added] = read_lists(conn)?;
             s.requeued = requeued;
             s.answered = answered;
-            s.added = added.into_iter().map(|[a, b, _]| [a, b]).collect();
+            s.added = added;
         }
         Ok(Some(s))
     }
@@ -99,11 +106,10 @@ impl Session {
             conf.insert(SESSION_KEY.into(), v);
         }
         let stored = read_lists(conn)?;
-        let added: Vec<[i64; 3]> = self.added.iter().map(|&[a, b]| [a, b, 0]).collect();
         for (kind, now, before) in [
             (REQUEUED, &self.requeued, &stored[0]),
             (ANSWERED, &self.answered, &stored[1]),
-            (ADDED, &added, &stored[2]),
+            (ADDED, &self.added, &stored[2]),
         ] {
             let from = if now.starts_with(before) {
                 before.len()
@@ -138,7 +144,7 @@ pub(crate) fn clear(conn: &Connection, conf: &mut JsonObject) -> Result<Option<V
     Ok(conf.remove(SESSION_KEY))
 }
 
-/// The stored lists: requeued, answered, added (its third column unused).
+/// The stored lists: requeued, answered, added.
 fn read_lists(conn: &Connection) -> Result<[Vec<[i64; 3]>; 3]> {
     let mut out: [Vec<[i64; 3]>; 3] = Default::default();
     let mut stmt =
@@ -170,7 +176,7 @@ mod tests {
             cutoff: 1000,
             requeued: vec![[7, 500, 601]],
             answered: vec![[7, 30, 1]],
-            added: vec![[7, 4]],
+            added: vec![[7, 4, 1]],
         };
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(SESSION_LISTS_DDL).unwrap();
@@ -215,7 +221,7 @@ mod tests {
         };
         assert_eq!(count(), 3);
         s.answered.push([9, 31, 1]);
-        s.added.push([9, 4]);
+        s.added.push([9, 4, 1]);
         s.forget_requeue(7);
         s.col_mod = 2;
         s.store(&conn, &mut conf).unwrap();
@@ -228,9 +234,11 @@ mod tests {
         // A session stored by an older version, lists in `conf`, is read as it was.
         let mut legacy = serde_json::to_value(&s).unwrap();
         legacy["answered"] = serde_json::json!([[1, 2, 3]]);
+        legacy["added"] = serde_json::json!([[1, 4]]);
         conf.insert(SESSION_KEY.into(), legacy);
         let old = Session::load(&conn, &conf, 5, 10, 2).unwrap().unwrap();
         assert_eq!(old.answered, vec![[1, 2, 3]]);
-        assert!(old.added.is_empty() && old.requeued.is_empty());
+        assert_eq!(old.added, vec![[1, 4, 0]], "no home deck recorded");
+        assert!(old.requeued.is_empty());
     }
 }
