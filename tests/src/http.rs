@@ -255,6 +255,19 @@ pub async fn get(api: &ApiClient, token: &str, path: &str) -> (Value, String) {
     (serde_json::from_slice(r.bytes()).unwrap(), r.session_id())
 }
 
+/// POST that expects 200 (a write: not retried); returns the JSON body.
+pub async fn post_ok(api: &ApiClient, token: &str, path: &str, body: &Value) -> Value {
+    let r = api
+        .post(path)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "POST {path}: {}", r.text());
+    serde_json::from_slice(r.bytes()).unwrap()
+}
+
 /// A new user's whole study flow: register, the starter deck "Verbal Tenses" is current, five
 /// Good answers move five cards from New to Learning, the export passes the official Anki
 /// importer with the five answers in its revlog, an explicit flush ends the session and the
@@ -285,14 +298,8 @@ pub async fn new_user_study_flow(api: &ApiClient, user: &str) {
             card["deckId"], vt_id,
             "Verbal Tenses is the current deck: {card}"
         );
-        let r = api
-            .post("/api/review")
-            .bearer_auth(&t)
-            .json(&json!({"cardId": card["cardId"], "ease": 3, "timeTaken": 3000}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "{}", r.text());
+        let answer = json!({"cardId": card["cardId"], "ease": 3, "timeTaken": 3000});
+        post_ok(api, &t, "/api/review", &answer).await;
     }
     let (stats, _) = get(api, &t, &format!("/api/decks/{vt_id}/stats")).await;
     assert_eq!(stats["counts"]["New"], new_before - 5, "{stats}");

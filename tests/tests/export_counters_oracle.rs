@@ -65,6 +65,20 @@ fn package_collection(bytes: Vec<u8>) -> Vec<u8> {
     copy
 }
 
+/// Anki's deck list at `at` on javumbo's export of `col` (a legacy package, written in `dir`).
+fn anki_deck_list_on_export(col: &Collection, dir: &std::path::Path, name: &str, at: i64) -> Value {
+    let path = dir.join("export.anki2");
+    let bytes = export_package(col, ExportFormat::Legacy, &[]).unwrap();
+    std::fs::write(&path, package_collection(bytes)).unwrap();
+    let input = json!({
+        "tz": "UTC",
+        "scenarios": [{"name": name, "path": path, "steps": [{"at": at, "tree": true}]}],
+    });
+    let out: Value =
+        serde_json::from_str(&run_oracle("queue_oracle.py", &[], &input.to_string())).unwrap();
+    out["scenarios"][0]["steps"][0]["tree"].clone()
+}
+
 /// Anki's deck list (`tree` of the oracle's last step) against javumbo's, for `decks`.
 fn assert_deck_list(anki_tree: &Value, col: &Collection, decks: &[i64], what: &str) {
     for &did in decks {
@@ -85,36 +99,8 @@ fn an_export_opened_the_same_day_keeps_todays_limits() {
     let ours = col.due_counts(parent).unwrap();
     assert_eq!(ours.new, 13, "javumbo's own limit: 20 new a day, 7 studied");
 
-    let bytes = export_package(&col, ExportFormat::Legacy, &[]).unwrap();
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-    let mut copy = Vec::new();
-    zip.by_name("collection.anki2")
-        .unwrap()
-        .read_to_end(&mut copy)
-        .unwrap();
-    let path = dir.path().join("export.anki2");
-    std::fs::write(&path, copy).unwrap();
-
-    let input = json!({
-        "tz": "UTC",
-        "scenarios": [{
-            "name": "export",
-            "path": path,
-            "steps": [{"at": clock.now_secs(), "ease": 3, "tree": true}],
-        }],
-    });
-    let out: Value =
-        serde_json::from_str(&run_oracle("queue_oracle.py", &[], &input.to_string())).unwrap();
-    let tree = &out["scenarios"][0]["steps"][0]["tree"];
-    for did in [parent, child] {
-        let anki = &tree[did.to_string()];
-        let ours = col.due_counts(did).unwrap();
-        assert_eq!(
-            anki,
-            &json!([ours.new, ours.learn, ours.review]),
-            "deck {did}: Anki's deck list on the export vs javumbo's"
-        );
-    }
+    let tree = anki_deck_list_on_export(&col, dir.path(), "export", clock.now_secs());
+    assert_deck_list(&tree, &col, &[parent, child], "on the export");
 }
 
 /// Custom study in javumbo: `Lang` +5 new cards today, `Lang::Verbs` +10 then -2 (v3: each
@@ -150,21 +136,8 @@ fn todays_limit_extended_here_is_anki_s_in_an_export() {
     assert_eq!(col.due_counts(child).unwrap().new, 19);
 
     clock.advance_ms(60_000);
-    let path = dir.path().join("export.anki2");
-    let bytes = export_package(&col, ExportFormat::Legacy, &[]).unwrap();
-    std::fs::write(&path, package_collection(bytes)).unwrap();
-    let input = json!({
-        "tz": "UTC",
-        "scenarios": [{
-            "name": "extended here",
-            "path": path,
-            "steps": [{"at": clock.now_secs(), "tree": true}],
-        }],
-    });
-    let out: Value =
-        serde_json::from_str(&run_oracle("queue_oracle.py", &[], &input.to_string())).unwrap();
-    let tree = &out["scenarios"][0]["steps"][0]["tree"];
-    assert_deck_list(tree, &col, &[parent, child], "extended in javumbo");
+    let tree = anki_deck_list_on_export(&col, dir.path(), "extended here", clock.now_secs());
+    assert_deck_list(&tree, &col, &[parent, child], "extended in javumbo");
 }
 
 /// Custom study in Anki (its own dialog's request), then the collection restored into javumbo

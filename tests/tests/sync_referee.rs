@@ -15,7 +15,7 @@ use javumbo_api::axum::extract::{Request, State};
 use javumbo_api::axum::http::StatusCode;
 use javumbo_api::axum::response::{IntoResponse, Response};
 use javumbo_tests::devices::Devices;
-use javumbo_tests::http::{ApiClient, register_login};
+use javumbo_tests::http::{ApiClient, post_ok, register_login};
 use javumbo_tests::spawn::{kill9, spawn_local_process};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
@@ -610,16 +610,7 @@ async fn the_day_s_limits_survive_a_sync() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text());
-    let (card, _) = javumbo_tests::http::get(&api, &token, "/api/review").await;
-    assert_eq!(card["queue"], 0, "the new card comes first: {card}");
-    let r = api
-        .post("/api/review")
-        .bearer_auth(&token)
-        .json(&json!({"cardId": card["cardId"], "ease": 3, "timeTaken": 3000}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text());
+    study_new_card_in_web(&api, &token, "the new card comes first").await;
     let ours = deck_list(&api, &token).await;
     assert_eq!(ours[&verbs.to_string()][0], 0, "{ours:?}");
 
@@ -629,15 +620,7 @@ async fn the_day_s_limits_survive_a_sync() {
     dev.ok(login("B"));
     let out = dev.sync("B", Some("auto"));
     assert_eq!(out["did"], "download", "{out}");
-    for device in ["A", "B"] {
-        let theirs = dev.ok(json!({"op": "due_counts", "device": device}));
-        for (id, counts) in &ours {
-            assert_eq!(
-                &theirs[id], counts,
-                "{device}, deck {id}: {theirs} vs {ours:?}"
-            );
-        }
-    }
+    assert_device_lists(&mut dev, &["A", "B"], &ours);
 
     // Custom study on A (Anki's own request): Spanish::Verbs gets 3 more new cards today, and
     // Extra, a deck javumbo has not seen (25 new cards, 20 a day), 4 more. After a sync
@@ -658,48 +641,43 @@ async fn the_day_s_limits_survive_a_sync() {
         "A's extension holds here: {ours:?}"
     );
     assert_eq!(ours[&extra.to_string()][0], 24, "20 a day + 4: {ours:?}");
-    let theirs = dev.ok(json!({"op": "due_counts", "device": "A"}));
-    for (id, counts) in &ours {
-        assert_eq!(&theirs[id], counts, "A, deck {id}: {theirs} vs {ours:?}");
-    }
+    assert_device_lists(&mut dev, &["A"], &ours);
 
     // Custom study in javumbo (+2 more), one of them studied here: both devices, one by a
     // normal sync each, list what javumbo lists.
-    let r = api
-        .post(&format!("/api/decks/{verbs}/custom-study"))
-        .bearer_auth(&token)
-        .json(&json!({"newLimitDelta": 2}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text());
-    let (card, _) = javumbo_tests::http::get(&api, &token, "/api/review").await;
-    assert_eq!(card["queue"], 0, "a new card, by the extension: {card}");
-    let r = api
-        .post("/api/review")
-        .bearer_auth(&token)
-        .json(&json!({"cardId": card["cardId"], "ease": 3, "timeTaken": 3000}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text());
+    let custom = format!("/api/decks/{verbs}/custom-study");
+    post_ok(&api, &token, &custom, &json!({"newLimitDelta": 2})).await;
+    study_new_card_in_web(&api, &token, "a new card, by the extension").await;
     let ours = deck_list(&api, &token).await;
     normal_sync(&mut dev, &proxy, "A");
     normal_sync(&mut dev, &proxy, "B");
-    for device in ["A", "B"] {
+    assert_device_lists(&mut dev, &["A", "B"], &ours);
+    assert_eq!(
+        deck_list(&api, &token).await,
+        ours,
+        "the syncs changed nothing here"
+    );
+}
+
+/// The web app's next card is a new one (`why`, in the failure message); answered Good.
+async fn study_new_card_in_web(api: &ApiClient, token: &str, why: &str) {
+    let (card, _) = javumbo_tests::http::get(api, token, "/api/review").await;
+    assert_eq!(card["queue"], 0, "{why}: {card}");
+    let answer = json!({"cardId": card["cardId"], "ease": 3, "timeTaken": 3000});
+    post_ok(api, token, "/api/review", &answer).await;
+}
+
+/// Each device's deck list equals javumbo's (`ours`, from [`deck_list`]).
+fn assert_device_lists(dev: &mut Devices, devices: &[&str], ours: &serde_json::Map<String, Value>) {
+    for device in devices {
         let theirs = dev.ok(json!({"op": "due_counts", "device": device}));
-        for (id, counts) in &ours {
+        for (id, counts) in ours {
             assert_eq!(
                 &theirs[id], counts,
                 "{device}, deck {id}: {theirs} vs {ours:?}"
             );
         }
     }
-    assert_eq!(
-        deck_list(&api, &token).await,
-        ours,
-        "the syncs changed nothing here"
-    );
 }
 
 /// javumbo's deck list: {deck id: [new, learn, review]}, as the driver's `due_counts`.

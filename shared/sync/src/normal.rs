@@ -247,8 +247,7 @@ pub fn apply_changes(
     // Decks whose counters answers given here changed: javumbo does not rewrite a deck at each
     // answer (Anki does), so they are brought up to date now, as this sync's changes (stored
     // too, so that both sides merge the client's copy of such a deck the same way: the newer
-    // `mod` wins on the device and here).
-    // Their counters, stored, count up to now.
+    // `mod` wins on the device and here). Their stored counters count up to now.
     let studied = col.decks_studied_since_usn(s.client_usn)?;
     if !studied.is_empty() {
         let mut map = col.read_json(ColJson::Decks)?;

@@ -449,7 +449,7 @@ struct CustomStudyIn {
 }
 
 fn custom_study_body(col: &Collection, deck_id: i64) -> Result<CustomStudy, CollectionError> {
-    let decks = col.read_json(ColJson::Decks)?;
+    let decks = col.read_json_shared(ColJson::Decks)?;
     let deck = decks
         .get(&deck_id.to_string())
         .ok_or_else(|| CollectionError::NotFound(format!("deck {deck_id} not found")))?;

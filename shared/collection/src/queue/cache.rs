@@ -258,11 +258,10 @@ impl Collection {
         } else if a.first {
             q.balance.clear();
         }
-        // A card answered before in this session (a learning card's next step) is already left
-        // out of every day count, wherever its answers move it: the counts stand (dropping
-        // them made the next answer count them again over the whole collection). Debug
-        // builds check the counts at every use.
-
+        // Otherwise the card was answered before in this session (a learning card's next
+        // step): it is already left out of every day count, wherever its answers move it, so
+        // the counts stand (dropping them made the next answer count them again over the whole
+        // collection). Debug builds check the counts at every use.
         cache.restamp(a.from, to);
         Ok(true)
     }

@@ -9,15 +9,15 @@
 //! review answer is a review row; an interday-learning answer is a (re)learning row whose card
 //! was sent to a later day by its previous answer (that row's interval is in days, > 0; a step
 //! within the day is stored as negative seconds).
-
 //!
 //! A deck's own counters are honoured when they were stored today by a step that knows them
-//! to be right, listed in [`DECK_COUNTERS_DDL`]'s table: a device's copy of the deck merged by a sync
-//! or a whole collection uploaded or restored (Anki's counters, which may differ from the
-//! revlog: a custom study session "increase today's limit" lowers them, a deck merged from
+//! to be right, listed in [`DECK_COUNTERS_DDL`]'s table: a device's copy of the deck merged by
+//! a sync or a whole collection uploaded or restored (Anki's counters, which may differ from
+//! the revlog: a custom study session "increase today's limit" lowers them, a deck merged from
 //! another device carries only that device's), or javumbo's own [`Collection::extend_limits`].
 //! Such a deck has studied its counters plus the answers given since that instant; any other
 //! deck, the revlog's count since the day began.
+
 use std::collections::{HashMap, HashSet};
 
 use javumbo_scheduler::RevlogKind;
@@ -92,6 +92,15 @@ pub(crate) fn with_subdecks(
 /// device wrote (a full upload is kept as uploaded).
 pub(crate) const DECK_COUNTERS_DDL: &str = "CREATE TABLE IF NOT EXISTS javumbo_deck_counters (\
      did INTEGER PRIMARY KEY, counted_to INTEGER NOT NULL)";
+
+/// Deck `did`'s counters count its answers up to `at`.
+fn mark_counted(conn: &Connection, did: i64, at: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO javumbo_deck_counters (did, counted_to) VALUES (?1, ?2)",
+    )?
+    .execute(params![did, at])?;
+    Ok(())
+}
 
 fn counted_to(conn: &Connection) -> Result<HashMap<i64, i64>> {
     let mut stmt = conn.prepare_cached("SELECT did, counted_to FROM javumbo_deck_counters")?;
@@ -298,9 +307,6 @@ impl Collection {
         if only.is_none() {
             conn.execute("DELETE FROM javumbo_deck_counters", [])?;
         }
-        let mut mark = conn.prepare_cached(
-            "INSERT OR REPLACE INTO javumbo_deck_counters (did, counted_to) VALUES (?1, ?2)",
-        )?;
         let mut unmark = conn.prepare_cached("DELETE FROM javumbo_deck_counters WHERE did = ?1")?;
         for (key, deck) in decks.iter() {
             let Some(id) = deck
@@ -314,7 +320,7 @@ impl Collection {
                 continue;
             }
             if counter_today(deck, "newToday", today).is_some() {
-                mark.execute(params![id, at])?;
+                mark_counted(conn, id, at)?;
             } else {
                 unmark.execute([id])?;
             }
@@ -392,11 +398,7 @@ impl Collection {
                 }
                 Ok(())
             })?;
-            c.conn().execute(
-                "INSERT OR REPLACE INTO javumbo_deck_counters (did, counted_to) VALUES (?1, ?2)",
-                params![deck_id, at],
-            )?;
-            Ok(())
+            mark_counted(c.conn(), deck_id, at)
         })
     }
 

@@ -27,6 +27,27 @@ fn one(col: &Collection, sql: &str) -> i64 {
     col.conn().query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
+/// A whole normal sync in which the client sends only `client_decks`; the decks the server
+/// sends back.
+fn sync_decks(
+    col: &Collection,
+    skey: &str,
+    client_usn: i32,
+    client_decks: Vec<Value>,
+    now_ms: i64,
+) -> Vec<Value> {
+    start(col, skey, &start_req(client_usn, false)).unwrap();
+    apply_graves(col, skey, &Graves::default()).unwrap();
+    let mine = UnchunkedChanges {
+        decks_and_config: (client_decks, Vec::new()),
+        ..UnchunkedChanges::default()
+    };
+    let theirs = apply_changes(col, skey, &mine).unwrap();
+    all_chunks(col, skey);
+    finish(col, skey, now_ms).unwrap();
+    theirs.decks_and_config.0
+}
+
 fn all_chunks(col: &Collection, skey: &str) -> Chunk {
     let mut all = Chunk::default();
     for _ in 0..100 {
@@ -600,17 +621,8 @@ fn decks_studied_here_carry_today_s_counters_to_the_device() {
         ..CreateOptions::default()
     };
     let col = Collection::create_in_memory(clock.clone(), &opts).unwrap();
-    let sync_once = |skey: &str, client_usn: i32, client_decks: Vec<Value>| -> Vec<Value> {
-        start(&col, skey, &start_req(client_usn, false)).unwrap();
-        apply_graves(&col, skey, &Graves::default()).unwrap();
-        let mine = UnchunkedChanges {
-            decks_and_config: (client_decks, Vec::new()),
-            ..UnchunkedChanges::default()
-        };
-        let theirs = apply_changes(&col, skey, &mine).unwrap();
-        all_chunks(&col, skey);
-        finish(&col, skey, clock.now_ms()).unwrap();
-        theirs.decks_and_config.0
+    let sync_once = |skey: &str, client_usn: i32, client_decks: Vec<Value>| {
+        sync_decks(&col, skey, client_usn, client_decks, clock.now_ms())
     };
     let usn_now = || one(&col, "SELECT usn FROM col") as i32;
     let deck = col.current_deck_id().unwrap();
@@ -676,17 +688,8 @@ fn a_device_s_extended_limit_holds_here_and_goes_back_counted() {
         col.add_card(&format!("q{i}"), "a", Some(deck)).unwrap();
     }
     col.set_current_deck(deck).unwrap();
-    let sync_once = |skey: &str, client_usn: i32, client_decks: Vec<Value>| -> Vec<Value> {
-        start(&col, skey, &start_req(client_usn, false)).unwrap();
-        apply_graves(&col, skey, &Graves::default()).unwrap();
-        let mine = UnchunkedChanges {
-            decks_and_config: (client_decks, Vec::new()),
-            ..UnchunkedChanges::default()
-        };
-        let theirs = apply_changes(&col, skey, &mine).unwrap();
-        all_chunks(&col, skey);
-        finish(&col, skey, clock.now_ms()).unwrap();
-        theirs.decks_and_config.0
+    let sync_once = |skey: &str, client_usn: i32, client_decks: Vec<Value>| {
+        sync_decks(&col, skey, client_usn, client_decks, clock.now_ms())
     };
     let usn_now = || one(&col, "SELECT usn FROM col") as i32;
     let stored = || col.read_json(ColJson::Decks).unwrap()[&deck.to_string()].clone();
