@@ -15,6 +15,9 @@ Output (stdout): {"scenarios": [{"name", "steps": [{"card": id | null, "counts":
    review], "tree": {deck id: [new, learn, review]}, "after": the answered card's [type, queue,
    due, ivl, factor, reps, lapses, left, odue, odid], "revlog": its new row's [ease, ivl,
    lastIvl, factor, time, type]}]}]}
+A scenario's "filtered": [{"name", "search", "limit", "order", "resched", "preview": [again,
+hard, good secs]}] builds those filtered decks with Anki, at the first step's instant before the
+steps; their ids are reported as the scenario's "filtered".
 The load balancer is on (Anki's default) unless a scenario says "load_balancer": false.
 A scenario with "save_to": path has its collection written there after its steps (downgraded
 to schema 11, as a legacy package holds it).
@@ -99,6 +102,20 @@ def run_worker(tmp: str) -> int:
             # Anki's default: the load balancer on (javumbo reads the same key, absent = on).
             # A scenario may switch it off ("load_balancer": false).
             col.set_config("loadBalancerEnabled", bool(sc.get("load_balancer", True)))
+            filtered = []
+            for spec in sc.get("filtered", []):
+                did = col.decks.new_filtered(spec["name"])
+                deck = col.decks.get(did)
+                deck["terms"] = [[spec["search"], int(spec.get("limit", 100)), int(spec.get("order", 0))]]
+                deck["resched"] = bool(spec.get("resched", True))
+                if "preview" in spec:
+                    again, hard, good = spec["preview"]
+                    deck["previewAgainSecs"] = int(again)
+                    deck["previewHardSecs"] = int(hard)
+                    deck["previewGoodSecs"] = int(good)
+                col.decks.save(deck)
+                col.sched.rebuild_filtered_deck(did)
+                filtered.append(did)
             for step in sc["steps"]:
                 at = int(step["at"])
                 set_now(at)
@@ -126,7 +143,7 @@ def run_worker(tmp: str) -> int:
                     out["queue"] = [[c.card.id, c.queue, c.card.mtime_secs, c.card.due] for c in more.cards]
                     if str(len(steps)) == os.environ.get("QUEUE_ORACLE_DUMP"):
                         out["cards"] = col.db.all(
-                            "select id, type, queue, due, ivl, mod, reps from cards order by id"
+                            "select id, type, queue, due, ivl, mod, reps, did, odid, odue from cards order by id"
                         )
                 out["counts"] = [
                     queued.new_count,
@@ -172,7 +189,7 @@ def run_worker(tmp: str) -> int:
                 shutil.copyfile(path, sc["save_to"])
             else:
                 col.close()
-        results.append({"name": sc["name"], "steps": steps})
+        results.append({"name": sc["name"], "steps": steps, "filtered": filtered})
     print(json.dumps({"scenarios": results}))
     return 0
 

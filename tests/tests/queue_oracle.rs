@@ -10,7 +10,8 @@
 //! One scenario per option of the deck-options screen (gather, sort, review order, mixes),
 //! the limit cases (subdeck limits, "this deck" and "today only" limits, new cards ignoring
 //! the review limit, all parent limits, answers already given today), and a long mixed run
-//! over three days.
+//! over three days. Filtered decks (`filtered_decks_match_anki`): Anki builds them on a copy,
+//! both study them and then the home deck.
 //!
 //! Run: `cargo test --workspace --locked --test queue_oracle -- --nocapture` (set
 //! `QUEUE_ORACLE_ONLY=<part of a scenario name>` to run some, `QUEUE_ORACLE_DEBUG=1` to print
@@ -810,11 +811,12 @@ fn debug_step(col: &Collection, step: usize, want: &Value) {
             let ours: Value = col
                 .conn()
                 .query_row(
-                    "SELECT id, type, queue, due, ivl, mod, reps FROM cards WHERE id = ?1",
+                    "SELECT id, type, queue, due, ivl, mod, reps, did, odid, odue FROM cards
+                     WHERE id = ?1",
                     [id],
                     |r| {
                         Ok(json!(
-                            (0..7)
+                            (0..10)
                                 .map(|k| r.get::<_, i64>(k).unwrap())
                                 .collect::<Vec<_>>()
                         ))
@@ -1296,4 +1298,217 @@ fn study_days_in_six_zones_match_anki() {
         assert!(total >= 5000, "only {total} steps");
         assert!(total_http >= 5000, "only {total_http} steps through HTTP");
     }
+}
+
+/// A study run in a filtered deck that Anki builds on a copy of a javumbo collection.
+struct FilteredRun {
+    name: &'static str,
+    /// The filtered deck, as `queue_oracle.py` builds it (Anki's own search and order).
+    spec: Value,
+    /// The deck studied after two thirds of the steps: the filtered deck's cards that went
+    /// home are studied there, and its counts include the answers given in the filtered deck.
+    home: &'static str,
+    steps: usize,
+    days: usize,
+    /// A change to the collection before Anki builds the deck (FSRS on).
+    tweak: Tweak,
+}
+
+fn filtered_runs() -> Vec<FilteredRun> {
+    let run = |name, spec, home, steps, days| FilteredRun {
+        name,
+        spec,
+        home,
+        steps,
+        days,
+        tweak: |_, _| {},
+    };
+    vec![
+        run(
+            "reschedule: due cards of Lang",
+            json!({"search": "deck:Lang is:due", "limit": 50, "order": 0, "resched": true}),
+            "Lang",
+            150,
+            2,
+        ),
+        // Anki's custom study "review ahead": reviews answered before their day.
+        run(
+            "reschedule: review ahead in Science",
+            json!({"search": "deck:Science prop:due<=4 prop:due>0", "limit": 40, "order": 6,
+                   "resched": true}),
+            "Science",
+            120,
+            2,
+        ),
+        run(
+            "reschedule: new cards of every deck",
+            json!({"search": "is:new", "limit": 30, "order": 5, "resched": true}),
+            "Lang",
+            150,
+            2,
+        ),
+        run(
+            "preview: Misc and Spanish, Good ends it",
+            json!({"search": "deck:Misc OR deck:Lang::Spanish", "limit": 60, "order": 1,
+                   "resched": false, "preview": [60, 600, 0]}),
+            "Lang",
+            150,
+            2,
+        ),
+        run(
+            "preview: Science reviews, only Easy ends it",
+            json!({"search": "deck:Science is:review", "limit": 40, "order": 2,
+                   "resched": false, "preview": [30, 300, 900]}),
+            "Science",
+            120,
+            1,
+        ),
+        // A filtered deck inside a normal deck: Anki counts its answers (early reviews and
+        // previews from the review queue too) against the parent's limits.
+        run(
+            "reschedule: review ahead nested in Lang",
+            json!({"name": "Lang::Ahead", "search": "deck:Lang::French prop:due>0 prop:due<=5",
+                   "limit": 30, "order": 6, "resched": true}),
+            "Lang",
+            150,
+            2,
+        ),
+        run(
+            "preview: nested in Science, Again repeats",
+            json!({"name": "Science::Preview", "search": "deck:Science::Bio -is:new",
+                   "limit": 30, "order": 0, "resched": false, "preview": [45, 0, 0]}),
+            "Science",
+            120,
+            1,
+        ),
+        FilteredRun {
+            tweak: |col, _| conf_flag(col, "fsrs", true),
+            ..run(
+                "reschedule with FSRS: review ahead in Lang",
+                json!({"search": "deck:Lang prop:due>0 prop:due<=3", "limit": 40, "order": 6,
+                       "resched": true}),
+                "Lang",
+                150,
+                2,
+            )
+        },
+    ]
+}
+
+/// A run's filtered deck, named "Filtered <n>" unless its spec names it.
+fn filtered_spec(n: usize, spec: &Value) -> Value {
+    let mut spec = spec.clone();
+    if spec.get("name").is_none() {
+        spec["name"] = json!(format!("Filtered {n}"));
+    }
+    spec
+}
+
+/// Filtered decks as a device builds and syncs them (a custom study session, review ahead, a
+/// preview deck): Anki builds each on a copy of a javumbo collection, then both study it step
+/// by step at the same instants — the card served, the counts, the answered card's row
+/// (`odue`/`odid` included: a review result goes home, a learning step stays borrowed) and its
+/// revlog row, and every deck's deck-list counts — then move to the home deck and go on.
+#[test]
+fn filtered_decks_match_anki() {
+    let dir = tempfile::tempdir().unwrap();
+    let only = std::env::var("QUEUE_ORACLE_ONLY").unwrap_or_default();
+    // Seeds follow a run's place in the full list, so a run alone is the same run.
+    let (seeds, runs): (Vec<u64>, Vec<FilteredRun>) = filtered_runs()
+        .into_iter()
+        .zip(0u64..)
+        .filter(|(r, _)| r.name.contains(&only))
+        .map(|(r, n)| (n, r))
+        .unzip();
+    let mut build_input = Vec::new();
+    let mut decks = Vec::new();
+    for (n, run) in runs.iter().enumerate() {
+        let path = dir.path().join(format!("f{n}.anki2"));
+        let (col, built, clock) = build(&path, 61 + seeds[n]);
+        clock.advance_ms(1000);
+        (run.tweak)(&col, &built);
+        clock.advance_ms(1000);
+        col.set_current_deck(built.decks[run.home]).unwrap();
+        drop(col);
+        build_input.push(json!({
+            "name": run.name,
+            "path": path,
+            "steps": [{"at": STUDY - 1800}],
+            "filtered": [filtered_spec(n, &run.spec)],
+            "save_to": dir.path().join(format!("f{n}-built.anki2")),
+        }));
+        decks.push(built.decks[run.home]);
+    }
+    let built: Value = serde_json::from_str(&run_oracle(
+        "queue_oracle.py",
+        &[],
+        &json!({"tz": TZ, "scenarios": build_input}).to_string(),
+    ))
+    .unwrap();
+
+    let mut inputs = Vec::new();
+    for (n, run) in runs.iter().enumerate() {
+        let filtered = built["scenarios"][n]["filtered"][0].as_i64().unwrap();
+        let sc = Scenario {
+            name: run.name,
+            deck: run.home,
+            steps: run.steps,
+            days: run.days,
+            tweak: |_, _| {},
+        };
+        let mut steps = steps(&sc, 90 + seeds[n]);
+        steps[0]["deck"] = json!(filtered);
+        steps[0]["tree"] = json!(true);
+        let switch = run.steps * 2 / 3;
+        steps[switch]["deck"] = json!(decks[n]);
+        steps[switch]["tree"] = json!(true);
+        inputs.push(json!({
+            "name": run.name,
+            "path": dir.path().join(format!("f{n}-built.anki2")),
+            "steps": steps,
+        }));
+    }
+    let anki: Value = serde_json::from_str(&run_oracle(
+        "queue_oracle.py",
+        &[],
+        &json!({"tz": TZ, "scenarios": inputs}).to_string(),
+    ))
+    .unwrap();
+
+    let mut mismatches = Vec::new();
+    let (mut total, mut total_http) = (0, 0);
+    for (n, run) in runs.iter().enumerate() {
+        let steps = inputs[n]["steps"].as_array().unwrap();
+        let want = anki["scenarios"][n]["steps"].as_array().unwrap();
+        let path = dir.path().join(format!("f{n}-built.anki2"));
+        // The HTTP replay restores its own copy (the engine replay writes `path`).
+        let http_copy = dir.path().join(format!("f{n}-http.anki2"));
+        std::fs::copy(&path, &http_copy).unwrap();
+        let r = replay(&path, run.name, steps, want);
+        let h = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(replay_http(&http_copy, run.name, steps, want));
+        println!(
+            "{:45} {:4} steps, {:4} matched (engine), {:4} (HTTP), {:4} cards served",
+            run.name,
+            steps.len(),
+            r.matched,
+            h.matched,
+            r.served
+        );
+        total += r.matched;
+        total_http += h.matched;
+        mismatches.extend(r.mismatches);
+        mismatches.extend(h.mismatches);
+    }
+    println!("{total} steps matched in filtered decks, {total_http} through the HTTP API");
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }

@@ -22,6 +22,7 @@ mod coljson;
 pub mod day;
 pub mod decks;
 pub mod error;
+mod filtered;
 pub mod fsrs;
 pub mod idempotency;
 pub mod ids;
@@ -101,12 +102,7 @@ impl Collection {
         col.atomic(|c| -> Result<()> {
             let now = c.clock.now_ms();
             schema::init_empty(&c.conn, now, opts)?;
-            c.conn.execute_batch(media::MEDIA_DDL)?;
-            c.conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
-            c.conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
-            c.conn.execute_batch(sync_state::SYNC_STATE_DDL)?;
-            c.conn.execute_batch(queue::DECK_COUNTERS_DDL)?;
-            c.conn.execute_batch(queue::SESSION_LISTS_DDL)?;
+            create_private_tables(&c.conn)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
             }
@@ -131,12 +127,7 @@ impl Collection {
         }
         // Files written before a private table existed (and Anki's own) get it on first open,
         // so every copy of a collection has the same schema (docs/ARCHITECTURE.md#media).
-        conn.execute_batch(media::MEDIA_DDL)?;
-        conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
-        conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
-        conn.execute_batch(sync_state::SYNC_STATE_DDL)?;
-        conn.execute_batch(queue::DECK_COUNTERS_DDL)?;
-        conn.execute_batch(queue::SESSION_LISTS_DDL)?;
+        create_private_tables(&conn)?;
         Ok(Self::with_connection(conn, clock))
     }
 
@@ -146,12 +137,7 @@ impl Collection {
         let col = Self::with_connection(conn, clock);
         col.atomic(|c| -> Result<()> {
             schema::init_empty(&c.conn, c.clock.now_ms(), opts)?;
-            c.conn.execute_batch(media::MEDIA_DDL)?;
-            c.conn.execute_batch(idempotency::IDEMPOTENCY_DDL)?;
-            c.conn.execute_batch(media_sync::MEDIA_SYNC_DDL)?;
-            c.conn.execute_batch(sync_state::SYNC_STATE_DDL)?;
-            c.conn.execute_batch(queue::DECK_COUNTERS_DDL)?;
-            c.conn.execute_batch(queue::SESSION_LISTS_DDL)?;
+            create_private_tables(&c.conn)?;
             if opts.starter_deck {
                 starter::add_starter_deck(c)?;
             }
@@ -232,6 +218,23 @@ const STATEMENT_CACHE_CAPACITY: usize = 64;
 
 /// Pragmas for every connection the engine opens. `journal_mode=DELETE` keeps a single file that
 /// can be uploaded as a snapshot as-is (Anki also accepts WAL, but a snapshot must be one file).
+/// javumbo's private tables (`javumbo_*`), created identically at every open and creation so
+/// every copy of a collection has the same schema (docs/ARCHITECTURE.md#media).
+fn create_private_tables(conn: &Connection) -> Result<()> {
+    for ddl in [
+        media::MEDIA_DDL,
+        idempotency::IDEMPOTENCY_DDL,
+        media_sync::MEDIA_SYNC_DDL,
+        sync_state::SYNC_STATE_DDL,
+        queue::DECK_COUNTERS_DDL,
+        queue::SESSION_LISTS_DDL,
+        filtered::ANSWER_DECKS_DDL,
+    ] {
+        conn.execute_batch(ddl)?;
+    }
+    Ok(())
+}
+
 fn configure(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "PRAGMA journal_mode = DELETE;

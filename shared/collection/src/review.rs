@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::cards::Sides;
 use crate::coljson::{ColJson, JsonObject};
+use crate::filtered::{self, Studied};
 use crate::ids::IdTable;
 use crate::render::{CardRendering, Renderer};
 use crate::schema::{DEFAULT_DCONF_ID, default_dconf};
@@ -215,7 +216,8 @@ impl Collection {
     ///
     /// Suspended and buried cards are refused (`InvalidInput`): they are not in any study
     /// queue, so an answer for one is a stale or forged request. Cards not yet due are
-    /// answered as if on time, as Anki does outside filtered decks.
+    /// answered as if on time, as Anki does outside filtered decks; a filtered deck's card is
+    /// answered as that deck studies it (`filtered`).
     pub fn answer_card(
         &self,
         card_id: i64,
@@ -247,9 +249,33 @@ impl Collection {
                 // Anki's load balancer (on by default) re-picks fuzzed intervals from the day
                 // counts its queue keeps; answered outside a study session, nothing is balanced.
                 let balance = c.load_balance(&card, &col_conf, &timing, session.as_ref())?;
-                // FSRS (when the collection has it on) replaces the SM-2 intervals.
-                let (outcome, fsrs_write) = match c.card_fsrs(&card, &col_conf, &timing)? {
-                    Some(f) => {
+                let studied = c.studied(&card)?;
+                // FSRS (when the collection has it on) replaces the SM-2 intervals; a preview
+                // deck schedules nothing.
+                let fsrs_in = match studied {
+                    Studied::Scheduled(_) => c.card_fsrs(&card, &col_conf, &timing)?,
+                    Studied::Preview { .. } => None,
+                };
+                let (outcome, fsrs_write) = match (studied, fsrs_in) {
+                    (
+                        Studied::Preview {
+                            original_due,
+                            delays,
+                        },
+                        _,
+                    ) => (
+                        sched::answer_preview(
+                            &card.sched(),
+                            original_due,
+                            delays,
+                            &conf,
+                            &timing,
+                            ease,
+                            taken,
+                        ),
+                        None,
+                    ),
+                    (Studied::Scheduled(studied_in), Some(f)) => {
                         let a = sched::fsrs::answer_fsrs_balanced(
                             &card.sched(),
                             &conf,
@@ -259,6 +285,7 @@ impl Collection {
                             ease,
                             taken,
                             balance.as_ref(),
+                            studied_in,
                         )?;
                         let write = fsrs::FsrsWrite {
                             memory: a.memory,
@@ -267,7 +294,7 @@ impl Collection {
                         };
                         (a.outcome, Some(write))
                     }
-                    None => (
+                    (Studied::Scheduled(studied_in), None) => (
                         sched::answer_balanced(
                             &card.sched(),
                             &conf,
@@ -275,25 +302,36 @@ impl Collection {
                             ease,
                             taken,
                             balance.as_ref(),
+                            studied_in,
                         ),
                         None,
                     ),
                 };
 
                 let was_new = card.queue == CardQueue::New;
-                let data = fsrs::answered_card_data(
-                    &card.data,
-                    was_new.then_some(card.due),
-                    now_secs,
-                    fsrs_write.as_ref(),
-                );
+                // A preview neither reviews the card (no `lrt`) nor studies it for the first
+                // time (Anki keeps no position), so its data stays.
+                let data = match studied {
+                    Studied::Scheduled(_) => fsrs::answered_card_data(
+                        &card.data,
+                        was_new.then_some(studied.new_position(&card)),
+                        now_secs,
+                        fsrs_write.as_ref(),
+                    ),
+                    Studied::Preview { .. } => card.data.clone(),
+                };
                 let s = outcome.card;
                 storage::cards::set_scheduling(c.conn(), &s, now_secs, &data)?;
+                let rid = c.next_id_at(IdTable::Revlog, now_ms)?;
+                if let Some(borrow) = outcome.borrow {
+                    let day_start_ms = (timing.next_day_at - 86_400) * 1000;
+                    filtered::apply_borrow(c.conn(), &card, borrow, rid, day_start_ms)?;
+                }
                 let rl = outcome.revlog;
                 storage::revlog::insert(
                     c.conn(),
                     &RevlogEntry {
-                        id: c.next_id_at(IdTable::Revlog, now_ms)?,
+                        id: rid,
                         card_id,
                         usn: -1,
                         ease: Some(rl.ease),
@@ -309,7 +347,9 @@ impl Collection {
                     c.tag_note(card.note_id, "leech", now_secs)?;
                 }
                 c.touch()?;
-                c.queue_after_answer(session, &card, &s, &timing)?;
+                let finished_preview = matches!(studied, Studied::Preview { .. })
+                    && outcome.borrow == Some(sched::Borrow::Returned);
+                c.queue_after_answer(session, &card, &s, &timing, finished_preview)?;
                 let result = AnswerResult {
                     new_due_secs: due_epoch_secs(&s, &timing),
                     interval_days: s.ivl,
@@ -332,6 +372,12 @@ impl Collection {
         timing: &Timing,
         balance: Option<&LoadBalance>,
     ) -> Result<[NextInterval; 4]> {
+        let studied_in = match self.studied(card)? {
+            Studied::Preview { delays, .. } => {
+                return Ok(sched::next_intervals_preview(delays, timing));
+            }
+            Studied::Scheduled(studied_in) => studied_in,
+        };
         match self.card_fsrs(card, col_conf, timing)? {
             Some(f) => sched::fsrs::next_intervals_fsrs_balanced(
                 &card.sched(),
@@ -340,6 +386,7 @@ impl Collection {
                 f.input,
                 timing,
                 balance,
+                studied_in,
             )
             .map_err(CollectionError::Fsrs),
             None => Ok(sched::next_intervals_balanced(
@@ -347,6 +394,7 @@ impl Collection {
                 conf,
                 timing,
                 balance,
+                studied_in,
             )),
         }
     }
@@ -381,7 +429,7 @@ impl Collection {
 /// the due day. A suspended card (leech) keeps the unit of the queue it left, told apart by
 /// magnitude as Anki does.
 fn due_epoch_secs(s: &CardState, timing: &Timing) -> i64 {
-    let is_epoch = s.queue == CardQueue::Learn
+    let is_epoch = matches!(s.queue, CardQueue::Learn | CardQueue::PreviewRepeat)
         || (s.queue.is_out_of_queues() && s.due >= EPOCH_SECS_THRESHOLD);
     if is_epoch {
         s.due

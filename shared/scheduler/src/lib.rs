@@ -8,10 +8,13 @@
 //! The load balancer ([`LoadBalance`]) re-picks a fuzzed interval inside the same fuzz range
 //! from the day counts the collection gathers ([`answer_balanced`], [`next_intervals_balanced`]).
 //!
-//! Not modelled: filtered decks.
+//! Filtered decks ([`StudiedIn`], [`answer_preview`]): a card borrowed by a rescheduling
+//! filtered deck is answered from its home due, early reviews included, and says whether it
+//! stays or goes home ([`Borrow`]); a preview deck's card only repeats until it is done.
 
 mod card;
 mod config;
+mod filtered;
 mod format;
 pub mod fsrs;
 mod fuzz;
@@ -22,6 +25,7 @@ mod timing;
 
 pub use card::{CardQueue, CardType, Ease, InvalidEase, OutOfRange, RevlogKind};
 pub use config::{DeckConfig, LeechAction};
+pub use filtered::{Borrow, PreviewDelays, StudiedIn, answer_preview, next_intervals_preview};
 pub use format::{button_label, format_interval};
 pub use load_balance::{LOAD_BALANCE_DAYS, LoadBalance};
 pub use timing::{Timing, timing, timing_v2, timing_v2_legacy};
@@ -68,6 +72,8 @@ pub struct AnswerOutcome {
     pub revlog: RevlogFields,
     /// Add the "leech" tag to the note.
     pub leeched: bool,
+    /// For a card borrowed by a filtered deck: whether it stays there or goes home.
+    pub borrow: Option<Borrow>,
 }
 
 /// What each button would do, for button labels.
@@ -89,11 +95,20 @@ pub fn answer(
     ease: Ease,
     taken_ms: i64,
 ) -> AnswerOutcome {
-    answer_balanced(card, conf, timing, ease, taken_ms, None)
+    answer_balanced(
+        card,
+        conf,
+        timing,
+        ease,
+        taken_ms,
+        None,
+        StudiedIn::HomeDeck,
+    )
 }
 
 /// [`answer`] with Anki's load balancer (when the collection has one for this answer): every
-/// fuzzed review interval is the balancer's pick within the same fuzz range.
+/// fuzzed review interval is the balancer's pick within the same fuzz range; and in the deck
+/// it is studied in (a rescheduling filtered deck answers from the home due).
 pub fn answer_balanced(
     card: &CardState,
     conf: &DeckConfig,
@@ -101,6 +116,7 @@ pub fn answer_balanced(
     ease: Ease,
     taken_ms: i64,
     balance: Option<&LoadBalance>,
+    studied_in: StudiedIn,
 ) -> AnswerOutcome {
     let seed = fuzz::seed(card.id, card.reps);
     let ctx = Ctx {
@@ -108,7 +124,7 @@ pub fn answer_balanced(
         fuzz_factor: Some(fuzz::factor(seed)),
         balance: balance.map(|b| (b, seed)),
     };
-    let current = current_state(card, conf, timing);
+    let current = current_state(card, conf, timing, studied_in);
     let next = ctx.next_states(current).pick(ease);
     let secs_until_rollover = timing.secs_until_rollover();
 
@@ -170,6 +186,7 @@ pub fn answer_balanced(
         card: out,
         revlog,
         leeched,
+        borrow: studied_in.borrow_after(&out),
     }
 }
 
@@ -203,15 +220,17 @@ fn ease_to_factor(ease: f32) -> i64 {
 /// What each button (Again, Hard, Good, Easy) would schedule, before learning-step fuzz (Anki's
 /// button labels do not show it either).
 pub fn next_intervals(card: &CardState, conf: &DeckConfig, timing: &Timing) -> [NextInterval; 4] {
-    next_intervals_balanced(card, conf, timing, None)
+    next_intervals_balanced(card, conf, timing, None, StudiedIn::HomeDeck)
 }
 
-/// [`next_intervals`] with Anki's load balancer (Anki's button labels show its picks).
+/// [`next_intervals`] with Anki's load balancer (Anki's button labels show its picks), in the
+/// deck the card is studied in.
 pub fn next_intervals_balanced(
     card: &CardState,
     conf: &DeckConfig,
     timing: &Timing,
     balance: Option<&LoadBalance>,
+    studied_in: StudiedIn,
 ) -> [NextInterval; 4] {
     let seed = fuzz::seed(card.id, card.reps);
     let ctx = Ctx {
@@ -220,7 +239,7 @@ pub fn next_intervals_balanced(
         balance: balance.map(|b| (b, seed)),
     };
     let secs_until_rollover = timing.secs_until_rollover();
-    ctx.next_states(current_state(card, conf, timing))
+    ctx.next_states(current_state(card, conf, timing, studied_in))
         .all()
         .map(
             |s| match s.interval_kind().maybe_as_days(secs_until_rollover) {
@@ -235,8 +254,15 @@ fn col_u32(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
 
-/// The state Anki derives from the card row (rslib `answering/current.rs`, normal deck).
-pub(crate) fn current_state(card: &CardState, conf: &DeckConfig, timing: &Timing) -> State {
+/// The state Anki derives from the card row (rslib `answering/current.rs`): in a normal deck a
+/// review answered before its day counts as on time; a rescheduling filtered deck reads the
+/// home due (`odue`) as it is, so such an answer is an early review.
+pub(crate) fn current_state(
+    card: &CardState,
+    conf: &DeckConfig,
+    timing: &Timing,
+    studied_in: StudiedIn,
+) -> State {
     let ivl = col_u32(card.ivl);
     // Anki stores ease as u16 thousandths.
     let ease_factor =
@@ -257,8 +283,11 @@ pub(crate) fn current_state(card: &CardState, conf: &DeckConfig, timing: &Timing
             scheduled_secs: steps::Steps::new(&conf.learn_steps).current_delay(remaining_steps),
         }),
         CardType::Review => {
-            // Answering before the due day counts as on time in a normal deck.
-            let due = card.due.min(timing.days_elapsed);
+            let due = match studied_in {
+                // Answering before the due day counts as on time in a normal deck.
+                StudiedIn::HomeDeck => card.due.min(timing.days_elapsed),
+                StudiedIn::Rescheduling { .. } => studied_in.due_of(card),
+            };
             let elapsed = (i64::from(ivl) - (due - timing.days_elapsed)).max(0);
             State::Review(review(col_u32(elapsed)))
         }

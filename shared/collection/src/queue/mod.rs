@@ -459,6 +459,7 @@ impl Collection {
         before: &Card,
         after: &CardState,
         timing: &Timing,
+        finished_preview: bool,
     ) -> Result<()> {
         let Some(mut s) = session else {
             return self.write_session(None);
@@ -471,7 +472,10 @@ impl Collection {
             CardQueue::New | CardQueue::Review | CardQueue::DayLearn if in_queue => s.taken += 1,
             _ => s.forget_requeue(before.id),
         }
-        if in_queue && after.queue == CardQueue::Learn && after.due < timing.next_day_at {
+        // A preview deck's repeat is intraday learning too; a finished preview is not requeued,
+        // whatever queue the card went home to (Anki's `is_finished_preview`).
+        let intraday = matches!(after.queue, CardQueue::Learn | CardQueue::PreviewRepeat);
+        if in_queue && intraday && !finished_preview && after.due < timing.next_day_at {
             let ahead = s.cutoff + learn_ahead(&conf);
             let mut queue_due = after.due;
             // Not shown again at once while another learning card waits (Anki's

@@ -8,7 +8,10 @@
 //! them apart: a first answer of a new card is a learning row with no previous interval; a
 //! review answer is a review row; an interday-learning answer is a (re)learning row whose card
 //! was sent to a later day by its previous answer (that row's interval is in days, > 0; a step
-//! within the day is stored as negative seconds).
+//! within the day is stored as negative seconds). In a filtered deck: an early review is a
+//! "filtered" row with an ease (from the review queue); a preview answer a "filtered" row with
+//! none, from the review queue unless it repeats a preview step (queue 4, counted nowhere), and
+//! it is not the "previous answer" of a later one (it leaves the card's queue as it was).
 //!
 //! A deck's own counters are honoured when they were stored today by a step that knows them
 //! to be right, listed in [`DECK_COUNTERS_DDL`]'s table: a device's copy of the deck merged by
@@ -28,19 +31,26 @@ use super::limits::Studied;
 use crate::coljson::{ColJson, JsonObject};
 use crate::{Collection, Result};
 
-/// Per deck (the card's current deck), today's answers since `since_ms`.
+/// Per deck (the card's current deck, or the filtered deck an answer sent it home from), today's
+/// answers since `since_ms`.
 const STUDIED_SQL: &str = "
-SELECT c.did,
+SELECT coalesce(a.did, c.did),
        count(DISTINCT CASE WHEN r.type = ?2 AND r.lastIvl = 0 THEN r.cid END),
        sum(CASE
              WHEN r.type = ?3 THEN 1
+             WHEN r.type = ?5 AND r.factor != 0 THEN 1
+             WHEN r.type = ?5 THEN coalesce(
+                  (SELECT NOT (p.type = ?5 AND p.factor = 0 AND p.ivl != 0) FROM revlog p
+                   WHERE p.cid = r.cid AND p.id < r.id ORDER BY p.id DESC LIMIT 1), 1)
              WHEN r.type IN (?2, ?4) AND r.lastIvl != 0 AND coalesce(
                   (SELECT p.ivl FROM revlog p WHERE p.cid = r.cid AND p.id < r.id
+                     AND NOT (p.type = ?5 AND p.factor = 0)
                    ORDER BY p.id DESC LIMIT 1), 0) > 0 THEN 1
              ELSE 0 END)
 FROM revlog r JOIN cards c ON c.id = r.cid
+LEFT JOIN javumbo_answer_decks a ON a.rid = r.id
 WHERE r.id >= ?1
-GROUP BY c.did";
+GROUP BY 1";
 
 /// Today's counts of every deck that studied, for the deck alone (not its subdecks).
 pub(crate) fn studied_by_own_deck(
@@ -53,7 +63,8 @@ pub(crate) fn studied_by_own_deck(
             since_ms,
             i64::from(RevlogKind::Learning),
             i64::from(RevlogKind::Review),
-            i64::from(RevlogKind::Relearning)
+            i64::from(RevlogKind::Relearning),
+            i64::from(RevlogKind::Filtered)
         ],
         |r| {
             Ok((

@@ -14,7 +14,7 @@ pub use ::fsrs::{DEFAULT_PARAMETERS, FSRS5_DEFAULT_DECAY, FSRS6_DEFAULT_DECAY, M
 use crate::states::{IntervalKind, State};
 use crate::{
     AnswerOutcome, CardQueue, CardState, CardType, DeckConfig, Ease, LeechAction, LoadBalance,
-    NextInterval, RevlogFields, Timing, current_state, fuzz, place_learning,
+    NextInterval, RevlogFields, StudiedIn, Timing, current_state, fuzz, place_learning,
 };
 
 /// The `fsrs` crate refused the parameters or produced a non-finite state.
@@ -113,6 +113,7 @@ fn next_states(
     input: FsrsInput,
     timing: &Timing,
     balance: Option<&LoadBalance>,
+    studied_in: StudiedIn,
 ) -> Result<(State, states::FsrsNext), FsrsError> {
     let model = model_next_states(settings, input)?;
     let seed = fuzz::seed(card.id, card.reps);
@@ -124,7 +125,7 @@ fn next_states(
         allow_short_term: settings.allow_short_term(),
         short_term_with_steps: settings.short_term_with_steps,
     };
-    let current = current_state(card, conf, timing);
+    let current = current_state(card, conf, timing, studied_in);
     let next = ctx.next_states(current);
     Ok((current, next))
 }
@@ -141,11 +142,21 @@ pub fn answer_fsrs(
     ease: Ease,
     taken_ms: i64,
 ) -> Result<FsrsAnswer, FsrsError> {
-    answer_fsrs_balanced(card, conf, settings, input, timing, ease, taken_ms, None)
+    answer_fsrs_balanced(
+        card,
+        conf,
+        settings,
+        input,
+        timing,
+        ease,
+        taken_ms,
+        None,
+        StudiedIn::HomeDeck,
+    )
 }
 
 /// [`answer_fsrs`] with Anki's load balancer: FSRS intervals are fuzzed (and so balanced)
-/// exactly where SM-2's are.
+/// exactly where SM-2's are; in the deck the card is studied in.
 #[allow(clippy::too_many_arguments)]
 pub fn answer_fsrs_balanced(
     card: &CardState,
@@ -156,8 +167,9 @@ pub fn answer_fsrs_balanced(
     ease: Ease,
     taken_ms: i64,
     balance: Option<&LoadBalance>,
+    studied_in: StudiedIn,
 ) -> Result<FsrsAnswer, FsrsError> {
-    let (current, next) = next_states(card, conf, settings, input, timing, balance)?;
+    let (current, next) = next_states(card, conf, settings, input, timing, balance, studied_in)?;
     let (next, memory) = next.pick(ease);
     let seed = fuzz::seed(card.id, card.reps);
     let secs_until_rollover = timing.secs_until_rollover();
@@ -216,6 +228,7 @@ pub fn answer_fsrs_balanced(
             card: out,
             revlog,
             leeched,
+            borrow: studied_in.borrow_after(&out),
         },
         memory,
     })
@@ -229,10 +242,18 @@ pub fn next_intervals_fsrs(
     input: FsrsInput,
     timing: &Timing,
 ) -> Result<[NextInterval; 4], FsrsError> {
-    next_intervals_fsrs_balanced(card, conf, settings, input, timing, None)
+    next_intervals_fsrs_balanced(
+        card,
+        conf,
+        settings,
+        input,
+        timing,
+        None,
+        StudiedIn::HomeDeck,
+    )
 }
 
-/// [`next_intervals_fsrs`] with Anki's load balancer.
+/// [`next_intervals_fsrs`] with Anki's load balancer, in the deck the card is studied in.
 pub fn next_intervals_fsrs_balanced(
     card: &CardState,
     conf: &DeckConfig,
@@ -240,8 +261,9 @@ pub fn next_intervals_fsrs_balanced(
     input: FsrsInput,
     timing: &Timing,
     balance: Option<&LoadBalance>,
+    studied_in: StudiedIn,
 ) -> Result<[NextInterval; 4], FsrsError> {
-    let (_, next) = next_states(card, conf, settings, input, timing, balance)?;
+    let (_, next) = next_states(card, conf, settings, input, timing, balance, studied_in)?;
     let secs_until_rollover = timing.secs_until_rollover();
     Ok(next.all().map(
         |s| match s.interval_kind().maybe_as_days(secs_until_rollover) {
