@@ -22,6 +22,9 @@ pub struct Deck {
     pub id: i64,
     pub name: String,
     pub desc: String,
+    /// A filtered deck only borrows its cards (built on a device): it has no preset, and
+    /// deleting it sends its cards home.
+    pub filtered: bool,
 }
 
 /// What `delete_deck` removed.
@@ -157,6 +160,7 @@ impl Collection {
                 id: d.id,
                 name: d.name,
                 desc: d.desc,
+                filtered: d.filtered,
             })
             .collect())
     }
@@ -208,6 +212,7 @@ impl Collection {
                 id,
                 name,
                 desc: String::new(),
+                filtered: false,
             })
         })
     }
@@ -257,6 +262,7 @@ impl Collection {
                     id,
                     name: deck.name,
                     desc: deck.desc,
+                    filtered: deck.filtered,
                 });
             }
             if is_child_name(&new_name.to_lowercase(), &deck.name.to_lowercase()) {
@@ -299,6 +305,7 @@ impl Collection {
                 id,
                 name: new_name,
                 desc: deck.desc,
+                filtered: deck.filtered,
             })
         })
     }
@@ -315,9 +322,20 @@ impl Collection {
         self.atomic(|c| {
             let deck = c.deck_row(id)?;
             let doomed = c.subtree_ids(&deck)?;
+            // Like Anki: a normal deck's cards go with it (those a filtered deck borrows too); a
+            // filtered deck only borrows its cards, which go back home.
+            let filtered: Vec<i64> = all_rows(&*c.read_json_shared(ColJson::Decks)?)
+                .into_iter()
+                .filter(|d| d.filtered && doomed.contains(&d.id))
+                .map(|d| d.id)
+                .collect();
             let mut cards_deleted = 0;
             for did in &doomed {
-                cards_deleted += c.delete_cards(Doomed::Deck(*did))?;
+                if filtered.contains(did) {
+                    storage::cards::return_home(c.conn(), *did, c.clock().now_secs())?;
+                } else {
+                    cards_deleted += c.delete_cards(Doomed::Deck(*did))?;
+                }
             }
             let mut decks = c.read_json(ColJson::Decks)?;
             decks.retain(|k, v| {
@@ -499,6 +517,80 @@ mod tests {
             col.rename_deck(DEFAULT_DECK_ID, "Inbox").unwrap().name,
             "Inbox"
         );
+    }
+
+    /// A filtered deck as a device builds it: `cards` borrowed from their decks (`odid`, their
+    /// due kept in `odue`, a position in `due`).
+    fn filtered_deck(col: &Collection, name: &str, cards: &[i64]) -> i64 {
+        let id = col.create_deck(name).unwrap().id;
+        let mut decks = col.read_json(ColJson::Decks).unwrap();
+        let deck = decks.get_mut(&id.to_string()).unwrap();
+        deck["dyn"] = 1.into();
+        deck["resched"] = true.into();
+        col.write_json(ColJson::Decks, &decks).unwrap();
+        for (n, card) in cards.iter().enumerate() {
+            col.conn()
+                .execute(
+                    "UPDATE cards SET odid = did, did = ?2, odue = due, due = ?3 WHERE id = ?1",
+                    rusqlite::params![card, id, -100_000 + n as i64],
+                )
+                .unwrap();
+        }
+        id
+    }
+
+    #[test]
+    fn deleting_a_filtered_deck_sends_its_cards_home_and_a_home_deck_takes_its_borrowed_cards() {
+        let (col, _) = empty();
+        let home = col.create_deck("Home").unwrap();
+        let other = col.create_deck("Other").unwrap();
+        let learning = col.add_card("l", "l", Some(home.id)).unwrap().card_id;
+        let new = col.add_card("n", "n", Some(home.id)).unwrap().card_id;
+        let borrowed = col.add_card("o", "o", Some(other.id)).unwrap().card_id;
+        // A learning card due at an epoch second, suspended afterwards in the filtered deck.
+        col.conn()
+            .execute(
+                "UPDATE cards SET type = 1, queue = -1, due = 1704100000, left = 2 WHERE id = ?1",
+                [learning],
+            )
+            .unwrap();
+        let cram = filtered_deck(&col, "Cram", &[learning, new]);
+        let row = |id: i64| -> (i64, i64, i64, i64, i64) {
+            col.conn()
+                .query_row(
+                    "SELECT did, queue, due, odid, odue FROM cards WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .unwrap()
+        };
+        let new_due = row(new).4;
+
+        let deleted = col.delete_deck(cram).unwrap();
+        assert_eq!(deleted.cards_deleted, 0, "a filtered deck only borrows");
+        assert_eq!(row(learning), (home.id, -1, 1_704_100_000, 0, 0));
+        assert_eq!(row(new), (home.id, 0, new_due, 0, 0));
+        assert!(!names(&col).contains(&"Cram".to_owned()));
+
+        // A normal deck takes its cards a filtered deck borrows with it; the filtered deck stays.
+        filtered_deck(&col, "Review", &[borrowed]);
+        let deleted = col.delete_deck(other.id).unwrap();
+        assert_eq!(deleted.cards_deleted, 1);
+        assert_eq!(
+            count(
+                &col,
+                &format!("SELECT count(*) FROM cards WHERE id = {borrowed}")
+            ),
+            0
+        );
+        assert_eq!(
+            count(
+                &col,
+                &format!("SELECT count(*) FROM javumbo_graves WHERE type = 0 AND oid = {borrowed}")
+            ),
+            1
+        );
+        assert!(names(&col).contains(&"Review".to_owned()));
     }
 
     #[test]

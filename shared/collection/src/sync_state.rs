@@ -65,8 +65,11 @@ pub(crate) fn add_card_graves(conn: &Connection, of: CardsOf) -> Result<()> {
             nid,
         ),
         CardsOf::Deck(did) => (
-            "INSERT OR REPLACE INTO javumbo_graves (oid, type, usn) \
-             SELECT id, 0, -1 FROM cards WHERE did = ?1",
+            concat!(
+                "INSERT OR REPLACE INTO javumbo_graves (oid, type, usn) \
+                 SELECT id, 0, -1 FROM cards WHERE ",
+                crate::storage::cards::of_deck!()
+            ),
             did,
         ),
     };

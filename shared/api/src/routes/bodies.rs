@@ -104,6 +104,8 @@ pub struct DeckEntry {
     pub desc: String,
     /// Whether this is the current deck, so clients need not remember which one they chose.
     pub current: bool,
+    /// A filtered deck (built on a device): no options, and deleting it sends its cards home.
+    pub filtered: bool,
     /// Anki's deck-list numbers: new, learning and review cards due today within the deck's
     /// daily limits (subdecks included).
     #[serde(flatten)]
@@ -635,6 +637,7 @@ mod tests {
                     name: "D".into(),
                     desc: "".into(),
                     current: true,
+                    filtered: false,
                     counts: StudyCounts {
                         new_count: 5,
                         learn_count: 1,
@@ -643,7 +646,7 @@ mod tests {
                 }]
             })),
             json!({"decks": [{"id": 1, "name": "D", "desc": "", "current": true,
-                "newCount": 5, "learnCount": 1, "reviewCount": 7}], "session_id": "s1"})
+                "filtered": false, "newCount": 5, "learnCount": 1, "reviewCount": 7}], "session_id": "s1"})
         );
         assert_eq!(
             v(sid(CreatedDeck {

@@ -85,6 +85,7 @@ async fn list_decks(State(s): State<AppState>, AuthUser(user): AuthUser) -> Repl
         .into_iter()
         .map(|(counts, d)| DeckEntry {
             current: d.id == current,
+            filtered: d.filtered,
             id: d.id,
             name: d.name,
             desc: d.desc,

@@ -417,9 +417,19 @@ pub fn note_ids_of_card(conn: &Connection, id: i64) -> Result<Vec<i64>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The notes of the cards in deck `did`.
+/// The cards of deck `did` as Anki deletes them with the deck: those in it and those a filtered
+/// deck borrows from it (rslib `cards_for_deck.sql`).
+macro_rules! of_deck {
+    () => {
+        "(did = ?1 OR (odid != 0 AND odid = ?1))"
+    };
+}
+pub(crate) use of_deck;
+
+/// The notes of the cards of deck `did` (borrowed ones included).
 pub fn note_ids_in_deck(conn: &Connection, did: i64) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached("SELECT DISTINCT nid FROM cards WHERE did = ?1")?;
+    let mut stmt =
+        conn.prepare_cached(concat!("SELECT DISTINCT nid FROM cards WHERE ", of_deck!()))?;
     let rows = stmt.query_map([did], |r| r.get(0))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -431,11 +441,32 @@ pub fn delete(conn: &Connection, id: i64) -> Result<usize> {
         .execute([id])?)
 }
 
-/// Delete every card of deck `did`; returns how many went.
+/// Delete every card of deck `did` (borrowed ones included); returns how many went.
 pub fn delete_in_deck(conn: &Connection, did: i64) -> Result<usize> {
     Ok(conn
-        .prepare_cached("DELETE FROM cards WHERE did = ?1")?
+        .prepare_cached(concat!("DELETE FROM cards WHERE ", of_deck!()))?
         .execute([did])?)
+}
+
+/// Send every card filtered deck `did` borrows back home, as Anki empties a filtered deck
+/// (`remove_from_filtered_deck_restoring_queue`): its home deck, its home due when one was
+/// recorded, and the queue of its type (learning by the unit of its due) unless it is
+/// suspended or buried. Returns how many went.
+pub fn return_home(conn: &Connection, did: i64, mtime: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE cards SET did = odid, odid = 0, odue = 0,
+                due = CASE WHEN odue != 0 THEN odue ELSE due END,
+                queue = CASE
+                    WHEN queue < 0 THEN queue
+                    WHEN type IN (1, 3) THEN
+                        CASE WHEN (CASE WHEN odue != 0 THEN odue ELSE due END) > 1000000000
+                             THEN 1 ELSE 3 END
+                    ELSE type END,
+                mod = ?2, usn = -1
+             WHERE did = ?1 AND odid != 0",
+        )?
+        .execute(params![did, mtime])?)
 }
 
 /// Whether deck `did` (alone, not its subdecks) holds a card.

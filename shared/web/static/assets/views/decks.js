@@ -90,8 +90,9 @@ function deckRow(deck, isCurrent, counts, ctx, live) {
     }, t('decks.study')),
     h('a', { class: 'btn', href: `#/decks/${deck.id}/cards`, 'aria-describedby': nameId }, t('decks.cards')),
     h('a', { class: 'btn', href: `#/decks/${deck.id}/stats`, 'aria-describedby': nameId }, t('decks.stats')),
-    h('a', { class: 'btn', href: `#/decks/${deck.id}/options`, 'aria-describedby': nameId }, t('decks.options')),
-    h('button', {
+    // A filtered deck (built on a device) has no options and no daily limits to extend.
+    deck.filtered ? null : h('a', { class: 'btn', href: `#/decks/${deck.id}/options`, 'aria-describedby': nameId }, t('decks.options')),
+    deck.filtered ? null : h('button', {
       type: 'button', class: 'btn btn-quiet', 'aria-describedby': nameId, 'data-custom-study': true,
       onclick: act(() => startCustomStudy()),
     }, t('decks.customStudy')),
@@ -110,7 +111,8 @@ function deckRow(deck, isCurrent, counts, ctx, live) {
     h('button', {
       type: 'button', class: 'btn btn-quiet btn-danger', 'aria-describedby': nameId,
       onclick: act(async () => {
-        if (!window.confirm(t('decks.confirmDelete', { name: deck.name }))) return;
+        const question = deck.filtered ? 'decks.confirmDeleteFiltered' : 'decks.confirmDelete';
+        if (!window.confirm(t(question, { name: deck.name }))) return;
         const res = await api.deleteDeck(deck.id);
         ctx.toast(res.message || t('decks.deleted', { name: deck.name }));
         ctx.navigate('/decks');
@@ -118,7 +120,8 @@ function deckRow(deck, isCurrent, counts, ctx, live) {
     }, t('decks.delete')));
 
   const head = h('div', { class: 'deck-head' }, title,
-    isCurrent ? h('span', { class: 'badge' }, t('decks.current')) : null);
+    isCurrent ? h('span', { class: 'badge' }, t('decks.current')) : null,
+    deck.filtered ? h('span', { class: 'badge', title: t('decks.filteredHint') }, t('decks.filtered')) : null);
   const li = h('li', { class: 'deck panel', 'data-deck-id': deck.id, 'data-deck-name': deck.name },
     head, counts, actions);
 
