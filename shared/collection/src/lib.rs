@@ -68,6 +68,8 @@ pub struct Collection {
     /// The study queue as last gathered (`queue/cache.rs`).
     queue_cache: std::cell::RefCell<queue::cache::QueueCache>,
     rollbacks: queue::cache::RollbackCounter,
+    /// The study session's lists as last read or stored (`queue/session.rs`).
+    session_lists: queue::session::ListsCopy,
 }
 
 impl std::fmt::Debug for Collection {
@@ -162,6 +164,7 @@ impl Collection {
             json: coljson::JsonCache::default(),
             queue_cache: std::cell::RefCell::new(queue_cache),
             rollbacks,
+            session_lists: Default::default(),
         }
     }
 
@@ -191,6 +194,10 @@ impl Collection {
                 Ok(v)
             }
             Err(e) => {
+                // What this operation stored of the study session is undone (a savepoint's
+                // rollback does not reach the rollback hook). The copy's key would no longer
+                // match the restored header anyway; dropping it does not rely on that.
+                self.session_lists.forget();
                 // Best effort: if even the rollback fails the connection is unusable and the
                 // caller drops it (the session layer discards the cached copy on any error).
                 let _ = self

@@ -55,6 +55,11 @@ impl RollbackCounter {
         }
     }
 
+    /// Transactions rolled back so far.
+    pub(crate) fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn stamp(&self, changes: u64, col_mod: i64) -> Stamp {
         Stamp {
             changes,

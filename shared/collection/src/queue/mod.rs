@@ -307,7 +307,14 @@ impl Collection {
         let col_mod = self.col_mod()?;
         let stamp = self.change_stamp(col_mod);
         let (mut gathered, mixes, fresh) = self.gathered(deck_id, conf, timing, stamp)?;
-        let stored = Session::load(self.conn(), conf, deck_id, timing.days_elapsed, col_mod)?;
+        let stored = Session::load(
+            self.conn(),
+            conf,
+            deck_id,
+            timing.days_elapsed,
+            col_mod,
+            self.lists_copy(),
+        )?;
         let mut changed = stored.is_none();
         let mut session = stored.unwrap_or_else(|| Session {
             deck: deck_id,
@@ -424,9 +431,9 @@ impl Collection {
     fn write_session(&self, session: Option<&Session>) -> Result<()> {
         let mut conf = self.read_json(ColJson::Conf)?;
         match session {
-            Some(s) => s.store(self.conn(), &mut conf)?,
+            Some(s) => s.store(self.conn(), &mut conf, self.lists_copy())?,
             None => {
-                if session::clear(self.conn(), &mut conf)?.is_none() {
+                if session::clear(self.conn(), &mut conf, self.lists_copy())?.is_none() {
                     return Ok(());
                 }
             }
@@ -447,7 +454,14 @@ impl Collection {
             deck,
             timing.days_elapsed,
             self.col_mod()?,
+            self.lists_copy(),
         )
+    }
+
+    /// The session lists' copy, when rolled-back writes can be told (see [`session::ListsCopy`]).
+    fn lists_copy(&self) -> session::Copy<'_> {
+        let rollbacks = self.rollbacks.count();
+        (!self.queue_cache.borrow().disabled).then_some((&self.session_lists, rollbacks))
     }
 
     /// Anki's queue update after an answer: the card leaves its queue, a card still in
@@ -614,6 +628,56 @@ mod tests {
         col.add_card("late", "a", Some(deck)).expect("add");
         let _ = col.next_card().expect("next");
         assert_eq!(new_at_build(&col), 4, "the session was rebuilt");
+    }
+
+    /// The session lists' copy follows the rows through an answer rolled back (a savepoint:
+    /// no rollback hook) and the same card answered again in the same millisecond, which
+    /// stores the rolled-back header again with other lists (debug builds also compare copy
+    /// and rows at every use of the copy, `ListsCopy::rows`).
+    #[test]
+    fn a_rolled_back_answer_does_not_leave_its_lists_behind() {
+        let (col, _clock) = crate::testutil::empty();
+        let deck = col.create_deck("D").expect("deck").id;
+        col.set_current_deck(deck).expect("current deck");
+        for i in 0..4 {
+            col.add_card(&format!("q{i}"), "a", Some(deck))
+                .expect("add");
+        }
+        let next = |col: &Collection| match col.next_card().expect("next") {
+            crate::review::Study::Card(c) => c.card_id,
+            crate::review::Study::Nothing(n) => panic!("{n:?}"),
+        };
+        let first = next(&col);
+        col.answer_card(first, 1, Some(1000)).expect("answer");
+        let second = next(&col);
+        let refused: Result<()> = col.atomic(|c| {
+            c.answer_card(second, 1, Some(1000))?;
+            Err(crate::CollectionError::InvalidInput(
+                "refused after the answer".into(),
+            ))
+        });
+        assert!(refused.is_err());
+        // Same millisecond, same card: the header it stores equals the rolled-back one.
+        assert_eq!(next(&col), second);
+        col.answer_card(second, 3, Some(1000)).expect("answer");
+        let conf = col.read_json(ColJson::Conf).expect("conf");
+        let timing = col.timing().expect("timing");
+        let copy = col
+            .session_before_answer(&conf, &timing)
+            .expect("load")
+            .expect("session");
+        let rows = Session::load(
+            col.conn(),
+            &conf,
+            deck,
+            timing.days_elapsed,
+            col.col_mod().expect("mod"),
+            None,
+        )
+        .expect("load")
+        .expect("session");
+        assert_eq!(copy, rows);
+        assert_eq!(rows.answered.len(), 2);
     }
 
     #[test]
