@@ -7,7 +7,11 @@ Input (stdin): {"tz": IANA zone, "scenarios": [{"name", "path": collection file,
    "steps": [{"at": epoch secs, "ease": 1-4, "tree": bool, "deck": id (optional)}, ...]}]}
 At each step, at instant `at`: the deck `deck` is selected from the deck list when given,
 custom study "increase today's limit" applied when `extend` ({"deck": id, "new": delta} or
-{"deck": id, "review": delta}) is given, the deck list when `tree`
+{"deck": id, "review": delta}) is given, a custom study session built when `custom`
+({"deck": id, and forgotDays | reviewAheadDays | previewDays | cram: {kind, cardLimit,
+tagsToInclude, tagsToExclude}}; reported as "session", "terms", "resched", "custom_error"; then
+the deck `then_deck` selected when given),
+the deck list when `tree`
 (deck_due_tree), then
 get_queued_cards(); the served card (if any) is answered with `ease` at the same instant
 (not answered when the step has no `ease`).
@@ -133,6 +137,41 @@ def run_worker(tmp: str) -> int:
                     else:
                         req.review_limit_delta = int(ext["review"])
                     col.sched.custom_study(req)
+                if step.get("custom"):
+                    # A custom study session (forgotDays, reviewAheadDays, previewDays or cram):
+                    # built, then every borrowed card and the session deck's search reported.
+                    cs = step["custom"]
+                    req = CustomStudyRequest(deck_id=int(cs["deck"]))
+                    if "forgotDays" in cs:
+                        req.forgot_days = int(cs["forgotDays"])
+                    elif "reviewAheadDays" in cs:
+                        req.review_ahead_days = int(cs["reviewAheadDays"])
+                    elif "previewDays" in cs:
+                        req.preview_days = int(cs["previewDays"])
+                    else:
+                        cram = cs["cram"]
+                        kinds = {"new": CustomStudyRequest.Cram.CRAM_KIND_NEW,
+                                 "due": CustomStudyRequest.Cram.CRAM_KIND_DUE,
+                                 "review": CustomStudyRequest.Cram.CRAM_KIND_REVIEW,
+                                 "all": CustomStudyRequest.Cram.CRAM_KIND_ALL}
+                        req.cram.kind = kinds[cram["kind"]]
+                        req.cram.card_limit = int(cram["cardLimit"])
+                        req.cram.tags_to_include.extend(cram.get("tagsToInclude", []))
+                        req.cram.tags_to_exclude.extend(cram.get("tagsToExclude", []))
+                    try:
+                        col.sched.custom_study(req)
+                        out["custom_error"] = None
+                    except Exception as e:  # Anki's CustomStudyError: nothing changed
+                        out["custom_error"] = str(e)
+                    out["session"] = col.db.all(
+                        "select id, did, odid, due, odue, queue, type from cards "
+                        "where odid != 0 order by id"
+                    )
+                    sid = col.decks.id_for_name("Custom Study Session")
+                    out["terms"] = col.decks.get(sid)["terms"] if sid else None
+                    out["resched"] = col.decks.get(sid)["resched"] if sid else None
+                    if step.get("then_deck"):
+                        col.decks.select(int(step["then_deck"]))
                 if step.get("tree"):
                     tree: dict = {}
                     tree_counts(col.sched.deck_due_tree(), tree)

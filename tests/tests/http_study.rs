@@ -360,6 +360,113 @@ async fn presets_deck_presets_and_limits() {
     .await;
     assert_error(s, &err, StatusCode::NOT_FOUND, "42");
 
+    // Custom study sessions: the "Custom Study Session" filtered deck, built from the deck.
+    let (s, err) = call(
+        &api,
+        Method::POST,
+        &custom,
+        &token,
+        Some(json!({"cram": {"kind": "new", "cardLimit": 5}})),
+    )
+    .await;
+    assert_error(s, &err, StatusCode::BAD_REQUEST, "No cards matched");
+    for front in ["uno", "dos"] {
+        let (s, added) = call(
+            &api,
+            Method::POST,
+            "/api/cards",
+            &token,
+            Some(json!({"front": front, "back": "x", "deckId": did})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{added}");
+    }
+    for (body, mentions) in [
+        (json!({"forgotDays": 0}), "forgotDays"),
+        (json!({"forgotDays": 31}), "forgotDays"),
+        (json!({"forgotDays": 2, "previewDays": 1}), "exactly one"),
+        (json!({"reviewAheadDays": -1}), "reviewAheadDays"),
+        (json!({"previewDays": 100_000}), "previewDays"),
+        (json!({"cram": {"kind": "some", "cardLimit": 5}}), "kind"),
+        (
+            json!({"cram": {"kind": "new", "cardLimit": 0}}),
+            "cardLimit",
+        ),
+        (
+            json!({"cram": {"kind": "new", "cardLimit": 5, "tagsToInclude": ["a b"]}}),
+            "tagsToInclude",
+        ),
+        (json!({"cram": {"kind": "new"}}), "cardLimit"),
+        // Nothing was answered Again: no card matches.
+        (json!({"forgotDays": 2}), "No cards matched"),
+    ] {
+        let (s, err) = call(&api, Method::POST, &custom, &token, Some(body)).await;
+        assert_error(s, &err, StatusCode::BAD_REQUEST, mentions);
+    }
+    let (s, built) = call(
+        &api,
+        Method::POST,
+        &custom,
+        &token,
+        Some(json!({"cram": {"kind": "new", "cardLimit": 1}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{built}");
+    assert_eq!(built["session"]["name"], "Custom Study Session");
+    assert_eq!(built["session"]["cards"], 1);
+    let session_deck = built["session"]["deckId"].as_i64().expect("session deck");
+    let (_, decks) = call(&api, Method::GET, "/api/decks", &token, None).await;
+    let listed = decks["decks"]
+        .as_array()
+        .expect("decks")
+        .iter()
+        .find(|d| d["id"] == session_deck)
+        .expect("session deck listed")
+        .clone();
+    assert_eq!(
+        (listed["filtered"].clone(), listed["current"].clone()),
+        (json!(true), json!(true))
+    );
+    assert_eq!(listed["newCount"], 1, "its card is served there");
+    // Rebuilt with both cards; a custom study session is not a source.
+    let (s, built) = call(
+        &api,
+        Method::POST,
+        &custom,
+        &token,
+        Some(json!({"previewDays": 1})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{built}");
+    assert_eq!(
+        (
+            built["session"]["deckId"].as_i64(),
+            built["session"]["cards"].clone()
+        ),
+        (Some(session_deck), json!(2))
+    );
+    let (s, err) = call(
+        &api,
+        Method::POST,
+        &format!("/api/decks/{session_deck}/custom-study"),
+        &token,
+        Some(json!({"previewDays": 1})),
+    )
+    .await;
+    assert_error(s, &err, StatusCode::BAD_REQUEST, "filtered deck");
+    // Deleting the session deck sends its cards home.
+    let (s, gone) = call(
+        &api,
+        Method::DELETE,
+        &format!("/api/decks/{session_deck}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{gone}");
+    let (_, home) = call(&api, Method::GET, &custom, &token, None).await;
+    assert_eq!(home["new"], 2, "both cards back in the deck: {home}");
+
     // Delete: the deck falls back to preset 1, which cannot be deleted.
     let (s, err) = call(&api, Method::DELETE, "/api/presets/1", &token, None).await;
     assert_error(s, &err, StatusCode::BAD_REQUEST, "default preset");

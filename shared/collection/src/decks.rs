@@ -240,7 +240,7 @@ impl Collection {
     }
 
     /// A millisecond id above every existing deck id, so same-millisecond creates never collide.
-    fn next_deck_id(&self, decks: &JsonObject) -> i64 {
+    pub(crate) fn next_deck_id(&self, decks: &JsonObject) -> i64 {
         let max = all_rows(decks).iter().map(|d| d.id).max().unwrap_or(0);
         self.clock().now_ms().max(max + 1)
     }

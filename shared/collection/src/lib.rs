@@ -19,6 +19,7 @@ pub mod bury;
 pub mod cards;
 pub mod clock;
 mod coljson;
+pub mod custom_study;
 pub mod day;
 pub mod decks;
 pub mod error;

@@ -501,6 +501,18 @@ pub struct CustomStudy {
     pub extend_review: i64,
     #[serde(flatten)]
     pub counts: javumbo_collection::review::DueCounts,
+    /// The "Custom Study Session" deck a session choice built (now the current deck).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<StudySession>,
+}
+
+/// A custom study session deck built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StudySession {
+    pub deck_id: i64,
+    pub name: String,
+    pub cards: i64,
 }
 
 /// `POST /api/presets/{id}/optimize`.

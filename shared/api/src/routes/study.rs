@@ -6,6 +6,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
+use javumbo_collection::custom_study::{CramKind, CustomSession};
 use javumbo_collection::fsrs::settings::short_term_with_steps;
 use javumbo_collection::{
     CardAction, ColJson, Collection, CollectionError, DeckLimits, OperationError, Preset, TimeZone,
@@ -16,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::bodies::{
     CardActionDone, CustomStudy, DeckLimitsBody, DeckPreset, OptimizedBody, PresetBody, PresetList,
-    Recomputed, StudySettings, Success,
+    Recomputed, StudySession, StudySettings, Success,
 };
 use super::{Reply, on_collection, required, session_json_with_id, write, write_operation};
 use crate::AppState;
@@ -437,15 +438,90 @@ async fn put_deck_limits(
 // custom study: today's limits extended
 // ---------------------------------------------------------------------------------------------
 
-/// `POST /api/decks/{id}/custom-study`: exactly one of the two, as Anki's custom study dialog
-/// sends one choice.
+/// `POST /api/decks/{id}/custom-study`: exactly one choice, as Anki's custom study dialog
+/// sends one.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CustomStudyIn {
     new_limit_delta: Option<i32>,
     review_limit_delta: Option<i32>,
+    forgot_days: Option<u32>,
+    review_ahead_days: Option<u32>,
+    preview_days: Option<u32>,
+    cram: Option<CramIn>,
     #[serde(rename = "session_id")]
     _session_id: Option<String>,
+}
+
+/// "Study by card state or tag".
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CramIn {
+    kind: CramKindIn,
+    card_limit: u32,
+    #[serde(default)]
+    tags_to_include: Vec<String>,
+    #[serde(default)]
+    tags_to_exclude: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum CramKindIn {
+    New,
+    Due,
+    Review,
+    All,
+}
+
+/// What a custom study request asks for.
+enum CustomChoice {
+    Extend { new: i32, review: i32 },
+    Session(CustomSession),
+}
+
+impl CustomStudyIn {
+    fn choice(self) -> Result<CustomChoice, ApiError> {
+        let given = [
+            self.new_limit_delta.is_some(),
+            self.review_limit_delta.is_some(),
+            self.forgot_days.is_some(),
+            self.review_ahead_days.is_some(),
+            self.preview_days.is_some(),
+            self.cram.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(ApiError::BadRequest(
+                "give exactly one of newLimitDelta, reviewLimitDelta, forgotDays, \
+                 reviewAheadDays, previewDays and cram"
+                    .into(),
+            ));
+        }
+        Ok(if let Some(n) = self.new_limit_delta {
+            CustomChoice::Extend { new: n, review: 0 }
+        } else if let Some(r) = self.review_limit_delta {
+            CustomChoice::Extend { new: 0, review: r }
+        } else if let Some(d) = self.forgot_days {
+            CustomChoice::Session(CustomSession::ForgotDays(d))
+        } else if let Some(d) = self.review_ahead_days {
+            CustomChoice::Session(CustomSession::ReviewAheadDays(d))
+        } else if let Some(d) = self.preview_days {
+            CustomChoice::Session(CustomSession::PreviewDays(d))
+        } else {
+            let cram = self.cram.expect("counted above");
+            CustomChoice::Session(CustomSession::Cram {
+                kind: match cram.kind {
+                    CramKindIn::New => CramKind::New,
+                    CramKindIn::Due => CramKind::Due,
+                    CramKindIn::Review => CramKind::Review,
+                    CramKindIn::All => CramKind::All,
+                },
+                card_limit: cram.card_limit,
+                tags_to_include: cram.tags_to_include,
+                tags_to_exclude: cram.tags_to_exclude,
+            })
+        })
+    }
 }
 
 fn custom_study_body(col: &Collection, deck_id: i64) -> Result<CustomStudy, CollectionError> {
@@ -459,6 +535,7 @@ fn custom_study_body(col: &Collection, deck_id: i64) -> Result<CustomStudy, Coll
         extend_new: extend("extendNew"),
         extend_review: extend("extendRev"),
         counts: col.due_counts(deck_id)?,
+        session: None,
     })
 }
 
@@ -477,19 +554,22 @@ async fn custom_study(
     ApiPath(deck_id): ApiPath<i64>,
     ApiJson(b): ApiJson<CustomStudyIn>,
 ) -> Reply {
-    let (new_delta, review_delta) = match (b.new_limit_delta, b.review_limit_delta) {
-        (Some(n), None) => (n, 0),
-        (None, Some(r)) => (0, r),
-        _ => {
-            return Err(ApiError::BadRequest(
-                "give exactly one of newLimitDelta and reviewLimitDelta".into(),
-            )
-            .into());
+    let choice = b.choice()?;
+    let (body, sid) = write(&s, &user, move |col| match &choice {
+        CustomChoice::Extend { new, review } => {
+            col.extend_limits(deck_id, *new, *review)?;
+            custom_study_body(col, deck_id)
         }
-    };
-    let (body, sid) = write(&s, &user, move |col| {
-        col.extend_limits(deck_id, new_delta, review_delta)?;
-        custom_study_body(col, deck_id)
+        CustomChoice::Session(session) => {
+            let built = col.custom_study_session(deck_id, session)?;
+            let mut body = custom_study_body(col, deck_id)?;
+            body.session = Some(StudySession {
+                deck_id: built.deck_id,
+                name: built.name,
+                cards: built.cards,
+            });
+            Ok(body)
+        }
     })
     .await?;
     Ok(session_json_with_id(StatusCode::OK, &sid, body))

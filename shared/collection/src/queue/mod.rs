@@ -16,7 +16,7 @@ mod fsrs_keys;
 pub(crate) mod gather;
 pub(crate) mod limits;
 mod mix;
-mod order;
+pub(crate) mod order;
 pub(crate) mod session;
 mod studied;
 pub(crate) use session::SESSION_LISTS_DDL;

@@ -31,10 +31,11 @@ use super::limits::Studied;
 use crate::coljson::{ColJson, JsonObject};
 use crate::{Collection, Result};
 
-/// Per deck (the card's current deck, or the filtered deck an answer sent it home from), today's
-/// answers since `since_ms`.
+/// Per deck, today's answers since `since_ms`: an answer given in a filtered deck counts there
+/// (`javumbo_answer_decks`), any other in the card's home deck (where it is, or the deck a
+/// filtered deck borrowed it from since).
 const STUDIED_SQL: &str = "
-SELECT coalesce(a.did, c.did),
+SELECT coalesce(a.did, CASE WHEN c.odid != 0 THEN c.odid ELSE c.did END),
        count(DISTINCT CASE WHEN r.type = ?2 AND r.lastIvl = 0 THEN r.cid END),
        sum(CASE
              WHEN r.type = ?3 THEN 1

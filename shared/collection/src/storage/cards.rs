@@ -448,6 +448,28 @@ pub fn delete_in_deck(conn: &Connection, did: i64) -> Result<usize> {
         .execute([did])?)
 }
 
+/// Lend card `id` to filtered deck `did` at `position`, as Anki's `move_into_filtered_deck`:
+/// its home deck and due kept in `odid`/`odue`, the position as its due (a due of 0 or less
+/// stays), and the review queue when the deck does not reschedule (a preview).
+pub fn lend(
+    conn: &Connection,
+    id: i64,
+    did: i64,
+    position: i64,
+    reschedule: bool,
+    mtime: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE cards SET odid = did, did = ?2, odue = due,
+            due = CASE WHEN due > 0 THEN ?3 ELSE due END,
+            queue = CASE WHEN ?4 THEN queue ELSE 2 END,
+            mod = ?5, usn = -1
+         WHERE id = ?1 AND odid = 0",
+    )?
+    .execute(params![id, did, position, reschedule, mtime])?;
+    Ok(())
+}
+
 /// Send every card filtered deck `did` borrows back home, as Anki empties a filtered deck
 /// (`remove_from_filtered_deck_restoring_queue`): its home deck, its home due when one was
 /// recorded, and the queue of its type (learning by the unit of its due) unless it is
