@@ -3,7 +3,8 @@
 // rollover hour and FSRS, the deck-options screen refuses a value outside Anki's range in the
 // browser and shows the server's 400, saves a preset and the deck's own limit, custom study
 // raises today's new card limit from the deck list, and the review screen's Suspend button
-// suspends the card, which the card browser then shows.
+// suspends the card, which the card browser then shows; last, a custom study session (new
+// cards only) is built from the deck list and studied, then deleted, its cards back home.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -101,7 +102,7 @@ test('settings, deck options and card actions', async (t) => {
     const deckId = Number(await item.getAttribute('data-deck-id'));
     const newCount = async () => (await apiGet(page, '/api/decks')).decks.find((d) => d.id === deckId).newCount;
     const before = await newCount();
-    await item.getByRole('button', { name: 'Extend today’s limits', exact: true }).click();
+    await item.getByRole('button', { name: 'Extra practice', exact: true }).click();
     await item.getByLabel('Increase by', { exact: true }).waitFor();
     assert.deepEqual(await unlabelledControls(page), []);
     await item.getByLabel(`Limit to increase for ${DECK}`).selectOption('new');
@@ -132,5 +133,33 @@ test('settings, deck options and card actions', async (t) => {
       await page.locator(`li.card-row[data-card-id="${cardId}"][data-queue="0"]`).waitFor();
     }
     await screenshot(page, 'card-browser');
+  });
+
+  await t.test('custom study session: built from the deck list, studied, deleted', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Decks' }).click();
+    const item = deckItem(page, DECK);
+    const deckId = Number(await item.getAttribute('data-deck-id'));
+    const newCount = async () => (await apiGet(page, '/api/decks')).decks.find((d) => d.id === deckId).newCount;
+    const before = await newCount();
+    await item.getByRole('button', { name: 'Extra practice', exact: true }).click();
+    await item.getByLabel(`Limit to increase for ${DECK}`).selectOption('cramNew');
+    await item.getByLabel('Cards', { exact: true }).fill('2');
+    assert.deepEqual(await unlabelledControls(page), []);
+    await item.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Custom Study Session: 2 cards.').first().waitFor();
+    await page.locator('.flashcard').waitFor();
+    const decks = (await apiGet(page, '/api/decks')).decks;
+    const session = decks.find((d) => d.name === 'Custom Study Session');
+    assert.equal(session.filtered, true);
+    assert.equal(session.current, true);
+    await screenshot(page, 'custom-study-session');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Decks' }).click();
+    const sessionItem = deckItem(page, 'Custom Study Session');
+    await sessionItem.getByText('filtered', { exact: true }).waitFor();
+    assert.equal(await sessionItem.getByRole('link', { name: 'Options', exact: true }).count(), 0);
+    page.once('dialog', (d) => d.accept());
+    await sessionItem.getByRole('button', { name: 'Delete', exact: true }).click();
+    await deckItem(page, 'Custom Study Session').waitFor({ state: 'detached' });
+    assert.equal(await newCount(), before, 'the two cards are back in the deck');
   });
 });

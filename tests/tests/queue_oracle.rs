@@ -847,7 +847,8 @@ fn compare_session(
     error: Option<&javumbo_collection::CollectionError>,
     want: &Value,
 ) -> Option<String> {
-    if error.is_some() != !want["custom_error"].is_null() {
+    let anki_refused = !want["custom_error"].is_null();
+    if error.is_some() != anki_refused {
         return Some(format!(
             "custom study {custom}: ours {error:?}, anki {}",
             want["custom_error"]
@@ -1160,6 +1161,42 @@ async fn replay_http(
             assert_eq!(resp.status(), 200, "{name} step {i}: {}", resp.text());
         }
         let mut step_ok = true;
+        if let Some(custom) = step.get("custom") {
+            // The request as a client sends it: the choice, without the deck (in the path).
+            let mut body = custom.clone();
+            let deck = body.as_object_mut().unwrap().remove("deck").unwrap();
+            let resp = api
+                .post(&format!("/api/decks/{deck}/custom-study"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let want_status = if want["custom_error"].is_null() {
+                200
+            } else {
+                400
+            };
+            if resp.status() != want_status {
+                r.mismatches.push(format!(
+                    "{name} step {i} (HTTP): custom study {custom}: {} {}, anki {}",
+                    resp.status(),
+                    resp.text(),
+                    want["custom_error"]
+                ));
+                break;
+            }
+            if let Some(deck) = step["then_deck"].as_i64() {
+                let resp = api
+                    .put("/api/decks/current")
+                    .bearer_auth(&token)
+                    .json(&json!({"deckId": deck}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 200, "{name} step {i}: {}", resp.text());
+            }
+        }
         if let Some(tree) = want.get("tree").and_then(Value::as_object) {
             let resp = api
                 .get("/api/decks")
@@ -1767,23 +1804,35 @@ fn custom_study_sessions_match_anki() {
     ))
     .unwrap();
     let mut mismatches = Vec::new();
-    let mut total = 0;
+    let (mut total, mut total_http) = (0, 0);
     for (n, run) in runs.iter().enumerate() {
         let steps = inputs[n]["steps"].as_array().unwrap();
         let want = anki["scenarios"][n]["steps"].as_array().unwrap();
         let path = dir.path().join(format!("c{n}.anki2"));
+        // The HTTP replay restores its own copy (the engine replay writes `path`).
+        let http_copy = dir.path().join(format!("c{n}-http.anki2"));
+        std::fs::copy(&path, &http_copy).unwrap();
         let r = replay(&path, run.name, steps, want);
+        let h = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(replay_http(&http_copy, run.name, steps, want));
         println!(
-            "{:62} {:4} steps, {:4} matched, {:4} cards served",
+            "{:62} {:4} steps, {:4} matched (engine), {:4} (HTTP), {:4} cards served",
             run.name,
             steps.len(),
             r.matched,
+            h.matched,
             r.served
         );
         total += r.matched;
+        total_http += h.matched;
         mismatches.extend(r.mismatches);
+        mismatches.extend(h.mismatches);
     }
-    println!("{total} steps matched with custom study sessions");
+    println!("{total} steps matched with custom study sessions, {total_http} through the HTTP API");
     assert!(
         mismatches.is_empty(),
         "{} mismatches:\n{}",

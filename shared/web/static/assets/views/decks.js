@@ -125,36 +125,58 @@ function deckRow(deck, isCurrent, counts, ctx, live) {
   const li = h('li', { class: 'deck panel', 'data-deck-id': deck.id, 'data-deck-name': deck.name },
     head, counts, actions);
 
-  // Anki's custom study "increase today's limit": new cards or reviews, by a number (the
-  // last one used is the default, as in Anki's dialog); the deck's counts come back.
+  // Anki's custom study dialog: increase today's new or review limit by a number (the last one
+  // used is the default, as in Anki), or build the "Custom Study Session" filtered deck from
+  // this deck (forgotten cards, review ahead, preview new cards, or cards by state) and study it.
   async function startCustomStudy() {
     if (li.querySelector('form.custom-study')) return;
     const defaults = await api.customStudy(deck.id);
     const error = h('p', { class: 'error', role: 'alert' });
+    // value → [label, what the number means, its range, its default, the request body].
+    const choices = {
+      new: ['decks.extendNew', 'decks.extendBy', -9999, 9999, defaults.extendNew || 10, (n) => ({ newLimitDelta: n })],
+      review: ['decks.extendReview', 'decks.extendBy', -9999, 9999, defaults.extendReview || 50, (n) => ({ reviewLimitDelta: n })],
+      forgot: ['decks.sessionForgot', 'decks.sessionDays', 1, 30, 1, (n) => ({ forgotDays: n })],
+      ahead: ['decks.sessionAhead', 'decks.sessionDays', 1, 99999, 1, (n) => ({ reviewAheadDays: n })],
+      preview: ['decks.sessionPreview', 'decks.sessionDays', 1, 99999, 1, (n) => ({ previewDays: n })],
+      cramNew: ['decks.sessionCramNew', 'decks.sessionCards', 1, 99999, 100, (n) => ({ cram: { kind: 'new', cardLimit: n } })],
+      cramDue: ['decks.sessionCramDue', 'decks.sessionCards', 1, 99999, 100, (n) => ({ cram: { kind: 'due', cardLimit: n } })],
+      cramReview: ['decks.sessionCramReview', 'decks.sessionCards', 1, 99999, 100, (n) => ({ cram: { kind: 'review', cardLimit: n } })],
+      cramAll: ['decks.sessionCramAll', 'decks.sessionCards', 1, 99999, 100, (n) => ({ cram: { kind: 'all', cardLimit: n } })],
+    };
     const which = h('select', { name: 'which', id: `extend-which-${deck.id}` },
-      h('option', { value: 'new' }, t('decks.extendNew')),
-      h('option', { value: 'review' }, t('decks.extendReview')));
+      ...Object.entries(choices).map(([value, [label]]) => h('option', { value }, t(label))));
     const by = h('input', {
       name: 'by', id: `extend-by-${deck.id}`, type: 'number', min: -9999, max: 9999, required: true,
       value: String(defaults.extendNew || 10),
     });
+    const byLabel = h('label', { for: `extend-by-${deck.id}` }, t('decks.extendBy'));
     which.addEventListener('change', () => {
-      by.value = String((which.value === 'new' ? defaults.extendNew || 10 : defaults.extendReview || 50));
+      const [, unit, min, max, value] = choices[which.value];
+      byLabel.textContent = t(unit);
+      Object.assign(by, { min, max, value: String(value) });
     });
     const form = h('form', { class: 'inline-form custom-study' },
       h('label', { for: `extend-which-${deck.id}`, class: 'sr-only' }, t('decks.extendWhich', { name: deck.name })),
       which,
-      h('label', { for: `extend-by-${deck.id}` }, t('decks.extendBy')),
+      byLabel,
       by,
       h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.save')),
       h('button', { type: 'button', class: 'btn btn-quiet', onclick: () => { form.remove(); error.remove(); } }, t('common.cancel')));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       error.textContent = '';
-      const n = Number(by.value);
-      const change = which.value === 'new' ? { newLimitDelta: n } : { reviewLimitDelta: n };
+      const change = choices[which.value][5](Number(by.value));
       try {
         const res = await api.extendLimits(deck.id, change);
+        if (res.session) {
+          // The session deck is now the current deck: study it.
+          rememberCurrentDeck(session, res.session.deckId);
+          live.textContent = t('decks.sessionBuilt', { n: res.session.cards });
+          ctx.toast(live.textContent);
+          ctx.navigate('/study');
+          return;
+        }
         live.textContent = t('decks.extended', { name: deck.name, n: res.new, r: res.review });
         ctx.toast(live.textContent);
         ctx.navigate('/decks');
