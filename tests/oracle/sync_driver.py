@@ -25,6 +25,8 @@ each hold one). Reads one JSON command per line on stdin and answers one JSON li
   {"op":"due_counts","device":"A"}                 the deck list: {deck id: [new, learn, review]}
   {"op":"extend","device":"A","deck":id,"new":n}   custom study: today's new (or "review")
                                                    limit of the deck increased by n
+  {"op":"borrowed","device":"A"}                   cards in filtered decks: [[id, did, odid, odue, queue, type]]
+  {"op":"rebuild_filtered","device":"A","name":..}  rebuild that filtered deck with its own search
   {"op":"add_media","device":"A","name":..,"hex":..}  a file into the device's media folder
                                                    -> {"name": the name Anki stored}
   {"op":"remove_media","device":"A","name":..}     trash a media file on the device
@@ -250,6 +252,18 @@ def extend(cmd):
     return {"ok": True}
 
 
+def borrowed(cmd):
+    return col_of(cmd["device"]).db.all(
+        "select id, did, odid, odue, queue, type from cards where odid != 0 order by id"
+    )
+
+
+def rebuild_filtered(cmd):
+    col = col_of(cmd["device"])
+    did = col.decks.id_for_name(cmd["name"])
+    return {"deck": did, "cards": col.sched.rebuild_filtered_deck(did).count}
+
+
 def add_media(cmd):
     col = col_of(cmd["device"])
     return {"name": col.media.write_data(cmd["name"], bytes.fromhex(cmd["hex"]))}
@@ -300,6 +314,8 @@ OPS = {
     "dump": dump,
     "due_counts": due_counts,
     "extend": extend,
+    "borrowed": borrowed,
+    "rebuild_filtered": rebuild_filtered,
     "add_media": add_media,
     "remove_media": remove_media,
     "media_sync": media_sync,

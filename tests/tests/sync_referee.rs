@@ -657,6 +657,43 @@ async fn the_day_s_limits_survive_a_sync() {
         ours,
         "the syncs changed nothing here"
     );
+
+    // A custom study session built here (Anki's "Custom Study Session": Spanish::Verbs' new
+    // cards) syncs as Anki built it: the devices borrow the same cards and list what javumbo
+    // lists, and a device rebuilds it with its stored search.
+    let built = post_ok(
+        &api,
+        &token,
+        &custom,
+        &json!({"cram": {"kind": "new", "cardLimit": 3}}),
+    )
+    .await;
+    let session = built["session"]["deckId"].as_i64().unwrap();
+    study_new_card_in_web(&api, &token, "the session's first card").await;
+    let ours = deck_list(&api, &token).await;
+    assert!(ours.contains_key(&session.to_string()), "{ours:?}");
+    normal_sync(&mut dev, &proxy, "A");
+    normal_sync(&mut dev, &proxy, "B");
+    assert_device_lists(&mut dev, &["A", "B"], &ours);
+    let lent = dev.ok(json!({"op": "borrowed", "device": "A"}));
+    assert_eq!(lent, dev.ok(json!({"op": "borrowed", "device": "B"})));
+    // Three borrowed; the one studied is learning (type 1) and stays until it graduates.
+    let lent = lent.as_array().unwrap().clone();
+    let types: Vec<i64> = lent.iter().map(|c| c[5].as_i64().unwrap()).collect();
+    assert_eq!(types, [1, 0, 0], "{lent:?}");
+    let rebuilt = dev.ok(json!({"op": "rebuild_filtered", "device": "A",
+                                 "name": "Custom Study Session"}));
+    assert_eq!(rebuilt["deck"], session, "{rebuilt}");
+    // The learning card goes home; the search ("is:new ..." up to 3) takes the two new cards
+    // again, and the deck's next new card.
+    assert_eq!(rebuilt["cards"], 3, "{rebuilt}");
+    let again = dev.ok(json!({"op": "borrowed", "device": "A"}));
+    let again = again.as_array().unwrap();
+    assert!(
+        lent[1..].iter().all(|c| again.contains(c)),
+        "{again:?} vs {lent:?}"
+    );
+    assert!(!again.iter().any(|c| c[0] == lent[0][0]), "{again:?}");
 }
 
 /// The web app's next card is a new one (`why`, in the failure message); answered Good.
