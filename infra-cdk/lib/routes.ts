@@ -60,6 +60,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'PUT', path: '/api/decks/{id}/limits', fn: 'crud' },
   { method: 'GET', path: '/api/decks/{id}/custom-study', fn: 'crud' },
   { method: 'POST', path: '/api/decks/{id}/custom-study', fn: 'crud' },
+  { method: 'POST', path: '/api/decks/{id}/empty', fn: 'crud' },
   { method: 'POST', path: '/api/cards/{id}/actions', fn: 'crud' },
   { method: 'GET', path: '/api/media', fn: 'crud' },
   { method: 'POST', path: '/api/media', fn: 'crud' },

@@ -4,7 +4,8 @@
 // browser and shows the server's 400, saves a preset and the deck's own limit, custom study
 // raises today's new card limit from the deck list, and the review screen's Suspend button
 // suspends the card, which the card browser then shows; last, a custom study session (new
-// cards only) is built from the deck list and studied, then deleted, its cards back home.
+// cards only) is built from the deck list and studied, then emptied (its cards back home)
+// and deleted.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -135,7 +136,7 @@ test('settings, deck options and card actions', async (t) => {
     await screenshot(page, 'card-browser');
   });
 
-  await t.test('custom study session: built from the deck list, studied, deleted', async () => {
+  await t.test('custom study session: built from the deck list, studied, emptied, deleted', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Decks' }).click();
     const item = deckItem(page, DECK);
     const deckId = Number(await item.getAttribute('data-deck-id'));
@@ -157,6 +158,9 @@ test('settings, deck options and card actions', async (t) => {
     const sessionItem = deckItem(page, 'Custom Study Session');
     await sessionItem.getByText('filtered', { exact: true }).waitFor();
     assert.equal(await sessionItem.getByRole('link', { name: 'Options', exact: true }).count(), 0);
+    await sessionItem.getByRole('button', { name: 'Empty', exact: true }).click();
+    await page.getByText('“Custom Study Session” emptied: 2 cards back in their decks.').first().waitFor();
+    assert.equal(await newCount(), before, 'the two cards are back in the deck');
     page.once('dialog', (d) => d.accept());
     await sessionItem.getByRole('button', { name: 'Delete', exact: true }).click();
     await deckItem(page, 'Custom Study Session').waitFor({ state: 'detached' });

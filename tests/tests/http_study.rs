@@ -454,6 +454,32 @@ async fn presets_deck_presets_and_limits() {
     )
     .await;
     assert_error(s, &err, StatusCode::BAD_REQUEST, "filtered deck");
+    // Emptied: its cards go home, the deck stays; a normal deck is not emptied.
+    let empty = format!("/api/decks/{session_deck}/empty");
+    let (s, emptied) = call(&api, Method::POST, &empty, &token, None).await;
+    assert_eq!(s, StatusCode::OK, "{emptied}");
+    assert_eq!(emptied["returned"], 2);
+    let (_, home) = call(&api, Method::GET, &custom, &token, None).await;
+    assert_eq!(home["new"], 2, "both cards back: {home}");
+    let (s, err) = call(
+        &api,
+        Method::POST,
+        &format!("/api/decks/{did}/empty"),
+        &token,
+        None,
+    )
+    .await;
+    assert_error(s, &err, StatusCode::BAD_REQUEST, "not a filtered deck");
+    let (s, built) = call(
+        &api,
+        Method::POST,
+        &custom,
+        &token,
+        Some(json!({"previewDays": 1})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{built}");
+    assert_eq!(built["session"]["deckId"], session_deck, "the same deck, rebuilt");
     // Deleting the session deck sends its cards home.
     let (s, gone) = call(
         &api,

@@ -313,6 +313,23 @@ impl Collection {
     /// Delete a deck and its subdecks with all their cards. Notes left without cards go too;
     /// review history stays (Anki keeps revlog rows of deleted cards). Every deleted card, note
     /// and deck leaves a grave for the devices that sync (`crate::sync_state`).
+    /// Anki's "Empty" on a filtered deck: every card it borrows goes back home (home due,
+    /// its type's queue); the deck stays, to be rebuilt (on a device, or by custom study).
+    /// Returns how many cards went home. A normal deck is refused.
+    pub fn empty_filtered_deck(&self, id: i64) -> Result<i64> {
+        self.atomic(|c| {
+            let deck = c.deck_row(id)?;
+            if !deck.filtered {
+                return Err(CollectionError::InvalidInput(format!(
+                    "deck {id} is not a filtered deck"
+                )));
+            }
+            let n = storage::cards::return_home(c.conn(), id, c.clock().now_secs())?;
+            c.touch()?;
+            Ok(n as i64)
+        })
+    }
+
     pub fn delete_deck(&self, id: i64) -> Result<DeletedDeck> {
         if id == DEFAULT_DECK_ID {
             return Err(CollectionError::InvalidInput(
@@ -537,6 +554,29 @@ mod tests {
                 .unwrap();
         }
         id
+    }
+
+    #[test]
+    fn emptying_a_filtered_deck_sends_its_cards_home_and_keeps_it() {
+        let (col, _) = empty();
+        let home = col.create_deck("Home").unwrap();
+        let card = col.add_card("q", "a", Some(home.id)).unwrap().card_id;
+        let cram = filtered_deck(&col, "Cram", &[card]);
+        assert_eq!(col.empty_filtered_deck(cram).unwrap(), 1);
+        assert_eq!(
+            count(&col, &format!("SELECT did FROM cards WHERE id = {card}")),
+            home.id
+        );
+        assert!(names(&col).contains(&"Cram".to_owned()));
+        assert_eq!(col.empty_filtered_deck(cram).unwrap(), 0, "already empty");
+        assert!(matches!(
+            col.empty_filtered_deck(home.id),
+            Err(CollectionError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            col.empty_filtered_deck(42),
+            Err(CollectionError::NotFound(_))
+        ));
     }
 
     #[test]

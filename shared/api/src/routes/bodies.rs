@@ -506,6 +506,15 @@ pub struct CustomStudy {
     pub session: Option<StudySession>,
 }
 
+/// `POST /api/decks/{id}/empty`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmptiedDeck {
+    pub deck_id: i64,
+    /// Cards sent back to their home decks.
+    pub returned: i64,
+}
+
 /// A custom study session deck built.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -16,8 +16,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::bodies::{
-    CardActionDone, CustomStudy, DeckLimitsBody, DeckPreset, OptimizedBody, PresetBody, PresetList,
-    Recomputed, StudySession, StudySettings, Success,
+    CardActionDone, CustomStudy, DeckLimitsBody, DeckPreset, EmptiedDeck, OptimizedBody,
+    PresetBody, PresetList, Recomputed, StudySession, StudySettings, Success,
 };
 use super::{Reply, on_collection, required, session_json_with_id, write, write_operation};
 use crate::AppState;
@@ -54,6 +54,7 @@ pub fn routes() -> Router<AppState> {
             "/api/decks/{id}/custom-study",
             get(get_custom_study).post(custom_study),
         )
+        .route("/api/decks/{id}/empty", post(empty_filtered_deck))
         .route("/api/cards/{id}/actions", post(card_action))
 }
 
@@ -570,6 +571,22 @@ async fn custom_study(
             });
             Ok(body)
         }
+    })
+    .await?;
+    Ok(session_json_with_id(StatusCode::OK, &sid, body))
+}
+
+/// `POST /api/decks/{id}/empty`: a filtered deck's cards sent home (Anki's "Empty").
+async fn empty_filtered_deck(
+    State(s): State<AppState>,
+    AuthUser(user): AuthUser,
+    ApiPath(deck_id): ApiPath<i64>,
+) -> Reply {
+    let (body, sid) = write(&s, &user, move |col| {
+        Ok(EmptiedDeck {
+            deck_id,
+            returned: col.empty_filtered_deck(deck_id)?,
+        })
     })
     .await?;
     Ok(session_json_with_id(StatusCode::OK, &sid, body))

@@ -201,6 +201,7 @@ export const api = {
   updateDeckLimits: (id, limits) => request('PUT', `/api/decks/${id}/limits`, { json: limits }),
   customStudy: (id) => request('GET', `/api/decks/${id}/custom-study`),
   extendLimits: (id, change) => request('POST', `/api/decks/${id}/custom-study`, { json: change }),
+  emptyDeck: (id) => request('POST', `/api/decks/${id}/empty`),
   cardAction: (id, action) => request('POST', `/api/cards/${id}/actions`, { json: { action } }),
   syncKeys: () => request('GET', '/api/sync/keys'),
   revokeSyncKey: (id) => request('DELETE', `/api/sync/keys/${encodeURIComponent(id)}`),

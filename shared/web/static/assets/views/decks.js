@@ -104,6 +104,15 @@ function deckRow(deck, isCurrent, counts, ctx, live) {
         ctx.navigate('/decks');
       }),
     }, t('decks.makeCurrent')),
+    // Anki's "Empty": a filtered deck's cards go back to their decks; the deck stays.
+    deck.filtered ? h('button', {
+      type: 'button', class: 'btn btn-quiet', 'aria-describedby': nameId,
+      onclick: act(async () => {
+        const res = await api.emptyDeck(deck.id);
+        ctx.toast(t('decks.emptied', { name: deck.name, n: res.returned }));
+        ctx.navigate('/decks');
+      }),
+    }, t('decks.empty')) : null,
     h('button', {
       type: 'button', class: 'btn btn-quiet', 'aria-describedby': nameId, 'data-rename': true,
       onclick: () => startRename(),
