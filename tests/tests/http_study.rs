@@ -479,7 +479,10 @@ async fn presets_deck_presets_and_limits() {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{built}");
-    assert_eq!(built["session"]["deckId"], session_deck, "the same deck, rebuilt");
+    assert_eq!(
+        built["session"]["deckId"], session_deck,
+        "the same deck, rebuilt"
+    );
     // Deleting the session deck sends its cards home.
     let (s, gone) = call(
         &api,

@@ -1261,6 +1261,26 @@ async fn replay_http(
     r
 }
 
+/// [`replay`] and [`replay_http`] of one run, each on its own copy of the collection at
+/// `path` (the engine replay writes `path`; the HTTP replay restores a copy made first).
+fn replay_both(
+    path: &std::path::Path,
+    name: &str,
+    steps: &[Value],
+    want: &[Value],
+) -> (Replay, Replay) {
+    let http_copy = path.with_extension("http.anki2");
+    std::fs::copy(path, &http_copy).unwrap();
+    let engine = replay(path, name, steps, want);
+    let http = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(replay_http(&http_copy, name, steps, want));
+    (engine, http)
+}
+
 /// The multi-day runs: one realistic collection per zone, studied for several days.
 struct ZoneRun {
     name: &'static str,
@@ -1407,7 +1427,6 @@ fn study_days_in_six_zones_match_anki() {
             .enumerate()
             .map(|(n, run)| {
                 let path = dir.path().join(format!("z{n}.anki2"));
-                let http_copy = dir.path().join(format!("z{n}-http.anki2"));
                 s.spawn(move || {
                     let (col, built, clock) = build_in(&path, 101 + n as u64, &run.zone);
                     clock.advance_ms(1000);
@@ -1415,8 +1434,6 @@ fn study_days_in_six_zones_match_anki() {
                     clock.advance_ms(1000);
                     col.set_current_deck(built.decks["Lang"]).unwrap();
                     drop(col);
-                    // The HTTP replay restores its own copy (the engine replay writes `path`).
-                    std::fs::copy(&path, &http_copy).unwrap();
                     let steps = zone_steps(run, &built, 31 + n as u64);
                     let input = json!({"tz": run.zone.tz, "scenarios": [
                         {"name": run.name, "path": path, "steps": steps}
@@ -1428,13 +1445,7 @@ fn study_days_in_six_zones_match_anki() {
                     ))
                     .unwrap();
                     let want = anki["scenarios"][0]["steps"].as_array().unwrap();
-                    let r = replay(&path, run.name, &steps, want);
-                    let h = tokio::runtime::Builder::new_multi_thread()
-                        .worker_threads(1)
-                        .enable_all()
-                        .build()
-                        .unwrap()
-                        .block_on(replay_http(&http_copy, run.name, &steps, want));
+                    let (r, h) = replay_both(&path, run.name, &steps, want);
                     let mut problems = r.mismatches;
                     problems.extend(h.mismatches);
                     (steps.len(), r.matched, h.matched, r.served, problems)
@@ -1649,16 +1660,7 @@ fn filtered_decks_match_anki() {
         let steps = inputs[n]["steps"].as_array().unwrap();
         let want = anki["scenarios"][n]["steps"].as_array().unwrap();
         let path = dir.path().join(format!("f{n}-built.anki2"));
-        // The HTTP replay restores its own copy (the engine replay writes `path`).
-        let http_copy = dir.path().join(format!("f{n}-http.anki2"));
-        std::fs::copy(&path, &http_copy).unwrap();
-        let r = replay(&path, run.name, steps, want);
-        let h = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(replay_http(&http_copy, run.name, steps, want));
+        let (r, h) = replay_both(&path, run.name, steps, want);
         println!(
             "{:45} {:4} steps, {:4} matched (engine), {:4} (HTTP), {:4} cards served",
             run.name,
@@ -1809,16 +1811,7 @@ fn custom_study_sessions_match_anki() {
         let steps = inputs[n]["steps"].as_array().unwrap();
         let want = anki["scenarios"][n]["steps"].as_array().unwrap();
         let path = dir.path().join(format!("c{n}.anki2"));
-        // The HTTP replay restores its own copy (the engine replay writes `path`).
-        let http_copy = dir.path().join(format!("c{n}-http.anki2"));
-        std::fs::copy(&path, &http_copy).unwrap();
-        let r = replay(&path, run.name, steps, want);
-        let h = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(replay_http(&http_copy, run.name, steps, want));
+        let (r, h) = replay_both(&path, run.name, steps, want);
         println!(
             "{:62} {:4} steps, {:4} matched (engine), {:4} (HTTP), {:4} cards served",
             run.name,
