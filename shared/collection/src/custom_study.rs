@@ -263,14 +263,12 @@ impl CustomSession {
     }
 }
 
-/// Whether a note's tags (Anki's space-padded string) hold `tag` or one of its children,
-/// case-insensitively (Anki's `tag:` search without wildcards).
+/// Whether a note's tags (Anki's space-padded string, lowercased) hold `tag` (lowercased) or
+/// one of its children: Anki's `tag:` search without wildcards, which ignores case.
 fn has_tag(note_tags: &str, tag: &str) -> bool {
-    let tag = tag.to_lowercase();
     note_tags.split_whitespace().any(|t| {
-        let t = t.to_lowercase();
         t == tag
-            || t.strip_prefix(&tag)
+            || t.strip_prefix(tag)
                 .is_some_and(|rest| rest.starts_with("::"))
     })
 }
@@ -423,12 +421,19 @@ impl Collection {
                 tags: r.get(5)?,
             })
         })?;
+        // Lowercased once each (a session may weigh every card against 200 tags).
+        let include: Vec<String> = plan.include.iter().map(|t| t.to_lowercase()).collect();
+        let exclude: Vec<String> = plan.exclude.iter().map(|t| t.to_lowercase()).collect();
         let mut cards: Vec<Candidate> = rows
             .collect::<rusqlite::Result<Vec<_>>>()?
             .into_iter()
             .filter(|c| {
-                (plan.include.is_empty() || plan.include.iter().any(|t| has_tag(&c.tags, t)))
-                    && !plan.exclude.iter().any(|t| has_tag(&c.tags, t))
+                if include.is_empty() && exclude.is_empty() {
+                    return true;
+                }
+                let tags = c.tags.to_lowercase();
+                (include.is_empty() || include.iter().any(|t| has_tag(&tags, t)))
+                    && !exclude.iter().any(|t| has_tag(&tags, t))
             })
             .collect();
         let tie = |c: &Candidate| sql_fnv(&[c.id, c.modified]);
@@ -475,4 +480,32 @@ fn session_deck_json(id: i64, now: i64) -> Value {
         "previewHardSecs": 600,
         "previewGoodSecs": 0
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_match_themselves_and_their_children_in_any_case() {
+        let tags = " Lang::ES verb ".to_lowercase();
+        assert!(has_tag(&tags, "lang"));
+        assert!(has_tag(&tags, "lang::es"));
+        assert!(has_tag(&tags, "verb"));
+        assert!(!has_tag(&tags, "lan"), "a prefix is not a parent");
+        assert!(!has_tag(&tags, "lang::es::past"));
+        assert!(!has_tag(&tags, "verbs"));
+    }
+
+    #[test]
+    fn searches_are_written_as_anki_writes_them() {
+        assert_eq!(deck_search("Lang"), "deck:Lang");
+        assert_eq!(
+            deck_search("My Deck::Sub_1 (x)*"),
+            "\"deck:My Deck::Sub\\_1 (x)\\*\""
+        );
+        assert_eq!(maybe_quote("-tag:x"), "\"-tag:x\"");
+        assert_eq!(maybe_quote("or"), "\"or\"");
+        assert_eq!(maybe_quote("tag:a::b"), "tag:a::b");
+    }
 }
