@@ -66,6 +66,15 @@ pub struct BuiltSession {
     pub cards: i64,
 }
 
+/// A tag the custom study dialog offers, and whether the deck's last cram included or
+/// excluded it (Anki's `custom_study_defaults`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StudyTag {
+    pub name: String,
+    pub include: bool,
+    pub exclude: bool,
+}
+
 /// Anki's `FilteredSearchOrder` numbers (the deck's `terms` store them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Order {
@@ -351,6 +360,42 @@ impl Collection {
         })
     }
 
+    /// The custom study dialog's tags for deck `deck_id`: every tag of the notes with a card in
+    /// the deck or its subdecks (once, whatever its case), in Anki's order (case-insensitive),
+    /// each marked as the deck's last cram included or excluded it.
+    pub fn custom_study_tags(&self, deck_id: i64) -> Result<Vec<StudyTag>> {
+        let deck = self.deck_row(deck_id)?;
+        let subtree = storage::id_array(&self.subtree_ids(&deck)?);
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT DISTINCT tags FROM notes WHERE id IN
+               (SELECT nid FROM cards WHERE did IN (SELECT value FROM json_each(?1)))",
+        )?;
+        let mut seen = std::collections::HashMap::new();
+        for tags in stmt.query_map([subtree], |r| r.get::<_, String>(0))? {
+            for tag in tags?.split_whitespace() {
+                seen.entry(tag.to_lowercase())
+                    .or_insert_with(|| tag.to_owned());
+            }
+        }
+        let conf = self.read_json_shared(ColJson::Conf)?;
+        let remembered = |kind: &str| -> Vec<String> {
+            conf.get(&format!("_deck_{deck_id}_customStudy{kind}Tags"))
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default()
+        };
+        let (include, exclude) = (remembered("Include"), remembered("Exclude"));
+        let mut out: Vec<(String, String)> = seen.into_iter().collect();
+        out.sort();
+        Ok(out
+            .into_iter()
+            .map(|(_, name)| StudyTag {
+                include: include.contains(&name),
+                exclude: exclude.contains(&name),
+                name,
+            })
+            .collect())
+    }
+
     /// The session deck with `plan`'s search: the existing "Custom Study Session" emptied
     /// (its cards back home) and updated, or a new one.
     fn session_deck(&self, plan: &Plan, now: i64) -> Result<i64> {
@@ -495,6 +540,76 @@ mod tests {
         assert!(!has_tag(&tags, "lan"), "a prefix is not a parent");
         assert!(!has_tag(&tags, "lang::es::past"));
         assert!(!has_tag(&tags, "verbs"));
+    }
+
+    /// The dialog's tags: the deck's (subdecks included, once whatever the case, in Anki's
+    /// order), marked as the last cram chose them; a cram takes the included ones and their
+    /// children (in any case), never the excluded ones.
+    #[test]
+    fn a_cram_by_tag_and_the_dialog_s_tags() {
+        let (col, _) = crate::testutil::empty();
+        let deck = col.create_deck("D::Sub").unwrap().id;
+        let parent = col
+            .deck_rows()
+            .unwrap()
+            .into_iter()
+            .find(|d| d.name == "D")
+            .unwrap()
+            .id;
+        let note = |tags: &[&str], front: &str| {
+            col.add_note(&crate::notes::NewNote {
+                notetype_id: None,
+                deck_id: Some(deck),
+                fields: vec![front.into(), "b".into()],
+                tags: tags.iter().map(|t| t.to_string()).collect(),
+            })
+            .unwrap();
+        };
+        note(&["Lang::ES", "verb"], "hablar");
+        note(&["lang::es::past", "noun"], "casa");
+        note(&["Verb"], "comer");
+        let built = col
+            .custom_study_session(
+                parent,
+                &CustomSession::Cram {
+                    kind: CramKind::All,
+                    card_limit: 10,
+                    tags_to_include: vec!["Lang::ES".into()],
+                    tags_to_exclude: vec!["noun".into()],
+                },
+            )
+            .unwrap();
+        assert_eq!(built.cards, 1, "hablar: lang::es and not a noun");
+        let tags = col.custom_study_tags(parent).unwrap();
+        let names: Vec<(&str, bool, bool)> = tags
+            .iter()
+            .map(|t| (t.name.as_str(), t.include, t.exclude))
+            .collect();
+        // Lent cards are in the session deck: only comer's and casa's notes are left here.
+        assert_eq!(
+            names,
+            [
+                ("lang::es::past", false, false),
+                ("noun", false, true),
+                ("Verb", false, false)
+            ]
+        );
+        col.empty_filtered_deck(built.deck_id).unwrap();
+        let names: Vec<String> = col
+            .custom_study_tags(parent)
+            .unwrap()
+            .into_iter()
+            .map(|t| {
+                format!(
+                    "{}{}{}",
+                    t.name,
+                    if t.include { "+" } else { "" },
+                    if t.exclude { "-" } else { "" }
+                )
+            })
+            .collect();
+        // Remembered as given; marked (like Anki) where the spelling is the tag's.
+        assert_eq!(names, ["Lang::ES+", "lang::es::past", "noun-", "verb"]);
     }
 
     #[test]

@@ -501,6 +501,8 @@ pub struct CustomStudy {
     pub extend_review: i64,
     #[serde(flatten)]
     pub counts: javumbo_collection::review::DueCounts,
+    /// The tags a cram may include or exclude, marked as the deck's last cram chose them.
+    pub tags: Vec<javumbo_collection::custom_study::StudyTag>,
     /// The "Custom Study Session" deck a session choice built (now the current deck).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<StudySession>,

@@ -536,6 +536,7 @@ fn custom_study_body(col: &Collection, deck_id: i64) -> Result<CustomStudy, Coll
         extend_new: extend("extendNew"),
         extend_review: extend("extendRev"),
         counts: col.due_counts(deck_id)?,
+        tags: col.custom_study_tags(deck_id)?,
         session: None,
     })
 }

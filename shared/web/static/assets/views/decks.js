@@ -160,22 +160,36 @@ function deckRow(deck, isCurrent, counts, ctx, live) {
       value: String(defaults.extendNew || 10),
     });
     const byLabel = h('label', { for: `extend-by-${deck.id}` }, t('decks.extendBy'));
+    // A cram may name tags (space-separated), the last ones chosen for this deck first.
+    const tagsOf = (flag) => (defaults.tags || []).filter((tag) => tag[flag]).map((tag) => tag.name).join(' ');
+    const include = h('input', { name: 'include', id: `cram-include-${deck.id}`, value: tagsOf('include'), list: `cram-tags-${deck.id}` });
+    const exclude = h('input', { name: 'exclude', id: `cram-exclude-${deck.id}`, value: tagsOf('exclude'), list: `cram-tags-${deck.id}` });
+    const tagFields = h('span', { class: 'cram-tags', hidden: true },
+      h('datalist', { id: `cram-tags-${deck.id}` }, ...(defaults.tags || []).map((tag) => h('option', { value: tag.name }))),
+      h('label', { for: `cram-include-${deck.id}` }, t('decks.cramInclude')), include,
+      h('label', { for: `cram-exclude-${deck.id}` }, t('decks.cramExclude')), exclude);
     which.addEventListener('change', () => {
       const [, unit, min, max, value] = choices[which.value];
       byLabel.textContent = t(unit);
       Object.assign(by, { min, max, value: String(value) });
+      tagFields.hidden = !which.value.startsWith('cram');
     });
     const form = h('form', { class: 'inline-form custom-study' },
       h('label', { for: `extend-which-${deck.id}`, class: 'sr-only' }, t('decks.extendWhich', { name: deck.name })),
       which,
       byLabel,
       by,
+      tagFields,
       h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.save')),
       h('button', { type: 'button', class: 'btn btn-quiet', onclick: () => { form.remove(); error.remove(); } }, t('common.cancel')));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       error.textContent = '';
       const change = choices[which.value][5](Number(by.value));
+      if (change.cram) {
+        const words = (input) => input.value.split(/\s+/).filter(Boolean);
+        Object.assign(change.cram, { tagsToInclude: words(include), tagsToExclude: words(exclude) });
+      }
       try {
         const res = await api.extendLimits(deck.id, change);
         if (res.session) {
