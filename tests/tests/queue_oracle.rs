@@ -1281,6 +1281,45 @@ fn replay_both(
     (engine, http)
 }
 
+/// Anki studies the scenarios `inputs` (`queue_oracle.py`'s); javumbo replays each through
+/// the engine and the HTTP API on the scenario's collection. Every step must match; `what`
+/// names the runs in the summary.
+fn referee_in_lock_step(inputs: &[Value], what: &str) {
+    let anki: Value = serde_json::from_str(&run_oracle(
+        "queue_oracle.py",
+        &[],
+        &json!({"tz": TZ, "scenarios": inputs}).to_string(),
+    ))
+    .unwrap();
+    let mut mismatches = Vec::new();
+    let (mut total, mut total_http) = (0, 0);
+    for (input, result) in inputs.iter().zip(anki["scenarios"].as_array().unwrap()) {
+        let name = input["name"].as_str().unwrap();
+        let steps = input["steps"].as_array().unwrap();
+        let want = result["steps"].as_array().unwrap();
+        let path = std::path::PathBuf::from(input["path"].as_str().unwrap());
+        let (r, h) = replay_both(&path, name, steps, want);
+        println!(
+            "{name:62} {:4} steps, {:4} matched (engine), {:4} (HTTP), {:4} cards served",
+            steps.len(),
+            r.matched,
+            h.matched,
+            r.served
+        );
+        total += r.matched;
+        total_http += h.matched;
+        mismatches.extend(r.mismatches);
+        mismatches.extend(h.mismatches);
+    }
+    println!("{total} steps matched {what}, {total_http} through the HTTP API");
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
 /// The multi-day runs: one realistic collection per zone, studied for several days.
 struct ZoneRun {
     name: &'static str,
@@ -1647,40 +1686,7 @@ fn filtered_decks_match_anki() {
             "steps": steps,
         }));
     }
-    let anki: Value = serde_json::from_str(&run_oracle(
-        "queue_oracle.py",
-        &[],
-        &json!({"tz": TZ, "scenarios": inputs}).to_string(),
-    ))
-    .unwrap();
-
-    let mut mismatches = Vec::new();
-    let (mut total, mut total_http) = (0, 0);
-    for (n, run) in runs.iter().enumerate() {
-        let steps = inputs[n]["steps"].as_array().unwrap();
-        let want = anki["scenarios"][n]["steps"].as_array().unwrap();
-        let path = dir.path().join(format!("f{n}-built.anki2"));
-        let (r, h) = replay_both(&path, run.name, steps, want);
-        println!(
-            "{:45} {:4} steps, {:4} matched (engine), {:4} (HTTP), {:4} cards served",
-            run.name,
-            steps.len(),
-            r.matched,
-            h.matched,
-            r.served
-        );
-        total += r.matched;
-        total_http += h.matched;
-        mismatches.extend(r.mismatches);
-        mismatches.extend(h.mismatches);
-    }
-    println!("{total} steps matched in filtered decks, {total_http} through the HTTP API");
-    assert!(
-        mismatches.is_empty(),
-        "{} mismatches:\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
-    );
+    referee_in_lock_step(&inputs, "in filtered decks");
 }
 
 /// A study run with custom study sessions built at some steps: `(step, request, then the deck
@@ -1799,37 +1805,5 @@ fn custom_study_sessions_match_anki() {
         }
         inputs.push(json!({"name": run.name, "path": path, "steps": steps}));
     }
-    let anki: Value = serde_json::from_str(&run_oracle(
-        "queue_oracle.py",
-        &[],
-        &json!({"tz": TZ, "scenarios": inputs}).to_string(),
-    ))
-    .unwrap();
-    let mut mismatches = Vec::new();
-    let (mut total, mut total_http) = (0, 0);
-    for (n, run) in runs.iter().enumerate() {
-        let steps = inputs[n]["steps"].as_array().unwrap();
-        let want = anki["scenarios"][n]["steps"].as_array().unwrap();
-        let path = dir.path().join(format!("c{n}.anki2"));
-        let (r, h) = replay_both(&path, run.name, steps, want);
-        println!(
-            "{:62} {:4} steps, {:4} matched (engine), {:4} (HTTP), {:4} cards served",
-            run.name,
-            steps.len(),
-            r.matched,
-            h.matched,
-            r.served
-        );
-        total += r.matched;
-        total_http += h.matched;
-        mismatches.extend(r.mismatches);
-        mismatches.extend(h.mismatches);
-    }
-    println!("{total} steps matched with custom study sessions, {total_http} through the HTTP API");
-    assert!(
-        mismatches.is_empty(),
-        "{} mismatches:\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
-    );
+    referee_in_lock_step(&inputs, "with custom study sessions");
 }
