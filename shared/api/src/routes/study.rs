@@ -508,8 +508,7 @@ impl CustomStudyIn {
             CustomChoice::Session(CustomSession::ReviewAheadDays(d))
         } else if let Some(d) = self.preview_days {
             CustomChoice::Session(CustomSession::PreviewDays(d))
-        } else {
-            let cram = self.cram.expect("counted above");
+        } else if let Some(cram) = self.cram {
             CustomChoice::Session(CustomSession::Cram {
                 kind: match cram.kind {
                     CramKindIn::New => CramKind::New,
@@ -521,6 +520,9 @@ impl CustomStudyIn {
                 tags_to_include: cram.tags_to_include,
                 tags_to_exclude: cram.tags_to_exclude,
             })
+        } else {
+            // Unreachable: exactly one field was counted above.
+            return Err(ApiError::BadRequest("no custom study choice given".into()));
         })
     }
 }
