@@ -341,7 +341,8 @@ impl Collection {
             let doomed = c.subtree_ids(&deck)?;
             // Like Anki: a normal deck's cards go with it (those a filtered deck borrows too); a
             // filtered deck only borrows its cards, which go back home.
-            let filtered: Vec<i64> = all_rows(&*c.read_json_shared(ColJson::Decks)?)
+            let filtered: Vec<i64> = c
+                .deck_rows()?
                 .into_iter()
                 .filter(|d| d.filtered && doomed.contains(&d.id))
                 .map(|d| d.id)

@@ -28,19 +28,6 @@ pub(crate) enum Studied {
     },
 }
 
-impl Studied {
-    /// The new card's position (Anki keeps it in `cards.data` once the card is studied): the
-    /// home position when a filtered deck recorded one.
-    pub(crate) fn new_position(self, card: &Card) -> i64 {
-        match self {
-            Studied::Scheduled(StudiedIn::Rescheduling { original_due }) if original_due != 0 => {
-                original_due
-            }
-            _ => card.due,
-        }
-    }
-}
-
 /// javumbo's private table (created at every open, dropped from every copy): the filtered deck
 /// an answer of today was given in (rows of earlier days are pruned as new ones come).
 pub(crate) const ANSWER_DECKS_DDL: &str = "CREATE TABLE IF NOT EXISTS javumbo_answer_decks (\

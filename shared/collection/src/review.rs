@@ -312,9 +312,9 @@ impl Collection {
                 // A preview neither reviews the card (no `lrt`) nor studies it for the first
                 // time (Anki keeps no position), so its data stays.
                 let data = match studied {
-                    Studied::Scheduled(_) => fsrs::answered_card_data(
+                    Studied::Scheduled(studied_in) => fsrs::answered_card_data(
                         &card.data,
-                        was_new.then_some(studied.new_position(&card)),
+                        was_new.then_some(studied_in.due_of(&card.sched())),
                         now_secs,
                         fsrs_write.as_ref(),
                     ),

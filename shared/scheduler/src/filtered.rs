@@ -35,8 +35,9 @@ pub enum Borrow {
 }
 
 impl StudiedIn {
-    /// The due the card is scheduled from: its home due, when the filtered deck recorded one.
-    pub(crate) fn due_of(self, card: &CardState) -> i64 {
+    /// The due the card is scheduled from: its home due, when the filtered deck recorded one
+    /// (a new card's position, too).
+    pub fn due_of(self, card: &CardState) -> i64 {
         match self {
             StudiedIn::Rescheduling { original_due } if original_due != 0 => original_due,
             _ => card.due,

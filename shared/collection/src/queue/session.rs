@@ -116,34 +116,38 @@ pub(crate) struct ListsCopy(RefCell<Option<(ListsKey, Lists)>>);
 pub(crate) type Copy<'a> = Option<(&'a ListsCopy, u64)>;
 
 impl ListsCopy {
-    /// The rows of the session stored as `header`: the copy when it is that session's.
-    fn rows(&self, conn: &Connection, header: Option<&Session>, copy_of: Copy) -> Result<Lists> {
-        let key = header.zip(copy_of).map(|(h, (_, r))| ListsKey::of(h, r));
-        if let Some(key) = key
-            && let Some((k, lists)) = &*self.0.borrow()
-            && *k == key
-        {
-            // Debug builds read the rows on every hit: each refereed session checks the copy.
-            if cfg!(debug_assertions) {
-                debug_assert_eq!(&read_lists(conn)?, lists, "session lists copy out of date");
-            }
-            return Ok(lists.clone());
-        }
-        let lists = read_lists(conn)?;
-        if let Some(key) = key {
-            *self.0.borrow_mut() = Some((key, lists.clone()));
-        }
-        Ok(lists)
-    }
-
     /// Drop the copy (an operation that may have stored it was rolled back).
     pub(crate) fn forget(&self) {
         *self.0.borrow_mut() = None;
     }
 
-    fn set(&self, key: Option<ListsKey>, lists: Lists) {
-        *self.0.borrow_mut() = key.map(|k| (k, lists));
+    fn set(&self, key: ListsKey, lists: Lists) {
+        *self.0.borrow_mut() = Some((key, lists));
     }
+}
+
+/// The rows of the session stored as `header` (none: a legacy header, or no session): the
+/// copy when it is that session's, else read (and kept as the copy).
+fn rows(conn: &Connection, header: Option<&Session>, copy: Copy) -> Result<Lists> {
+    let Some((c, rollbacks)) = copy else {
+        return read_lists(conn);
+    };
+    let key = header.map(|h| ListsKey::of(h, rollbacks));
+    if let Some(key) = key
+        && let Some((k, lists)) = &*c.0.borrow()
+        && *k == key
+    {
+        // Debug builds read the rows on every hit: each refereed session checks the copy.
+        if cfg!(debug_assertions) {
+            debug_assert_eq!(&read_lists(conn)?, lists, "session lists copy out of date");
+        }
+        return Ok(lists.clone());
+    }
+    let lists = read_lists(conn)?;
+    if let Some(key) = key {
+        c.set(key, lists.clone());
+    }
+    Ok(lists)
 }
 
 impl Session {
@@ -162,11 +166,8 @@ impl Session {
             return Ok(None);
         };
         // A session stored before the lists had their table carries them in `conf`.
-        if s.requeued.is_empty() && s.answered.is_empty() && s.added.is_empty() {
-            let [requeued, answered, added] = match copy {
-                Some((c, _)) => c.rows(conn, Some(&s), copy)?,
-                None => read_lists(conn)?,
-            };
+        if !s.has_inline_lists() {
+            let [requeued, answered, added] = rows(conn, Some(&s), copy)?;
             s.requeued = requeued;
             s.answered = answered;
             s.added = added;
@@ -179,12 +180,8 @@ impl Session {
     pub(crate) fn store(&self, conn: &Connection, conf: &mut JsonObject, copy: Copy) -> Result<()> {
         // What the rows hold now: those of the session `conf` names (a legacy header with its
         // lists inline has none of its own, so its rows are read).
-        let before = header(conf)
-            .filter(|h| h.requeued.is_empty() && h.answered.is_empty() && h.added.is_empty());
-        let stored = match copy {
-            Some((c, _)) => c.rows(conn, before.as_ref(), copy)?,
-            None => read_lists(conn)?,
-        };
+        let before = header(conf).filter(|h| !h.has_inline_lists());
+        let stored = rows(conn, before.as_ref(), copy)?;
         if let Ok(v) = serde_json::to_value(self) {
             conf.insert(SESSION_KEY.into(), v);
         }
@@ -209,7 +206,7 @@ impl Session {
         }
         if let Some((c, rollbacks)) = copy {
             c.set(
-                Some(ListsKey::of(self, rollbacks)),
+                ListsKey::of(self, rollbacks),
                 [
                     self.requeued.clone(),
                     self.answered.clone(),
@@ -218,6 +215,11 @@ impl Session {
             );
         }
         Ok(())
+    }
+
+    /// Whether this header carries its lists (as `conf` held them before they had a table).
+    fn has_inline_lists(&self) -> bool {
+        !(self.requeued.is_empty() && self.answered.is_empty() && self.added.is_empty())
     }
 
     pub(crate) fn main_len(&self) -> usize {
@@ -241,7 +243,7 @@ pub(crate) fn clear(conn: &Connection, conf: &mut JsonObject, copy: Copy) -> Res
     conn.prepare_cached("DELETE FROM javumbo_study_lists")?
         .execute([])?;
     if let Some((c, _)) = copy {
-        c.set(None, Lists::default());
+        c.forget();
     }
     Ok(conf.remove(SESSION_KEY))
 }

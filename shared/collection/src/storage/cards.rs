@@ -475,19 +475,16 @@ pub fn lend(
 /// recorded, and the queue of its type (learning by the unit of its due) unless it is
 /// suspended or buried. Returns how many went.
 pub fn return_home(conn: &Connection, did: i64, mtime: i64) -> Result<usize> {
+    // One statement: every expression reads the row as it was, so the queue follows the home due.
+    let home_due = "(CASE WHEN odue != 0 THEN odue ELSE due END)";
     Ok(conn
-        .prepare_cached(
-            "UPDATE cards SET did = odid, odid = 0, odue = 0,
-                due = CASE WHEN odue != 0 THEN odue ELSE due END,
-                queue = CASE
-                    WHEN queue < 0 THEN queue
-                    WHEN type IN (1, 3) THEN
-                        CASE WHEN (CASE WHEN odue != 0 THEN odue ELSE due END) > 1000000000
-                             THEN 1 ELSE 3 END
-                    ELSE type END,
+        .prepare_cached(&format!(
+            "UPDATE cards SET did = odid, odid = 0, odue = 0, due = {home_due},
+                queue = CASE WHEN queue < 0 THEN queue ELSE {} END,
                 mod = ?2, usn = -1
              WHERE did = ?1 AND odid != 0",
-        )?
+            queue_from_type(home_due)
+        ))?
         .execute(params![did, mtime])?)
 }
 
@@ -511,9 +508,13 @@ pub fn all_ids(conn: &Connection) -> Result<Vec<i64>> {
 }
 
 /// Anki's `restore_queue_from_type` as SQL: the queue a card's type (and, for learning cards,
-/// the unit of its `due`) puts it in.
-const QUEUE_FROM_TYPE: &str = "CASE type WHEN 0 THEN 0 WHEN 2 THEN 2 \
-     ELSE (CASE WHEN due > 1000000000 THEN 1 ELSE 3 END) END";
+/// the unit of its due, the SQL expression `due`) puts it in.
+fn queue_from_type(due: &str) -> String {
+    format!(
+        "CASE type WHEN 0 THEN 0 WHEN 2 THEN 2 \
+         ELSE (CASE WHEN {due} > 1000000000 THEN 1 ELSE 3 END) END"
+    )
+}
 
 /// Move one card to `queue`, marking it modified.
 pub fn set_queue(conn: &Connection, id: i64, queue: CardQueue, mtime: i64) -> Result<()> {
@@ -525,8 +526,9 @@ pub fn set_queue(conn: &Connection, id: i64, queue: CardQueue, mtime: i64) -> Re
 /// Put a suspended or buried card back in the queue its type implies, marking it modified.
 pub fn restore_queue(conn: &Connection, id: i64, mtime: i64) -> Result<()> {
     conn.prepare_cached(&format!(
-        "UPDATE cards SET queue = {QUEUE_FROM_TYPE}, mod = ?2, usn = -1
-         WHERE id = ?1 AND queue IN (-1, -2, -3)"
+        "UPDATE cards SET queue = {}, mod = ?2, usn = -1
+         WHERE id = ?1 AND queue IN (-1, -2, -3)",
+        queue_from_type("due")
     ))?
     .execute(params![id, mtime])?;
     Ok(())
@@ -537,7 +539,8 @@ pub fn restore_queue(conn: &Connection, id: i64, mtime: i64) -> Result<()> {
 pub fn unbury_all(conn: &Connection) -> Result<usize> {
     Ok(conn
         .prepare_cached(&format!(
-            "UPDATE cards SET queue = {QUEUE_FROM_TYPE} WHERE queue IN (-2, -3)"
+            "UPDATE cards SET queue = {} WHERE queue IN (-2, -3)",
+            queue_from_type("due")
         ))?
         .execute([])?)
 }
