@@ -221,8 +221,10 @@ impl Collection {
     }
 }
 
-/// Distinct statements the engine prepares (about 40 today), with room to spare.
-const STATEMENT_CACHE_CAPACITY: usize = 64;
+/// Distinct statements the engine prepares (about 40 today), plus the session crate's
+/// changeset apply (an INSERT, a DELETE and an UPDATE per changed-column set, for each table a
+/// journal entry touches), with room to spare.
+const STATEMENT_CACHE_CAPACITY: usize = 160;
 
 /// Pragmas for every connection the engine opens. `journal_mode=DELETE` keeps a single file that
 /// can be uploaded as a snapshot as-is (Anki also accepts WAL, but a snapshot must be one file).

@@ -178,7 +178,7 @@ impl SessionManager {
                         .conn()
                         .unchecked_transaction()
                         .map_err(CollectionError::from)?;
-                    journal::replay(&tx, &entries)?;
+                    journal::replay_on(&tx, &entry.meta.schema_fingerprint, &entries)?;
                     tx.commit().map_err(CollectionError::from)?;
                     Ok(())
                 })();

@@ -27,6 +27,7 @@
 //! `coordination`, `acquire` and `request` add methods to `SessionManager`; the shared state
 //! they work on (and why its locks are what they are) is documented on the struct.
 
+mod apply;
 pub mod cache;
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -112,9 +112,14 @@ pub(crate) fn materialize(
     // (cache entries are per process, and a flush re-reads).
     // A 512 KiB page cache per copy (SQLite's default is 2 MiB): the file itself sits in the
     // OS page cache, and a container keeps hundreds of copies open.
+    // Exclusive locking: this connection is the only one that ever opens the copy, so it keeps
+    // its lock and its page cache between transactions instead of taking and dropping POSIX
+    // locks and re-checking the file for other writers on every request (fcntl, stat and page
+    // re-reads were ~4% of a container's CPU under load).
     col.conn()
         .execute_batch(
-            "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY; PRAGMA cache_size = -512;",
+            "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY; PRAGMA cache_size = -512;
+             PRAGMA locking_mode = EXCLUSIVE;",
         )
         .map_err(CollectionError::from)?;
     let tx = col
