@@ -122,7 +122,8 @@ impl SessionManager {
             Err(refused) => return Ok(Err(refused)),
         };
         if changeset.is_empty() {
-            self.settle_read(user, copy).await?;
+            // Nothing to journal, and `capture` already ended the transaction.
+            self.keep(user, copy);
             return Ok(Ok(value));
         }
         // From here on, any failure drops the copy: dropping it rolls back the open transaction
@@ -148,7 +149,16 @@ impl SessionManager {
         let op = op.clone();
         let (copy, ran) = self
             .blocking(move || {
-                let ran = journal::capture(copy.col(), |c| op(c));
+                let mut ran = journal::capture(copy.col(), |c| op(c));
+                // A read (nothing recorded) is over: end its transaction in this same trip to
+                // the blocking pool rather than in another one after it. A failed end is an
+                // engine failure, and the copy is dropped.
+                if let Ok(Ok((_, changeset))) = &ran
+                    && changeset.is_empty()
+                    && let Err(e) = journal::end_transaction(copy.col(), true)
+                {
+                    ran = Err(e.into());
+                }
                 (copy, ran)
             })
             .await?;
@@ -169,14 +179,6 @@ impl SessionManager {
             // The recorder itself failed: an engine failure, and the copy is dropped.
             Err(e) => Err(Attempt::Fail(e.into())),
         }
-    }
-
-    /// Nothing to journal: end the transaction and keep the copy.
-    async fn settle_read(&self, user: &Username, copy: CacheEntry) -> Result<(), Attempt> {
-        if let Some(copy) = self.finish_local(copy, true).await? {
-            self.keep(user, copy);
-        }
-        Ok(())
     }
 
     /// Append the changeset to the journal as entry `seq + 1` of the session the copy (at
