@@ -7,6 +7,8 @@
 use javumbo_scheduler::{
     self as sched, CardQueue, CardState, DeckConfig, Ease, LoadBalance, NextInterval, Timing,
 };
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::cards::Sides;
@@ -172,16 +174,29 @@ impl Collection {
     /// the deck's (see `queue/deck_counts.rs`). Like Anki's deck list, this unburies
     /// yesterday's buried cards first.
     pub fn due_counts(&self, deck_id: i64) -> Result<DueCounts> {
+        let (table, learn_cutoff) = self.deck_list_table()?;
+        let deck = table
+            .find(deck_id)
+            .ok_or_else(|| CollectionError::NotFound(format!("deck {deck_id} not found")))?;
+        crate::queue::deck_counts::deck_due_counts(self.conn(), &table, deck, learn_cutoff)
+    }
+
+    /// [`Self::due_counts`] of every deck, by deck id: the whole deck list at the cost of one
+    /// (the table built and the cards counted once, not once per deck).
+    pub fn all_due_counts(&self) -> Result<HashMap<i64, DueCounts>> {
+        let (table, learn_cutoff) = self.deck_list_table()?;
+        crate::queue::deck_counts::all_due_counts(self.conn(), &table, learn_cutoff)
+    }
+
+    /// The deck table the deck list counts with (after unburying at a new day, as Anki's deck
+    /// list does) and its learn-ahead cutoff.
+    fn deck_list_table(&self) -> Result<(crate::queue::DeckTable, i64)> {
         let conf = self.read_json_shared(ColJson::Conf)?;
         let timing = self.timing_at(&conf, self.clock().now_secs())?;
         self.atomic(|c| c.unbury_if_day_rolled_over(&conf, &timing))?;
         let conf = self.read_json_shared(ColJson::Conf)?;
         let table = self.deck_table(&conf, &timing)?;
-        let deck = table
-            .find(deck_id)
-            .ok_or_else(|| CollectionError::NotFound(format!("deck {deck_id} not found")))?;
-        let learn_cutoff = timing.now_secs + crate::queue::learn_ahead(&conf);
-        crate::queue::deck_counts::deck_due_counts(self.conn(), &table, deck, learn_cutoff)
+        Ok((table, timing.now_secs + crate::queue::learn_ahead(&conf)))
     }
 
     fn present(
@@ -736,6 +751,37 @@ mod tests {
                 review: 4
             }
         );
+    }
+
+    #[test]
+    fn the_whole_deck_list_counts_as_each_deck_alone() {
+        let (col, _clock) = empty();
+        set_dconf(&col, "rev", "perDay", 3.into());
+        set_dconf(&col, "new", "perDay", 2.into());
+        let names = ["P", "P::a", "P::a::x", "P::b", "Q"];
+        let ids: Vec<i64> = names
+            .iter()
+            .map(|n| col.create_deck(n).unwrap().id)
+            .collect();
+        for (k, did) in ids.iter().enumerate() {
+            for i in 0..(k + 2) {
+                let id = col
+                    .add_card(&format!("{k} r{i}"), "a", Some(*did))
+                    .unwrap()
+                    .card_id;
+                set_card(&col, id, "type = 2, queue = 2, ivl = 3, due = 0");
+                col.add_card(&format!("{k} n{i}"), "a", Some(*did)).unwrap();
+            }
+        }
+        let all = col.all_due_counts().unwrap();
+        let mut capped = 0;
+        for did in ids.iter().chain([&DEFAULT_DECK_ID]) {
+            let one = col.due_counts(*did).unwrap();
+            assert_eq!(all[did], one, "deck {did}");
+            capped += usize::from(one.review == 3);
+        }
+        // The limits bit somewhere, so the subtrees' sums were capped, not just added.
+        assert!(capped >= 2, "{all:?}");
     }
 
     #[test]

@@ -71,11 +71,12 @@ struct FlushBody {
 
 async fn list_decks(State(s): State<AppState>, AuthUser(user): AuthUser) -> Reply {
     let ((decks, current), sid) = on_collection(&s, &user, |col| {
+        let counts = col.all_due_counts()?;
         let decks = col
             .decks()?
             .into_iter()
-            .map(|d| Ok((col.due_counts(d.id)?, d)))
-            .collect::<Result<Vec<_>, javumbo_collection::CollectionError>>()?;
+            .map(|d| (counts.get(&d.id).copied().unwrap_or_default(), d))
+            .collect::<Vec<_>>();
         Ok((decks, col.current_deck_id()?))
     })
     .await?;

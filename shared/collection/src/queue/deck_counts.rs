@@ -100,9 +100,31 @@ pub(crate) fn deck_due_counts(
     root: &DeckInfo,
     learn_cutoff: i64,
 ) -> Result<DueCounts> {
-    let subtree: Vec<&DeckInfo> = table.subtree(root).collect();
-    let ids: Vec<i64> = subtree.iter().map(|d| d.id).collect();
+    let ids: Vec<i64> = table.subtree(root).map(|d| d.id).collect();
     let own = own_counts(conn, &ids, table.today, learn_cutoff)?;
+    Ok(capped_counts(table, root, &own))
+}
+
+/// [`deck_due_counts`] of every deck of the table at once: the cards are counted in one query
+/// and the tree is summed per deck from those counts (the deck list asked for each deck in
+/// turn, so every deck rebuilt the table and counted its whole subtree again).
+pub(crate) fn all_due_counts(
+    conn: &Connection,
+    table: &DeckTable,
+    learn_cutoff: i64,
+) -> Result<HashMap<i64, DueCounts>> {
+    let ids: Vec<i64> = table.decks.iter().map(|d| d.id).collect();
+    let own = own_counts(conn, &ids, table.today, learn_cutoff)?;
+    Ok(table
+        .decks
+        .iter()
+        .map(|d| (d.id, capped_counts(table, d, &own)))
+        .collect())
+}
+
+/// `root`'s counts from every deck's own counts: summed up its subtree with Anki's caps.
+fn capped_counts(table: &DeckTable, root: &DeckInfo, own: &HashMap<i64, NodeCounts>) -> DueCounts {
+    let subtree: Vec<&DeckInfo> = table.subtree(root).collect();
     // With "apply all parent limits", the ancestors' limits reach down (Anki starts from an
     // unlimited root above the top-level decks).
     let parent_limits = table.apply_all_parent_limits.then(|| {
@@ -117,8 +139,7 @@ pub(crate) fn deck_due_counts(
             })
     });
     let mut next = 0;
-    let counts = sum_and_cap(&subtree, &mut next, table, &own, parent_limits);
-    Ok(counts.due_counts())
+    sum_and_cap(&subtree, &mut next, table, own, parent_limits).due_counts()
 }
 
 /// Anki's recursion over the deck at `decks[*next]` and the decks below it (which follow it in
