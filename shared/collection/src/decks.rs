@@ -47,10 +47,24 @@ pub(crate) struct DeckRow {
     pub conf_id: i64,
 }
 
+/// The first deck of the decks JSON that is deck `id`, as [`Collection::deck_rows`] would list
+/// it, building only that one (every request looks a deck or two up by id; building every row
+/// to find one was a visible share of a container's CPU).
+fn find_row(decks: &JsonObject, id: i64) -> Option<DeckRow> {
+    decks
+        .iter()
+        .filter(|(k, v)| DeckRow::id_of(k, v) == Some(id))
+        .find_map(|(k, v)| DeckRow::from_json(k, v))
+}
+
 impl DeckRow {
+    fn id_of(key: &str, v: &Value) -> Option<i64> {
+        json_i64(v.as_object()?, "id").or_else(|| key.parse().ok())
+    }
+
     fn from_json(key: &str, v: &Value) -> Option<Self> {
         let obj = v.as_object()?;
-        let id = json_i64(obj, "id").or_else(|| key.parse().ok())?;
+        let id = Self::id_of(key, v)?;
         let name = obj.get("name")?.as_str()?.to_string();
         Some(Self {
             id,
@@ -128,9 +142,7 @@ impl Collection {
     }
 
     pub(crate) fn deck_row(&self, id: i64) -> Result<DeckRow> {
-        self.deck_rows()?
-            .into_iter()
-            .find(|d| d.id == id)
+        find_row(&*self.read_json_shared(ColJson::Decks)?, id)
             .ok_or_else(|| CollectionError::NotFound(format!("deck {id} not found")))
     }
 
@@ -168,9 +180,9 @@ impl Collection {
     /// `conf.curDeck`, falling back to Default when it is unset or names a deck that is gone.
     pub fn current_deck_id(&self) -> Result<i64> {
         let conf = self.read_json_shared(ColJson::Conf)?;
-        let rows = self.deck_rows()?;
+        let decks = self.read_json_shared(ColJson::Decks)?;
         Ok(json_i64(&conf, "curDeck")
-            .filter(|id| rows.iter().any(|d| d.id == *id))
+            .filter(|id| find_row(&decks, *id).is_some())
             .unwrap_or(DEFAULT_DECK_ID))
     }
 
