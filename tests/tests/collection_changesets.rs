@@ -111,6 +111,9 @@ fn assert_replays(fx: &Fixture, name: &str, op: impl FnOnce(&Collection)) {
         }
     }
 
+    // A second copy of the state before, for the journal's own apply below.
+    let ours_path = fx.before_path.with_extension("ours");
+    std::fs::copy(&fx.before_path, &ours_path).unwrap();
     let replica = Connection::open(&fx.before_path).unwrap();
     replica
         .apply_strm(&mut &bytes[..], None::<fn(&str) -> bool>, |_, _| {
@@ -122,6 +125,29 @@ fn assert_replays(fx: &Fixture, name: &str, op: impl FnOnce(&Collection)) {
         assert_eq!(want, got, "{name}: table {table} differs after replay");
     }
     assert_eq!(post.len(), replayed.len());
+
+    // The journal replays with its own cached-statement apply: the same rows, and a second
+    // apply of the same changeset conflicts as SQLite's does.
+    let ours = Connection::open(&ours_path).unwrap();
+    javumbo_session::journal::apply_changeset(&ours, &bytes)
+        .unwrap_or_else(|e| panic!("{name}: the journal's apply failed: {e}"));
+    let replayed = dump(&ours);
+    for ((table, want), (_, got)) in post.iter().zip(&replayed) {
+        assert_eq!(
+            want, got,
+            "{name}: table {table} differs after the journal's apply"
+        );
+    }
+    assert_eq!(post.len(), replayed.len());
+    assert!(
+        javumbo_session::journal::apply_changeset(&ours, &bytes).is_err(),
+        "{name}: a second apply did not conflict"
+    );
+    assert_eq!(
+        dump(&ours),
+        replayed,
+        "{name}: a refused apply changed rows"
+    );
 }
 
 fn starter_deck(col: &Collection) -> i64 {
