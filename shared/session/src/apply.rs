@@ -15,8 +15,10 @@
 //!
 //! Stricter than SQLite's where SQLite would skip silently: a table missing, or whose column
 //! count differs from the changeset's, is an error (the schema fingerprint checked
-//! before replay already rules it out). `sqlite_stat1`, whose changesets SQLite encodes
-//! specially, is left to SQLite's own apply.
+//! before replay already rules it out). Left to SQLite's own apply, for the whole changeset:
+//! `sqlite_stat1` (whose rows SQLite encodes specially), a constraint failure (SQLite retries
+//! those after the other changes) and an UPDATE that changes no column (which the session
+//! extension never records).
 
 use std::fmt::Write as _;
 
@@ -41,11 +43,10 @@ pub fn apply_changeset(conn: &Connection, changeset: &[u8]) -> rusqlite::Result<
         .execute([])?;
     let applied = match apply_rows(conn, changeset) {
         Ok(Applied::All) => Ok(()),
-        Ok(Applied::LeftToSqlite) => {
-            conn.prepare_cached("ROLLBACK TO javumbo_apply")?
-                .execute([])?;
-            sqlite_apply(conn, changeset)
-        }
+        Ok(Applied::LeftToSqlite) => conn
+            .prepare_cached("ROLLBACK TO javumbo_apply")
+            .and_then(|mut undo| undo.execute([]))
+            .and_then(|_| sqlite_apply(conn, changeset)),
         Err(e) => Err(e),
     };
     match applied {
@@ -81,7 +82,7 @@ enum Applied {
 
 enum Step {
     Done,
-    Constraint,
+    LeftToSqlite,
 }
 
 fn apply_rows(conn: &Connection, changeset: &[u8]) -> rusqlite::Result<Applied> {
@@ -104,7 +105,7 @@ fn apply_rows(conn: &Connection, changeset: &[u8]) -> rusqlite::Result<Applied> 
             )?);
         }
         let Some(t) = table.as_ref() else {
-            unreachable!("set just above")
+            return Err(malformed("a changeset row without its table".into()));
         };
         sql.clear();
         let step = match op.code() {
@@ -113,7 +114,7 @@ fn apply_rows(conn: &Connection, changeset: &[u8]) -> rusqlite::Result<Applied> 
             Action::SQLITE_UPDATE => update(conn, t, item, &mut sql)?,
             other => return Err(malformed(format!("operation {other:?} in a changeset"))),
         };
-        if let Step::Constraint = step {
+        if let Step::LeftToSqlite = step {
             return Ok(Applied::LeftToSqlite);
         }
     }
@@ -164,7 +165,7 @@ fn insert(
     }
     match stmt.raw_execute() {
         Ok(_) => Ok(Step::Done),
-        Err(e) if is_constraint(&e) => Ok(Step::Constraint),
+        Err(e) if is_constraint(&e) => Ok(Step::LeftToSqlite),
         Err(e) => Err(e),
     }
 }
@@ -209,10 +210,8 @@ fn update(
         }
     }
     if changed.is_empty() {
-        return Err(malformed(format!(
-            "an UPDATE of {} changes nothing",
-            t.name
-        )));
+        // The session extension leaves no-op updates out; should one come, SQLite decides.
+        return Ok(Step::LeftToSqlite);
     }
     let _ = write!(sql, "UPDATE {} SET ", t.quoted);
     for (k, (i, _)) in changed.iter().enumerate() {
@@ -252,7 +251,7 @@ fn update(
     match stmt.raw_execute() {
         Ok(1) => Ok(Step::Done),
         Ok(_) => Err(conflict(t, "UPDATE", ConflictType::SQLITE_CHANGESET_DATA)),
-        Err(e) if is_constraint(&e) => Ok(Step::Constraint),
+        Err(e) if is_constraint(&e) => Ok(Step::LeftToSqlite),
         Err(e) => Err(e),
     }
 }
