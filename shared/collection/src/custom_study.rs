@@ -503,28 +503,21 @@ impl Collection {
 
 /// A new "Custom Study Session" deck as Anki writes it (schema 11), before its search.
 fn session_deck_json(id: i64, now: i64) -> Value {
-    json!({
-        "id": id,
-        "mod": now,
-        "name": SESSION_DECK_NAME,
-        "usn": -1,
-        "lrnToday": [0, 0],
-        "revToday": [0, 0],
-        "newToday": [0, 0],
-        "timeToday": [0, 0],
-        "collapsed": true,
-        "browserCollapsed": true,
-        "desc": "",
-        "dyn": 1,
-        "resched": true,
-        "terms": [],
-        "separate": true,
-        "delays": null,
-        "previewDelay": 10,
-        "previewAgainSecs": 60,
-        "previewHardSecs": 600,
-        "previewGoodSecs": 0
-    })
+    let mut deck = crate::schema::deck_common_json(id, SESSION_DECK_NAME, now);
+    deck.extend([
+        ("collapsed".into(), json!(true)),
+        ("browserCollapsed".into(), json!(true)),
+        ("dyn".into(), json!(1)),
+        ("resched".into(), json!(true)),
+        ("terms".into(), json!([])),
+        ("separate".into(), json!(true)),
+        ("delays".into(), Value::Null),
+        ("previewDelay".into(), json!(10)),
+        ("previewAgainSecs".into(), json!(60)),
+        ("previewHardSecs".into(), json!(600)),
+        ("previewGoodSecs".into(), json!(0)),
+    ]);
+    Value::Object(deck)
 }
 
 #[cfg(test)]

@@ -218,28 +218,41 @@ pub fn default_dconf() -> Value {
 
 /// A deck object with every key Anki's legacy reader requires.
 pub fn deck_json(id: i64, name: &str, mod_secs: i64) -> Value {
-    json!({
-        "id": id,
-        "mod": mod_secs,
-        "name": name,
-        "usn": -1,
-        "lrnToday": [0, 0],
-        "revToday": [0, 0],
-        "newToday": [0, 0],
-        "timeToday": [0, 0],
-        "collapsed": false,
-        "browserCollapsed": false,
-        "desc": "",
-        "dyn": 0,
-        "conf": DEFAULT_DCONF_ID,
-        "extendNew": 0,
-        "extendRev": 0,
-        "reviewLimit": null,
-        "newLimit": null,
-        "reviewLimitToday": null,
-        "newLimitToday": null,
-        "desiredRetention": null
-    })
+    let mut deck = deck_common_json(id, name, mod_secs);
+    deck.extend([
+        ("dyn".into(), json!(0)),
+        ("conf".into(), json!(DEFAULT_DCONF_ID)),
+        ("extendNew".into(), json!(0)),
+        ("extendRev".into(), json!(0)),
+        ("reviewLimit".into(), Value::Null),
+        ("newLimit".into(), Value::Null),
+        ("reviewLimitToday".into(), Value::Null),
+        ("newLimitToday".into(), Value::Null),
+        ("desiredRetention".into(), Value::Null),
+    ]);
+    Value::Object(deck)
+}
+
+/// The keys every deck object has, normal or filtered (Anki's legacy `DeckCommon`), expanded
+/// and with today's counters at zero; the caller adds `dyn` and its kind's keys.
+pub(crate) fn deck_common_json(
+    id: i64,
+    name: &str,
+    mod_secs: i64,
+) -> serde_json::Map<String, Value> {
+    serde_json::Map::from_iter([
+        ("id".into(), json!(id)),
+        ("mod".into(), json!(mod_secs)),
+        ("name".into(), json!(name)),
+        ("usn".into(), json!(-1)),
+        ("lrnToday".into(), json!([0, 0])),
+        ("revToday".into(), json!([0, 0])),
+        ("newToday".into(), json!([0, 0])),
+        ("timeToday".into(), json!([0, 0])),
+        ("collapsed".into(), json!(false)),
+        ("browserCollapsed".into(), json!(false)),
+        ("desc".into(), json!("")),
+    ])
 }
 
 /// Anki 26.9.3's stock note types, in the order and form `Collection()` creates them (dumped from
